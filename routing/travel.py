@@ -1,0 +1,149 @@
+"""Travel-time providers: integer time-unit matrices between locations.
+
+All providers return a square ``numpy`` int64 matrix in the problem's time units; the
+solver uses it both as drive cost and as travel time.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import urllib.request
+from collections.abc import Sequence
+from typing import Protocol, runtime_checkable
+
+import numpy as np
+
+from routing.problem import Location
+
+EARTH_RADIUS_KM = 6371.0088
+
+
+@runtime_checkable
+class TravelTimeProvider(Protocol):
+    """Anything that turns locations into a square integer travel-time matrix."""
+
+    def matrix(self, locations: Sequence[Location]) -> np.ndarray: ...
+
+
+def _coords(locations: Sequence[Location]) -> np.ndarray:
+    return np.array([(loc.lat, loc.lon) for loc in locations], dtype=float).reshape(-1, 2)
+
+
+def haversine_km(locations: Sequence[Location]) -> np.ndarray:
+    """Great-circle distances in km between every pair of locations (vectorised)."""
+    rad = np.radians(_coords(locations))
+    lat, lon = rad[:, 0], rad[:, 1]
+    dlat = lat[:, None] - lat[None, :]
+    dlon = lon[:, None] - lon[None, :]
+    a = np.sin(dlat / 2) ** 2 + np.cos(lat)[:, None] * np.cos(lat)[None, :] * np.sin(dlon / 2) ** 2
+    return 2 * EARTH_RADIUS_KM * np.arcsin(np.sqrt(np.clip(a, 0.0, 1.0)))
+
+
+class HaversineProvider:
+    """Offline default: great-circle distance times a road circuity factor at a speed.
+
+    Times are rounded up to whole units so that a non-zero distance never costs zero.
+    """
+
+    def __init__(
+        self, circuity: float = 1.3, speed_kmh: float = 60.0, units_per_hour: float = 60.0
+    ) -> None:
+        if speed_kmh <= 0 or circuity <= 0:
+            raise ValueError("speed and circuity must be positive")
+        self.circuity = circuity
+        self.speed_kmh = speed_kmh
+        self.units_per_hour = units_per_hour
+
+    def matrix(self, locations: Sequence[Location]) -> np.ndarray:
+        hours = haversine_km(locations) * self.circuity / self.speed_kmh
+        return np.ceil(hours * self.units_per_hour - 1e-9).astype(np.int64)
+
+
+class EuclideanProvider:
+    """Planar distance times ``scale``, truncated (DIMACS: floor(10 * euclidean))."""
+
+    def __init__(self, scale: float = 10.0, truncate: bool = True) -> None:
+        self.scale = scale
+        self.truncate = truncate
+
+    def matrix(self, locations: Sequence[Location]) -> np.ndarray:
+        xy = _coords(locations)
+        d = np.sqrt(((xy[:, None, :] - xy[None, :, :]) ** 2).sum(axis=-1)) * self.scale
+        # A tiny epsilon keeps exact integers (e.g. 3-4-5 triangles) from flooring down.
+        out = np.floor(d + 1e-9) if self.truncate else np.rint(d)
+        return out.astype(np.int64)
+
+
+class MatrixProvider:
+    """A fixed matrix indexed by ``Location.lat`` as an integer node id (for tests)."""
+
+    def __init__(self, matrix: np.ndarray) -> None:
+        self._m = np.asarray(matrix, dtype=np.int64)
+
+    def matrix(self, locations: Sequence[Location]) -> np.ndarray:
+        idx = np.array([int(loc.lat) for loc in locations], dtype=np.int64)
+        return self._m[np.ix_(idx, idx)]
+
+
+class OsrmProvider:
+    """Client of an OSRM ``/table/v1/driving/`` service, with an in-memory pair cache.
+
+    Durations (seconds) are converted to time units. Pairs already fetched are served
+    from the cache, so re-planning the same sites makes no request at all. Requests are
+    chunked so that no URL carries more than ``max_locations`` coordinates.
+    """
+
+    def __init__(
+        self,
+        base_url: str,
+        units_per_hour: float = 60.0,
+        profile: str = "driving",
+        max_locations: int = 100,
+        timeout_s: float = 30.0,
+    ) -> None:
+        self.base_url = base_url.rstrip("/")
+        self.units_per_hour = units_per_hour
+        self.profile = profile
+        self.max_locations = max(2, max_locations)
+        self.timeout_s = timeout_s
+        self.requests_made = 0
+        self._cache: dict[tuple[tuple[float, float], tuple[float, float]], float] = {}
+        self._lock = threading.Lock()
+
+    def _fetch(self, sources: list[tuple[float, float]], dests: list[tuple[float, float]]) -> None:
+        pts = list(dict.fromkeys(sources + dests))
+        index = {p: i for i, p in enumerate(pts)}
+        coords = ";".join(f"{lon:.6f},{lat:.6f}" for lat, lon in pts)
+        src = ";".join(str(index[p]) for p in sources)
+        dst = ";".join(str(index[p]) for p in dests)
+        url = (
+            f"{self.base_url}/table/v1/{self.profile}/{coords}"
+            f"?sources={src}&destinations={dst}&annotations=duration"
+        )
+        with urllib.request.urlopen(url, timeout=self.timeout_s) as resp:
+            body = json.loads(resp.read().decode("utf-8"))
+        self.requests_made += 1
+        if body.get("code") != "Ok":
+            raise RuntimeError(f"OSRM table error: {body.get('code')}: {body.get('message')}")
+        for i, s in enumerate(sources):
+            for j, d in enumerate(dests):
+                value = body["durations"][i][j]
+                # OSRM returns null for unroutable pairs; treat them as unreachable.
+                self._cache[(s, d)] = float("inf") if value is None else float(value)
+
+    def matrix(self, locations: Sequence[Location]) -> np.ndarray:
+        pts = [(loc.lat, loc.lon) for loc in locations]
+        unique = list(dict.fromkeys(pts))
+        with self._lock:
+            missing_src = [p for p in unique if any((p, q) not in self._cache for q in unique)]
+            step = max(1, self.max_locations // 2)
+            for a in range(0, len(missing_src), step):
+                src = missing_src[a : a + step]
+                for b in range(0, len(unique), step):
+                    dst = unique[b : b + step]
+                    if any((s, d) not in self._cache for s in src for d in dst):
+                        self._fetch(src, dst)
+            secs = np.array([[self._cache[(p, q)] for q in pts] for p in pts], dtype=float)
+        secs = np.where(np.isfinite(secs), secs, 10**7)
+        return np.ceil(secs / 3600.0 * self.units_per_hour - 1e-9).astype(np.int64)
