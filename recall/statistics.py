@@ -1,0 +1,487 @@
+"""Detection statistics for issue 3: does a batch fail more beyond a temperature threshold?
+
+Pure module: numpy, scipy and statsmodels only (no database, no web framework). The SQL
+layer aggregates exposure and hands over the dataclasses below; ``detect`` returns one
+``BatchResult`` per batch with at least one failure.
+
+Method (see ``recall/statistics_scan.py`` and ``recall/cusum.py`` for the details):
+
+1. Reference: each batch's expected failures per temperature bin = its unit-days x the rate
+   of all *other* batches in that bin, so fleet-wide weather effects cancel and a batch
+   never dilutes its own reference.
+2. Scan: for each candidate threshold, failures beyond it are tested conditionally on the
+   batch's own total (binomial), which cancels the batch's all-weather level. The minimum
+   p-value is corrected for the scan by Monte Carlo (or Bonferroni), then Benjamini-Hochberg
+   runs across batches. The rate ratio beyond vs not beyond gets an exact interval.
+3. Sequential monitor: a weekly Poisson CUSUM of failures beyond the chosen threshold against
+   the reference expectation scaled by the batch's own level on the other side.
+4. Flagged (default ``flag_rule="cusum_or_scan"``): the evidence rules hold (failures and
+   distinct sites beyond the threshold, lower confidence bound of the rate ratio) AND either
+   the CUSUM has alarmed or the scan's BH q-value is at most ``fdr_alpha``. The CUSUM limit
+   was calibrated with that whole rule in weekly looks (``benchmarks/detection_sim.py``).
+5. An explanatory binomial GLM of "failed" on the most extreme temperature seen.
+"""
+
+from __future__ import annotations
+
+import math
+import zlib
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Literal
+
+import numpy as np
+import numpy.typing as npt
+from statsmodels.stats.multitest import multipletests
+
+from recall.cusum import poisson_cusum
+from recall.statistics_logistic import LogisticFit, fit_logistic
+from recall.statistics_scan import (
+    beyond_mask,
+    candidate_thresholds,
+    rate_ratio_ci,
+    reference_rates,
+    scan_batch,
+)
+
+FloatArray = npt.NDArray[np.float64]
+IntArray = npt.NDArray[np.int64]
+
+
+@dataclass(frozen=True)
+class ExposureCell:
+    """Unit-days at risk and first failures, per batch, week and temperature bin."""
+
+    batch_key: str
+    week: int  # 0-based week index since the window start
+    bin_c: int  # floor() of the weather variable that day at the unit's site
+    unit_days: float
+    failures: int
+
+
+@dataclass(frozen=True)
+class FailureSite:
+    """One first failure, for the "distinct sites beyond the threshold" rule."""
+
+    batch_key: str
+    site_key: str
+    bin_c: int
+
+
+@dataclass(frozen=True)
+class LogisticCell:
+    """Units grouped by batch and the most extreme value seen during their exposure."""
+
+    batch_key: str
+    extreme_c: float
+    units: int
+    failed: int
+
+
+# Calibrated by ``benchmarks/detection_sim.py --calibrate`` (see DetectionConfig.cusum_h).
+CALIBRATED_CUSUM_RATE_RATIO = 3.0
+CALIBRATED_CUSUM_H = 4.0
+
+
+@dataclass(frozen=True)
+class DetectionConfig:
+    """Every evidence rule and tuning knob; defaults as in issue 3."""
+
+    variable: str = "temp_min_c"
+    direction: Literal["below", "above"] = "below"
+    # None: every whole degree with >= min_exposure_share of fleet unit-days on each side.
+    candidate_thresholds_c: tuple[float, ...] | None = None
+    min_exposure_share: float = 0.01
+    min_failures_beyond: int = 3
+    min_sites_beyond: int = 2
+    min_rate_ratio_lower: float = 1.5
+    fdr_alpha: float = 0.05
+    confidence: float = 0.95
+    # None: Bonferroni over the distinct splits; otherwise the Monte Carlo max statistic.
+    monte_carlo_draws: int | None = 2000
+    seed: int = 0
+    # Reference: merge sparse bins until each group has this many fleet failures, and shrink
+    # each group's rate toward the others' overall rate by this many pseudo-failures.
+    reference_min_group_failures: float = 5.0
+    reference_prior_failures: float = 0.5
+    # CUSUM: target rate ratio rho (reference value k = (rho - 1) / ln rho per expected
+    # failure), decision limit h in nats, and pseudo-failures shrinking the batch's own level.
+    cusum_rate_ratio: float = CALIBRATED_CUSUM_RATE_RATIO
+    cusum_h: float = CALIBRATED_CUSUM_H
+    cusum_level_prior: float = 1.0
+    flag_rule: Literal["cusum", "scan", "cusum_or_scan"] = "cusum_or_scan"
+    probability_at_c: tuple[float, ...] = (-20.0, -10.0, 0.0, 10.0)
+
+    def __post_init__(self) -> None:
+        if self.direction not in ("below", "above"):
+            raise ValueError(f"direction must be 'below' or 'above', not {self.direction!r}")
+        if not 0 < self.confidence < 1 or not 0 < self.fdr_alpha < 1:
+            raise ValueError("confidence and fdr_alpha must lie strictly between 0 and 1")
+        if self.cusum_rate_ratio <= 1 or self.cusum_h <= 0:
+            raise ValueError("cusum_rate_ratio must exceed 1 and cusum_h must be positive")
+        if self.monte_carlo_draws is not None and self.monte_carlo_draws < 1:
+            raise ValueError("monte_carlo_draws must be None or positive")
+        if self.flag_rule not in ("cusum", "scan", "cusum_or_scan"):
+            raise ValueError(f"unknown flag_rule {self.flag_rule!r}")
+
+
+@dataclass(frozen=True)
+class CusumSummary:
+    """The batch's CUSUM at its chosen threshold over the weeks in the data."""
+
+    statistic: float  # at the last week
+    max_statistic: float
+    threshold_h: float
+    alarm: bool
+    alarm_week: int | None
+
+    def to_json(self) -> dict[str, object]:
+        """JSON-ready dict."""
+        return {
+            "statistic": self.statistic,
+            "max_statistic": self.max_statistic,
+            "threshold_h": self.threshold_h,
+            "alarm": self.alarm,
+            "alarm_week": self.alarm_week,
+        }
+
+
+REQUIRED_JSON_KEYS = (
+    "batch_key",
+    "flagged",
+    "variable",
+    "direction",
+    "threshold_c",
+    "failures_below",
+    "failures_above",
+    "unit_days_below",
+    "unit_days_above",
+    "expected_below",
+    "rate_ratio",
+    "rate_ratio_ci",
+    "p_value",
+    "q_value",
+    "cusum",
+    "sites_with_failures_below",
+    "failed_fraction",
+    "logistic",
+)
+EXTRA_JSON_KEYS = (
+    "expected_above",
+    "p_value_single",
+    "scan_method",
+    "n_failures",
+    "evidence_met",
+    "reasons",
+)
+
+
+def _num(x: float | None) -> float | None:
+    """JSON has no inf/nan: both become null (an infinite ratio has no failures on one side)."""
+    return None if x is None or not math.isfinite(x) else float(x)
+
+
+@dataclass(frozen=True)
+class BatchResult:
+    """Detection result of one batch. For heat, "below" in field names reads "beyond"."""
+
+    batch_key: str
+    flagged: bool
+    variable: str
+    direction: str
+    threshold_c: float | None
+    failures_below: int
+    failures_above: int
+    unit_days_below: float
+    unit_days_above: float
+    expected_below: float
+    expected_above: float
+    rate_ratio: float
+    rate_ratio_ci: tuple[float, float]
+    p_value: float  # one-sided, corrected for the threshold scan
+    p_value_single: float  # the chosen threshold alone (not corrected)
+    q_value: float  # Benjamini-Hochberg across the batches in the result
+    scan_method: str
+    cusum: CusumSummary
+    sites_with_failures_below: int
+    n_failures: int
+    failed_fraction: float | None
+    logistic: LogisticFit
+    evidence_met: bool = False  # the three evidence rules, whatever the signal
+    reasons: tuple[str, ...] = field(default_factory=tuple)
+
+    def to_json(self) -> dict[str, object]:
+        """JSON-ready dict with the keys of ``REQUIRED_JSON_KEYS`` + ``EXTRA_JSON_KEYS``."""
+        return {
+            "batch_key": self.batch_key,
+            "flagged": self.flagged,
+            "variable": self.variable,
+            "direction": self.direction,
+            "threshold_c": self.threshold_c,
+            "failures_below": self.failures_below,
+            "failures_above": self.failures_above,
+            "unit_days_below": self.unit_days_below,
+            "unit_days_above": self.unit_days_above,
+            "expected_below": self.expected_below,
+            "expected_above": self.expected_above,
+            "rate_ratio": _num(self.rate_ratio),
+            "rate_ratio_ci": [_num(self.rate_ratio_ci[0]), _num(self.rate_ratio_ci[1])],
+            "p_value": self.p_value,
+            "p_value_single": self.p_value_single,
+            "q_value": self.q_value,
+            "scan_method": self.scan_method,
+            "cusum": self.cusum.to_json(),
+            "sites_with_failures_below": self.sites_with_failures_below,
+            "n_failures": self.n_failures,
+            "failed_fraction": self.failed_fraction,
+            "logistic": self.logistic.to_json(),
+            "evidence_met": self.evidence_met,
+            "reasons": list(self.reasons),
+        }
+
+
+@dataclass(frozen=True, eq=False)
+class DetectionInput:
+    """The aggregated inputs as arrays (what ``detect`` builds; simulations build it directly).
+
+    ``bins_c`` is ascending; ``unit_days``/``failures`` have shape (batches, weeks, bins);
+    ``site_*`` hold one entry per first failure; ``logistic`` maps a batch index to arrays
+    (extreme_c, units, failed).
+    """
+
+    batch_keys: tuple[str, ...]
+    bins_c: IntArray
+    unit_days: FloatArray
+    failures: FloatArray
+    units: FloatArray
+    site_batch: IntArray
+    site_code: IntArray
+    site_bin: IntArray
+    logistic: Mapping[int, tuple[FloatArray, FloatArray, FloatArray]] = field(default_factory=dict)
+
+
+def build_input(
+    cells: Sequence[ExposureCell],
+    failure_sites: Sequence[FailureSite],
+    logistic_cells: Sequence[LogisticCell],
+    units_per_batch: Mapping[str, int],
+) -> DetectionInput:
+    """Turn the SQL layer's dataclasses into arrays."""
+    keys = sorted(
+        {c.batch_key for c in cells}
+        | {f.batch_key for f in failure_sites}
+        | {lc.batch_key for lc in logistic_cells}
+        | set(units_per_batch)
+    )
+    bidx = {k: i for i, k in enumerate(keys)}
+    bins = np.array(
+        sorted({c.bin_c for c in cells} | {f.bin_c for f in failure_sites}), dtype=np.int64
+    )
+    n_weeks = max((c.week for c in cells), default=-1) + 1
+    if any(c.week < 0 for c in cells):
+        raise ValueError("ExposureCell.week must be >= 0")
+    ud = np.zeros((len(keys), n_weeks, bins.size))
+    fl = np.zeros((len(keys), n_weeks, bins.size))
+    if cells:
+        b = np.array([bidx[c.batch_key] for c in cells])
+        w = np.array([c.week for c in cells])
+        k = np.searchsorted(bins, np.array([c.bin_c for c in cells]))
+        np.add.at(ud, (b, w, k), np.array([c.unit_days for c in cells], dtype=np.float64))
+        np.add.at(fl, (b, w, k), np.array([c.failures for c in cells], dtype=np.float64))
+    site_codes: dict[str, int] = {}
+    site_code = np.array(
+        [site_codes.setdefault(f.site_key, len(site_codes)) for f in failure_sites], dtype=np.int64
+    )
+    grouped: dict[int, list[LogisticCell]] = {}
+    for lc in logistic_cells:
+        grouped.setdefault(bidx[lc.batch_key], []).append(lc)
+    logistic = {
+        i: (
+            np.array([c.extreme_c for c in g], dtype=np.float64),
+            np.array([c.units for c in g], dtype=np.float64),
+            np.array([c.failed for c in g], dtype=np.float64),
+        )
+        for i, g in grouped.items()
+    }
+    return DetectionInput(
+        batch_keys=tuple(keys),
+        bins_c=bins,
+        unit_days=ud,
+        failures=fl,
+        units=np.array([float(units_per_batch.get(k, 0)) for k in keys]),
+        site_batch=np.array([bidx[f.batch_key] for f in failure_sites], dtype=np.int64),
+        site_code=site_code,
+        site_bin=np.array([f.bin_c for f in failure_sites], dtype=np.int64),
+        logistic=logistic,
+    )
+
+
+def detect(
+    cells: Sequence[ExposureCell],
+    failure_sites: Sequence[FailureSite],
+    logistic_cells: Sequence[LogisticCell],
+    units_per_batch: Mapping[str, int],
+    config: DetectionConfig,
+) -> list[BatchResult]:
+    """Run detection; one result per batch with at least one failure, sorted by batch key."""
+    return detect_arrays(build_input(cells, failure_sites, logistic_cells, units_per_batch), config)
+
+
+def _batch_rng(seed: int, batch_key: str) -> np.random.Generator:
+    # Seeded by the key, not the position, so adding a batch does not change another's p-value.
+    return np.random.default_rng([seed, zlib.crc32(batch_key.encode())])
+
+
+def detect_arrays(inp: DetectionInput, config: DetectionConfig) -> list[BatchResult]:
+    """``detect`` on pre-built arrays (the simulator's entry point for weekly looks)."""
+    d_bk = inp.unit_days.sum(axis=1)
+    f_bk = inp.failures.sum(axis=1)
+    rate = reference_rates(
+        d_bk,
+        f_bk,
+        min_group_failures=config.reference_min_group_failures,
+        prior_failures=config.reference_prior_failures,
+    )
+    e_bk = d_bk * rate
+    if config.candidate_thresholds_c is not None:
+        thresholds = np.array(sorted(config.candidate_thresholds_c), dtype=np.float64)
+    else:
+        thresholds = candidate_thresholds(inp.bins_c, d_bk.sum(axis=0), config.min_exposure_share)
+    n_fail = f_bk.sum(axis=1)
+    chosen = [int(i) for i in np.flatnonzero(n_fail > 0.5)]
+    if not chosen:
+        return []
+
+    scans = []
+    for b in chosen:
+        scans.append(
+            scan_batch(
+                f_bk[b],
+                e_bk[b],
+                inp.bins_c,
+                thresholds,
+                config.direction,
+                draws=config.monte_carlo_draws,
+                rng=_batch_rng(config.seed, inp.batch_keys[b]),
+            )
+        )
+    p_values = np.array([s.p_value for s in scans])
+    q_values = multipletests(p_values, alpha=config.fdr_alpha, method="fdr_bh")[1]
+
+    # Beyond masks at each batch's chosen threshold (all False without one) for the CUSUM.
+    masks = np.zeros((len(chosen), inp.bins_c.size), dtype=bool)
+    for j, s in enumerate(scans):
+        if s.threshold_c is not None:
+            masks[j] = beyond_mask(inp.bins_c, s.threshold_c, config.direction)
+    rows = np.array(chosen)
+    o_beyond = (f_bk[rows] * masks).sum(axis=1)
+    o_other = n_fail[rows] - o_beyond
+    e_beyond = (e_bk[rows] * masks).sum(axis=1)
+    e_other = e_bk[rows].sum(axis=1) - e_beyond
+    # The batch's own level where the threshold does not bite, shrunk toward 1: without it a
+    # batch that fails 4x in all weather would alarm on its cold weeks too.
+    c = config.cusum_level_prior
+    level = (o_other + c) / (e_other + c)
+    weekly_obs = np.einsum("bwk,bk->bw", inp.failures[rows], masks)
+    weekly_exp = np.einsum("bwk,bk->bw", inp.unit_days[rows] * rate[rows][:, None, :], masks)
+    path = poisson_cusum(weekly_obs, weekly_exp * level[:, None], config.cusum_rate_ratio)
+    cusum_last, cusum_max = path.last(), path.maximum()
+    first_alarm = path.first_alarm(config.cusum_h)
+
+    ob = np.rint(o_beyond).astype(np.int64)
+    oo = np.rint(o_other).astype(np.int64)
+    results = []
+    for j, b in enumerate(chosen):
+        s = scans[j]
+        rr, lo, hi = rate_ratio_ci(
+            int(ob[j]), int(oo[j]), float(e_beyond[j]), float(e_other[j]), config.confidence
+        )
+        sites = 0
+        if s.threshold_c is not None:
+            sel = (inp.site_batch == b) & beyond_mask(inp.site_bin, s.threshold_c, config.direction)
+            sites = int(np.unique(inp.site_code[sel]).size)
+        alarm = bool(first_alarm[j] >= 0)
+        cusum = CusumSummary(
+            statistic=float(cusum_last[j]),
+            max_statistic=float(cusum_max[j]),
+            threshold_h=config.cusum_h,
+            alarm=alarm,
+            alarm_week=int(first_alarm[j]) if alarm else None,
+        )
+        evidence, flagged, reasons = _decide(
+            config, s.threshold_c, int(ob[j]), sites, lo, float(q_values[j]), alarm
+        )
+        if b in inp.logistic:
+            x, units, failed = inp.logistic[b]
+            logistic = fit_logistic(x, units, failed, config.probability_at_c)
+        else:
+            logistic = LogisticFit(None, None, None, None, 0, 0, note="no logistic cells")
+        units_b = float(inp.units[b])
+        d_beyond = float((d_bk[b] * masks[j]).sum())
+        results.append(
+            BatchResult(
+                batch_key=inp.batch_keys[b],
+                flagged=flagged,
+                variable=config.variable,
+                direction=config.direction,
+                threshold_c=s.threshold_c,
+                failures_below=int(ob[j]),
+                failures_above=int(oo[j]),
+                unit_days_below=d_beyond,
+                unit_days_above=float(d_bk[b].sum()) - d_beyond,
+                expected_below=float(e_beyond[j]),
+                expected_above=float(e_other[j]),
+                rate_ratio=rr,
+                rate_ratio_ci=(lo, hi),
+                p_value=float(s.p_value),
+                p_value_single=float(s.p_value_single),
+                q_value=float(q_values[j]),
+                scan_method=s.method,
+                cusum=cusum,
+                sites_with_failures_below=sites,
+                n_failures=int(ob[j] + oo[j]),
+                failed_fraction=float(n_fail[b] / units_b) if units_b > 0 else None,
+                logistic=logistic,
+                evidence_met=evidence,
+                reasons=reasons,
+            )
+        )
+    return results
+
+
+def _decide(
+    config: DetectionConfig,
+    threshold: float | None,
+    failures_beyond: int,
+    sites: int,
+    rr_lower: float,
+    q_value: float,
+    cusum_alarm: bool,
+) -> tuple[bool, bool, tuple[str, ...]]:
+    """Apply the evidence rules and the flag rule: (evidence met, flagged, reasons)."""
+    if threshold is None:
+        return False, False, ("not flagged: no candidate threshold splits this batch's exposure",)
+    c = config
+    rules = (
+        (
+            failures_beyond >= c.min_failures_beyond,
+            f"{failures_beyond} failures beyond the threshold (need >= {c.min_failures_beyond})",
+        ),
+        (
+            sites >= c.min_sites_beyond,
+            f"failures beyond the threshold at {sites} sites (need >= {c.min_sites_beyond})",
+        ),
+        (
+            math.isfinite(rr_lower) and rr_lower > c.min_rate_ratio_lower,
+            f"rate ratio lower bound {rr_lower:.3g} (need > {c.min_rate_ratio_lower:g})",
+        ),
+    )
+    evidence = all(passed for passed, _ in rules)
+    scan_ok = q_value <= c.fdr_alpha
+    signal = {"cusum": cusum_alarm, "scan": scan_ok, "cusum_or_scan": cusum_alarm or scan_ok}
+    flagged = evidence and signal[c.flag_rule]
+    reasons = [f"{'flagged' if flagged else 'not flagged'} (rule: evidence and {c.flag_rule})"]
+    reasons += [("met: " if passed else "not met: ") + text for passed, text in rules]
+    reasons.append(f"{'met' if scan_ok else 'not met'}: scan q-value {q_value:.3g}")
+    reasons.append(f"{'met' if cusum_alarm else 'not met'}: CUSUM alarm (h = {c.cusum_h:g})")
+    return evidence, flagged, tuple(reasons)
