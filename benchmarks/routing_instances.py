@@ -67,4 +67,6 @@ def load_instance(path: Path, bks: float, vehicles: int | None = None) -> Instan
 
 def bks_table(folder: Path, filename: str) -> dict[str, float]:
     with (folder / "bks" / filename).open() as fh:
-        return {r["instance"].upper(): float(r["dimacs_distonly_distance"]) for r in csv.DictReader(fh)}
+        return {
+            r["instance"].upper(): float(r["dimacs_distonly_distance"]) for r in csv.DictReader(fh)
+        }
