@@ -54,8 +54,8 @@ class DemoSpec:
     units: int = 12000
     stations: int = 30
     technicians: int = 12
-    season_start: date = date(2026, 9, 1)
-    season_end: date = date(2027, 2, 28)
+    season_start: date = date(2025, 9, 1)
+    season_end: date = date(2026, 2, 28)
     remote_share: float = 0.08  # sites placed anywhere in the region, not near a town
     base_daily_hazard: float = 3e-5  # per unit-day in mild weather (~1 %/year)
     fleet_cold_below_c: float = 0.0

@@ -270,4 +270,4 @@ def test_spec_is_validated() -> None:
     with pytest.raises(ValueError):
         DemoSpec(partners=10, sites=5)
     with pytest.raises(ValueError):
-        DemoSpec(season_end=date(2026, 8, 1))
+        DemoSpec(season_end=date(2025, 8, 1))

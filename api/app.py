@@ -1,0 +1,29 @@
+"""The composition root: builds the FastAPI application."""
+
+from __future__ import annotations
+
+from fastapi import FastAPI
+from sqlalchemy.orm import Session, sessionmaker
+
+from api.errors import install_error_handlers
+from core.db import session_factory
+from devices.router import router as registry_router
+
+
+def create_app(sessions: sessionmaker[Session] | None = None) -> FastAPI:
+    """The app; ``sessions`` lets tests bind every request to their own transaction."""
+    app = FastAPI(
+        title="fieldrecall",
+        version="0.1.0",
+        description="Field-service and hardware recall coordinator. Every /api/v1 route "
+        "needs an API key (X-API-Key header or Authorization: Bearer).",
+    )
+    app.state.session_factory = sessions or session_factory()
+    install_error_handlers(app)
+    app.include_router(registry_router)
+
+    @app.get("/healthz", tags=["ops"])
+    def healthz() -> dict[str, str]:
+        return {"status": "ok"}
+
+    return app

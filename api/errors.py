@@ -1,0 +1,46 @@
+"""One error shape for the whole API: ``{"error": "<Name>", "detail": ...}``."""
+
+from __future__ import annotations
+
+import logging
+
+from fastapi import FastAPI, Request
+from fastapi.encoders import jsonable_encoder
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from core.errors import AppError
+
+log = logging.getLogger("fieldrecall.api")
+
+
+def _body(name: str, detail: object, status: int) -> JSONResponse:
+    return JSONResponse({"error": name, "detail": jsonable_encoder(detail)}, status_code=status)
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    @app.exception_handler(AppError)
+    async def app_error(_: Request, exc: AppError) -> JSONResponse:
+        return _body(exc.name, exc.detail, exc.status_code)
+
+    @app.exception_handler(RequestValidationError)
+    async def validation_error(_: Request, exc: RequestValidationError) -> JSONResponse:
+        problems = [
+            {
+                "field": ".".join(str(p) for p in err.get("loc", ())),
+                "reason": err.get("msg"),
+            }
+            for err in exc.errors()
+        ]
+        return _body("ValidationError", problems, 422)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(_: Request, exc: StarletteHTTPException) -> JSONResponse:
+        names = {404: "NotFound", 405: "MethodNotAllowed", 413: "PayloadTooLarge"}
+        return _body(names.get(exc.status_code, "HTTPError"), exc.detail, exc.status_code)
+
+    @app.exception_handler(Exception)
+    async def unexpected(_: Request, exc: Exception) -> JSONResponse:
+        log.exception("unhandled error", exc_info=exc)
+        return _body("InternalError", "an unexpected error occurred; it has been logged", 500)

@@ -1,0 +1,54 @@
+"""FastAPI dependencies shared by every domain's router: the request's session and the
+authenticated principal."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+
+from fastapi import Depends, Request, Security
+from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
+from sqlalchemy.orm import Session
+
+from core.errors import Forbidden, Unauthorized
+from core.security import Principal, principal_for
+
+_api_key_header = APIKeyHeader(name="X-API-Key", auto_error=False)
+_bearer = HTTPBearer(auto_error=False)
+
+
+def get_session(request: Request) -> Iterator[Session]:
+    """One session per request: commits on success, rolls back on any error."""
+    session: Session = request.app.state.session_factory()
+    try:
+        yield session
+        session.commit()
+    except BaseException:
+        session.rollback()
+        raise
+    finally:
+        session.close()
+
+
+def current_principal(
+    session: Session = Depends(get_session),
+    api_key: str | None = Security(_api_key_header),
+    bearer: HTTPAuthorizationCredentials | None = Security(_bearer),
+) -> Principal:
+    plain = api_key or (bearer.credentials if bearer else None)
+    if not plain:
+        raise Unauthorized("an API key is required (header X-API-Key or Authorization: Bearer)")
+    principal = principal_for(session, plain)
+    if principal is None:
+        raise Unauthorized("unknown or revoked API key")
+    return principal
+
+
+def require_roles(*roles: str) -> Callable[[Principal], Principal]:
+    """A dependency that admits only the given roles (403 for the others)."""
+
+    def check(principal: Principal = Depends(current_principal)) -> Principal:
+        if principal.role not in roles:
+            raise Forbidden(f"this needs a {' or '.join(roles)} key, not a {principal.role} key")
+        return principal
+
+    return check

@@ -1,0 +1,327 @@
+"""HTTP routes of the registry: listing with filters and pagination, failure reports,
+CSV imports. Partner keys are scoped to their own partner's data throughout."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Any
+
+from fastapi import APIRouter, Depends, File, Query, Request, UploadFile
+from fastapi.responses import JSONResponse
+from sqlalchemy.orm import Session
+
+from core.deps import current_principal, get_session, require_roles
+from core.errors import InvalidInput, NotFound, PayloadTooLarge
+from core.security import Principal
+from core.settings import get_settings
+from devices import repository, service
+from devices.csv_formats import FORMATS
+from devices.importer import import_csv
+from devices.repository import BBox, Near, PageRequest
+from devices.schemas import (
+    BatchOut,
+    FailureBatchOut,
+    FailureIn,
+    FailureOut,
+    ImportOut,
+    ObservationOut,
+    Page,
+    PartnerOut,
+    SiteOut,
+    StationOut,
+    TechnicianOut,
+    UnitOut,
+)
+
+router = APIRouter(prefix="/api/v1", tags=["registry"])
+GEOJSON = "application/geo+json"
+
+
+def page_request(
+    limit: int = Query(100, ge=1, le=1000, description="page size"),
+    offset: int = Query(0, ge=0),
+) -> PageRequest:
+    return PageRequest(limit=limit, offset=offset)
+
+
+def _one(rows: list[Any], what: str, key: str) -> Any:
+    if not rows:
+        raise NotFound(f"no {what} {key!r}")
+    return rows[0]
+
+
+def _floats(text: str, count: int, name: str) -> list[float]:
+    try:
+        values = [float(v) for v in text.split(",")]
+    except ValueError:
+        values = []
+    if len(values) != count:
+        raise InvalidInput(f"{name} needs {count} comma-separated numbers, got {text!r}")
+    return values
+
+
+@router.get("/partners", response_model=Page[PartnerOut])
+def list_partners(
+    page: PageRequest = Depends(page_request),
+    principal: Principal = Depends(current_principal),
+    session: Session = Depends(get_session),
+) -> Page[PartnerOut]:
+    rows, total = repository.list_partners(session, partner_id=principal.partner_scope, page=page)
+    items = [PartnerOut.model_validate(r, from_attributes=True) for r in rows]
+    return Page(items=items, total=total, limit=page.limit, offset=page.offset)
+
+
+@router.get("/partners/{partner_key}", response_model=PartnerOut)
+def get_partner(
+    partner_key: str,
+    principal: Principal = Depends(current_principal),
+    session: Session = Depends(get_session),
+) -> PartnerOut:
+    row = repository.get_partner(session, partner_key, partner_id=principal.partner_scope)
+    if row is None:
+        raise NotFound(f"no partner {partner_key!r}")
+    return PartnerOut.model_validate(row, from_attributes=True)
+
+
+def _sites_response(request: Request, page: PageRequest, rows: list[Any], total: int) -> Any:
+    items = [SiteOut.model_validate(r._mapping) for r in rows]
+    if GEOJSON in request.headers.get("accept", ""):
+        features = [
+            {
+                "type": "Feature",
+                "id": s.site_key,
+                "geometry": {"type": "Point", "coordinates": [s.lon, s.lat]},
+                "properties": s.model_dump(exclude={"lat", "lon"}),
+            }
+            for s in items
+        ]
+        body = {
+            "type": "FeatureCollection",
+            "features": features,
+            "total": total,
+            "limit": page.limit,
+            "offset": page.offset,
+        }
+        return JSONResponse(body, media_type=GEOJSON)
+    return Page(items=items, total=total, limit=page.limit, offset=page.offset)
+
+
+@router.get(
+    "/sites",
+    response_model=Page[SiteOut],
+    responses={200: {"content": {GEOJSON: {}}, "description": "JSON page, or GeoJSON"}},
+)
+def list_sites(
+    request: Request,
+    partner: str | None = Query(None, description="partner_key"),
+    bbox: str | None = Query(None, description="min_lon,min_lat,max_lon,max_lat"),
+    near: str | None = Query(None, description="lat,lon (with within_km)"),
+    within_km: float | None = Query(None, gt=0, le=20000),
+    page: PageRequest = Depends(page_request),
+    principal: Principal = Depends(current_principal),
+    session: Session = Depends(get_session),
+) -> Any:
+    box = BBox(*_floats(bbox, 4, "bbox")) if bbox else None
+    around = None
+    if near or within_km is not None:
+        if not (near and within_km is not None):
+            raise InvalidInput("near and within_km go together, e.g. near=62.6,25.7&within_km=20")
+        lat, lon = _floats(near, 2, "near")
+        if not (-90 <= lat <= 90 and -180 <= lon <= 180):
+            raise InvalidInput(f"near is not a valid lat,lon: {near!r}")
+        around = Near(lat, lon, within_km)
+    rows, total = repository.list_sites(
+        session,
+        partner_id=principal.partner_scope,
+        page=page,
+        partner_key=partner,
+        bbox=box,
+        near=around,
+    )
+    return _sites_response(request, page, rows, total)
+
+
+@router.get("/sites/{site_key}", response_model=SiteOut)
+def get_site(
+    site_key: str,
+    principal: Principal = Depends(current_principal),
+    session: Session = Depends(get_session),
+) -> SiteOut:
+    rows, _ = repository.list_sites(
+        session, partner_id=principal.partner_scope, page=PageRequest(1, 0), site_key=site_key
+    )
+    return SiteOut.model_validate(_one(rows, "site", site_key)._mapping)
+
+
+@router.get("/batches", response_model=Page[BatchOut])
+def list_batches(
+    page: PageRequest = Depends(page_request),
+    principal: Principal = Depends(current_principal),
+    session: Session = Depends(get_session),
+) -> Page[BatchOut]:
+    rows, total = repository.list_batches(session, partner_id=principal.partner_scope, page=page)
+    items = [BatchOut.model_validate(r._mapping) for r in rows]
+    return Page(items=items, total=total, limit=page.limit, offset=page.offset)
+
+
+@router.get("/batches/{batch_key}", response_model=BatchOut)
+def get_batch(
+    batch_key: str,
+    principal: Principal = Depends(current_principal),
+    session: Session = Depends(get_session),
+) -> BatchOut:
+    rows, _ = repository.list_batches(
+        session, partner_id=principal.partner_scope, page=PageRequest(1, 0), batch_key=batch_key
+    )
+    return BatchOut.model_validate(_one(rows, "batch", batch_key)._mapping)
+
+
+@router.get("/units", response_model=Page[UnitOut])
+def list_units(
+    batch: str | None = Query(None, description="batch_key"),
+    site: str | None = Query(None, description="site_key"),
+    serial: str | None = None,
+    page: PageRequest = Depends(page_request),
+    principal: Principal = Depends(current_principal),
+    session: Session = Depends(get_session),
+) -> Page[UnitOut]:
+    rows, total = repository.list_units(
+        session,
+        partner_id=principal.partner_scope,
+        page=page,
+        batch_key=batch,
+        site_key=site,
+        serial=serial,
+    )
+    items = [UnitOut.model_validate(r._mapping) for r in rows]
+    return Page(items=items, total=total, limit=page.limit, offset=page.offset)
+
+
+@router.get("/units/{serial}", response_model=UnitOut)
+def get_unit(
+    serial: str,
+    principal: Principal = Depends(current_principal),
+    session: Session = Depends(get_session),
+) -> UnitOut:
+    rows, _ = repository.list_units(
+        session, partner_id=principal.partner_scope, page=PageRequest(1, 0), serial=serial
+    )
+    return UnitOut.model_validate(_one(rows, "unit", serial)._mapping)
+
+
+@router.get("/failures", response_model=Page[FailureOut])
+def list_failures(
+    serial: str | None = None,
+    batch: str | None = Query(None, description="batch_key"),
+    since: datetime | None = Query(None, description="occurred_at >= since"),
+    until: datetime | None = Query(None, description="occurred_at < until"),
+    page: PageRequest = Depends(page_request),
+    principal: Principal = Depends(current_principal),
+    session: Session = Depends(get_session),
+) -> Page[FailureOut]:
+    rows, total = repository.list_failures(
+        session,
+        partner_id=principal.partner_scope,
+        page=page,
+        serial=serial,
+        batch_key=batch,
+        since=since,
+        until=until,
+    )
+    items = [FailureOut.model_validate(r._mapping) for r in rows]
+    return Page(items=items, total=total, limit=page.limit, offset=page.offset)
+
+
+@router.get("/failures/{report_key}", response_model=FailureOut)
+def get_failure(
+    report_key: str,
+    principal: Principal = Depends(current_principal),
+    session: Session = Depends(get_session),
+) -> FailureOut:
+    rows, _ = repository.list_failures(
+        session,
+        partner_id=principal.partner_scope,
+        page=PageRequest(1, 0),
+        report_keys=[report_key],
+    )
+    return FailureOut.model_validate(_one(rows, "failure report", report_key)._mapping)
+
+
+@router.post("/failures", response_model=FailureBatchOut)
+def post_failures(
+    body: FailureIn | list[FailureIn],
+    principal: Principal = Depends(current_principal),
+    session: Session = Depends(get_session),
+) -> FailureBatchOut:
+    """One report, or a list of up to 1,000; a known report_key returns the stored report."""
+    reports = body if isinstance(body, list) else [body]
+    rows, created = service.report_failures(
+        session,
+        reports=reports,
+        partner_id=principal.partner_scope,
+        actor=principal.actor,
+        max_batch=get_settings().max_failure_batch,
+    )
+    items = [FailureOut.model_validate(r._mapping) for r in rows]
+    return FailureBatchOut(created=created, existing=len(items) - created, items=items)
+
+
+@router.get("/stations", response_model=Page[StationOut])
+def list_stations(
+    page: PageRequest = Depends(page_request),
+    principal: Principal = Depends(current_principal),
+    session: Session = Depends(get_session),
+) -> Page[StationOut]:
+    rows, total = repository.list_stations(session, page=page)
+    items = [StationOut.model_validate(r._mapping) for r in rows]
+    return Page(items=items, total=total, limit=page.limit, offset=page.offset)
+
+
+@router.get("/weather", response_model=Page[ObservationOut])
+def list_weather(
+    station: str | None = Query(None, description="station_key"),
+    since: date | None = None,
+    until: date | None = None,
+    page: PageRequest = Depends(page_request),
+    principal: Principal = Depends(current_principal),
+    session: Session = Depends(get_session),
+) -> Page[ObservationOut]:
+    rows, total = repository.list_observations(
+        session, page=page, station_key=station, since=since, until=until
+    )
+    items = [ObservationOut.model_validate(r._mapping) for r in rows]
+    return Page(items=items, total=total, limit=page.limit, offset=page.offset)
+
+
+@router.get("/technicians", response_model=Page[TechnicianOut])
+def list_technicians(
+    page: PageRequest = Depends(page_request),
+    principal: Principal = Depends(require_roles("support_lead", "technician")),
+    session: Session = Depends(get_session),
+) -> Page[TechnicianOut]:
+    # A technician key sees its own record only.
+    rows, total = repository.list_technicians(
+        session, technician_id=principal.technician_id, page=page
+    )
+    items = [TechnicianOut.model_validate(r, from_attributes=True) for r in rows]
+    return Page(items=items, total=total, limit=page.limit, offset=page.offset)
+
+
+@router.post("/imports/{kind}", response_model=ImportOut)
+def post_import(
+    kind: str,
+    file: UploadFile = File(..., description="a CSV file in the format of its kind"),
+    principal: Principal = Depends(require_roles("support_lead")),
+    session: Session = Depends(get_session),
+) -> ImportOut:
+    """Import one CSV file; any bad row refuses the whole file (422 listing every bad row)."""
+    if kind not in FORMATS:
+        raise NotFound(f"unknown import kind {kind!r}; expected one of {', '.join(FORMATS)}")
+    limit = get_settings().max_upload_bytes
+    data = file.file.read(limit + 1)
+    if len(data) > limit:
+        raise PayloadTooLarge(f"the upload is larger than {limit} bytes")
+    result = import_csv(
+        session, kind, data, filename=file.filename or f"{kind}.csv", actor=principal.actor
+    )
+    return ImportOut(**result.as_dict())

@@ -1,0 +1,109 @@
+"""Registry use cases that write: reporting failures through the API and importing files."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.orm import Session
+
+from core.errors import Conflict, InvalidInput, NotFound
+from core.events import record_event
+from devices import repository
+from devices.models import FailureReport, Site, Unit
+from devices.schemas import FailureIn
+
+
+def report_failures(
+    session: Session,
+    *,
+    reports: list[FailureIn],
+    partner_id: int | None,
+    actor: str,
+    max_batch: int,
+) -> tuple[list[Any], int]:
+    """Store new failure reports; a known ``report_key`` returns the stored report.
+
+    Returns the stored rows (in request order) and how many were newly created. The whole
+    request is refused, and nothing stored, when any report is invalid.
+    """
+    if not reports:
+        raise InvalidInput("no failure reports in the request")
+    if len(reports) > max_batch:
+        raise InvalidInput(f"at most {max_batch} failure reports per request, got {len(reports)}")
+    keys = list(dict.fromkeys(r.report_key for r in reports))
+    first_by_key: dict[str, FailureIn] = {}
+    for report in reports:
+        first_by_key.setdefault(report.report_key, report)
+
+    stored = _stored_owners(session, keys)
+    if partner_id is not None:
+        foreign = [k for k, owner in stored.items() if owner != partner_id]
+        if foreign:
+            # Saying more would tell a partner about another partner's report.
+            raise Conflict(f"report_key already used: {', '.join(sorted(foreign))}")
+    new = [first_by_key[k] for k in keys if k not in stored]
+    units = repository.units_by_serial(
+        session, sorted({r.serial for r in new}), partner_id=partner_id
+    )
+    problems = [
+        f"report {r.report_key}: unknown serial {r.serial!r}" for r in new if r.serial not in units
+    ]
+    latest = datetime.now(UTC) + timedelta(days=1)
+    problems += [
+        f"report {r.report_key}: occurred_at is in the future"
+        for r in new
+        if r.occurred_at > latest
+    ]
+    if problems:
+        raise (NotFound if all("unknown serial" in p for p in problems) else InvalidInput)(
+            "; ".join(problems)
+        )
+    created = 0
+    for report in new:
+        inserted = session.execute(
+            insert(FailureReport)
+            .values(
+                report_key=report.report_key,
+                unit_id=units[report.serial],
+                occurred_at=report.occurred_at,
+                symptom=report.symptom,
+                ambient_temp_c=report.ambient_temp_c,
+                source=report.source,
+            )
+            # A concurrent request with the same key wins; ours becomes a no-op.
+            .on_conflict_do_nothing(index_elements=["report_key"])
+            .returning(FailureReport.id)
+        ).scalar()
+        if inserted is not None:
+            created += 1
+            record_event(
+                session,
+                actor=actor,
+                entity="failure_report",
+                entity_key=report.report_key,
+                action="reported",
+                to_state="open",
+                data={"serial": report.serial, "source": report.source},
+            )
+    rows, _ = repository.list_failures(
+        session,
+        partner_id=partner_id,
+        page=repository.PageRequest(limit=len(keys), offset=0),
+        report_keys=keys,
+    )
+    by_key = {row.report_key: row for row in rows}
+    return [by_key[k] for k in keys if k in by_key], created
+
+
+def _stored_owners(session: Session, keys: list[str]) -> dict[str, int]:
+    """partner id owning each already stored report key."""
+    stmt = (
+        select(FailureReport.report_key, Site.partner_id)
+        .join(Unit, Unit.id == FailureReport.unit_id)
+        .join(Site, Site.id == Unit.site_id)
+        .where(FailureReport.report_key.in_(keys))
+    )
+    return {key: owner for key, owner in session.execute(stmt)}
