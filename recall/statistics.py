@@ -327,6 +327,13 @@ def detect(
     return detect_arrays(build_input(cells, failure_sites, logistic_cells, units_per_batch), config)
 
 
+def bh_qvalues(p_values: Sequence[float]) -> FloatArray:
+    """Benjamini-Hochberg adjusted p-values (q-values), via statsmodels."""
+    if len(p_values) == 0:
+        return np.zeros(0)
+    return np.asarray(multipletests(np.asarray(p_values), method="fdr_bh")[1], dtype=np.float64)
+
+
 def _batch_rng(seed: int, batch_key: str) -> np.random.Generator:
     # Seeded by the key, not the position, so adding a batch does not change another's p-value.
     return np.random.default_rng([seed, zlib.crc32(batch_key.encode())])
@@ -365,8 +372,7 @@ def detect_arrays(inp: DetectionInput, config: DetectionConfig) -> list[BatchRes
                 rng=_batch_rng(config.seed, inp.batch_keys[b]),
             )
         )
-    p_values = np.array([s.p_value for s in scans])
-    q_values = multipletests(p_values, alpha=config.fdr_alpha, method="fdr_bh")[1]
+    q_values = bh_qvalues([s.p_value for s in scans])
 
     # Beyond masks at each batch's chosen threshold (all False without one) for the CUSUM.
     masks = np.zeros((len(chosen), inp.bins_c.size), dtype=bool)
