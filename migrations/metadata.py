@@ -4,6 +4,6 @@ from __future__ import annotations
 
 
 def load_all_models() -> None:
-    import api.keys  # noqa: F401
-    import core.events  # noqa: F401
+    import core.events
+    import core.security  # noqa: F401
     import devices.models  # noqa: F401

@@ -1,0 +1,128 @@
+"""The ``fieldrecall`` command line. Each command owns its transaction."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Any, NoReturn
+
+import typer
+
+from core.errors import AppError
+
+app = typer.Typer(help="fieldrecall: field-service and hardware recall coordinator.")
+db_app = typer.Typer(help="Database commands.")
+keys_app = typer.Typer(help="API keys.")
+demo_app = typer.Typer(help="The demo scenario.")
+app.add_typer(db_app, name="db")
+app.add_typer(keys_app, name="keys")
+app.add_typer(demo_app, name="demo")
+
+
+def _fail(exc: AppError) -> NoReturn:
+    """Print a domain error for people (every bad row on its own line) and exit non-zero."""
+    detail: Any = exc.detail
+    if isinstance(detail, dict):
+        typer.echo(f"error: {detail.get('message', exc.name)}", err=True)
+        file = detail.get("file", "")
+        for err in detail.get("errors", []):
+            where = f"{file}:{err['line']}"
+            if err.get("column"):
+                where += f": column {err.get('column_number')} ({err['column']})"
+            typer.echo(f"  {where}: {err['reason']}", err=True)
+    else:
+        typer.echo(f"error: {detail}", err=True)
+    raise typer.Exit(code=2)
+
+
+@db_app.command("upgrade")
+def db_upgrade() -> None:
+    """Apply the migrations (PostGIS extension included) to the database in DATABASE_URL."""
+    from core.migrate import upgrade
+    from core.settings import get_settings
+
+    upgrade(get_settings().database_url)
+    typer.echo("database is at the latest migration")
+
+
+@app.command("import")
+def import_file(
+    kind: str = typer.Argument(..., help="partners, sites, batches, units, failures, ..."),
+    file: Path = typer.Argument(..., exists=True, dir_okay=False, readable=True),
+) -> None:
+    """Import one CSV file; a file with any bad row imports nothing (exit code 2)."""
+    from core.db import transaction
+    from devices.importer import import_csv
+
+    try:
+        with transaction() as session:
+            result = import_csv(session, kind, file.read_bytes(), filename=str(file))
+    except AppError as exc:
+        _fail(exc)
+    typer.echo(json.dumps(result.as_dict()))
+
+
+@keys_app.command("create")
+def keys_create(
+    role: str = typer.Option(..., help="support_lead, technician or partner"),
+    partner: str | None = typer.Option(None, help="partner_key, for a partner key"),
+    technician: str | None = typer.Option(None, help="technician_key, for a technician key"),
+    label: str | None = typer.Option(None, help="a note on who holds the key"),
+) -> None:
+    """Create an API key and print it (this is the only time it is shown)."""
+    from api.keys import create_key
+    from core.db import transaction
+
+    try:
+        with transaction() as session:
+            plain = create_key(
+                session, role=role, partner_key=partner, technician_key=technician, label=label
+            )
+    except AppError as exc:
+        _fail(exc)
+    typer.echo(plain)
+
+
+@demo_app.command("generate")
+def demo_generate(
+    directory: Path = typer.Argument(..., file_okay=False),
+    seed: int = typer.Option(7, help="the same seed writes the same files"),
+) -> None:
+    """Write the synthetic demo fleet as CSV files (and scenario.json, the ground truth)."""
+    from devices.demo import DemoSpec, generate
+
+    summary = generate(directory, DemoSpec(seed=seed))
+    typer.echo(json.dumps({"directory": str(directory), "rows": summary.row_counts}))
+
+
+@demo_app.command("load")
+def demo_load(directory: Path = typer.Argument(..., exists=True, file_okay=False)) -> None:
+    """Import every CSV of a directory in reference order, all or nothing."""
+    from core.db import transaction
+    from devices.importer import import_directory
+
+    try:
+        with transaction() as session:
+            results = import_directory(session, directory)
+    except AppError as exc:
+        _fail(exc)
+    for result in results:
+        typer.echo(json.dumps(result.as_dict()))
+
+
+@app.command("serve")
+def serve(
+    host: str = typer.Option("127.0.0.1"),
+    port: int = typer.Option(8000),
+) -> None:
+    """Serve the API (OpenAPI docs at /docs)."""
+    import uvicorn
+
+    from api.app import create_app
+
+    uvicorn.run(create_app(), host=host, port=port)
+
+
+def main() -> None:  # pragma: no cover - console entry point
+    app(sys.argv[1:])
