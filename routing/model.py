@@ -52,6 +52,7 @@ class Model:
     matrix: np.ndarray  # travel matrix over problem.locations()
     cost_scale: int
     time: pywrapcp.RoutingDimension
+    allowed: Mapping[int, list[int]] = field(default_factory=dict)  # visit -> vehicles
     breaks: dict[int, pywrapcp.IntervalVar] = field(default_factory=dict)
     keep_alive: list[object] = field(default_factory=list)
 
@@ -149,23 +150,23 @@ def build_model(
     multi_day = hz.num_days > 1 and problem.costs.lateness_per_day > 0
     scale = COST_SCALE if (multi_day or stability is not None) else 1
 
-    # Matrices are indexed by routing index so that OR-Tools evaluates them in C++.
-    by_index = travel[np.ix_(idx_node, idx_node)]
-    cost_cb = routing.RegisterTransitMatrix((by_index * scale).tolist())
+    # RegisterTransitMatrix / RegisterUnaryTransitVector take NODE-indexed data (the
+    # model maps indexes to nodes itself) and evaluate it in C++, not in Python.
+    cost_cb = routing.RegisterTransitMatrix((travel * scale).tolist())
     routing.SetArcCostEvaluatorOfAllVehicles(cost_cb)
-    time_cb = routing.RegisterTransitMatrix((by_index + service[idx_node][:, None]).tolist())
+    time_cb = routing.RegisterTransitMatrix((travel + service[:, None]).tolist())
     horizon_end = hz.num_days * hz.day_length
     routing.AddDimension(time_cb, horizon_end, horizon_end, False, "time")
     time = routing.GetDimensionOrDie("time")
 
     if demand.any() or any(t.capacity is not None for t in techs):
         caps = [techs[t].capacity or BIG_CAPACITY for t, _ in vehicles]
-        dem_cb = routing.RegisterUnaryTransitVector(demand[idx_node].tolist())
+        dem_cb = routing.RegisterUnaryTransitVector(demand.tolist())
         routing.AddDimensionWithVehicleCapacity(dem_cb, 0, caps, True, "load")
 
-    model = Model(problem, routing, manager, list(vehicles), active, matrix, scale, time)
+    model = Model(problem, routing, manager, list(vehicles), active, matrix, scale, time, allowed)
     solver = routing.solver()
-    node_visit_transit = service[idx_node[:size]].tolist()
+    node_visit_transit = service[idx_node[:size]].tolist()  # per routing index
     for k, (t, d) in enumerate(vehicles):
         tech = techs[t]
         shift = tech.shift_on(d)
@@ -192,7 +193,7 @@ def build_model(
         for k in range(len(vehicles)):
             vec = np.zeros(len(node_loc), dtype=np.int64)
             vec[:n] = per_vehicle_extra[:, k]
-            cbs.append(routing.RegisterUnaryTransitVector(vec[idx_node].tolist()))
+            cbs.append(routing.RegisterUnaryTransitVector(vec.tolist()))
         cap = int(per_vehicle_extra.sum()) + 1
         routing.AddDimensionWithVehicleTransits(cbs, 0, cap, True, "extra_cost")
         routing.GetDimensionOrDie("extra_cost").SetSpanCostCoefficientForAllVehicles(1)
@@ -207,7 +208,8 @@ def build_model(
         for (_, e1), (s2, _) in zip(wins, wins[1:], strict=False):
             var.RemoveInterval(e1 + 1, s2 - 1)
         if len(allowed[i]) < len(vehicles):
-            routing.SetAllowedVehiclesForIndex(allowed[i], index)
+            # SetAllowedVehiclesForIndex's SWIG binding rejects Python lists in 9.15.
+            routing.VehicleVar(index).SetValues([-1, *allowed[i]])
         penalty = unassigned_penalty
         if penalty is None:
             penalty = round(visit.priority * problem.costs.unassigned * scale)

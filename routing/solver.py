@@ -177,9 +177,7 @@ def _initial_routes(
         if prev is None:
             continue
         k = vehicle_of.get((prev[0], prev[1]))
-        if k is not None and model.routing.IsVehicleAllowedForIndex(
-            k, model.manager.NodeToIndex(pos)
-        ):
+        if k is not None and k in model.allowed[i]:
             routes[k].append((prev[2], model.manager.NodeToIndex(pos)))
     return [[index for _, index in sorted(r)] for r in routes]
 
