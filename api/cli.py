@@ -111,6 +111,29 @@ def demo_load(directory: Path = typer.Argument(..., exists=True, file_okay=False
         typer.echo(json.dumps(result.as_dict()))
 
 
+@demo_app.command("run")
+def demo_run(
+    directory: Path = typer.Option(Path("var/demo"), "--dir", file_okay=False),
+    seed: int = typer.Option(7),
+    host: str = typer.Option("127.0.0.1"),
+    port: int = typer.Option(8000),
+    serve_app: bool = typer.Option(True, "--serve/--no-serve", help="serve the app afterwards"),
+) -> None:
+    """Migrate, generate and import the demo, run the main job, print URLs and keys, serve."""
+    from api.demo_run import describe, run_demo
+    from core.migrate import upgrade
+    from core.settings import get_settings
+
+    upgrade(get_settings().database_url)
+    try:
+        report = run_demo(directory, seed=seed)
+    except AppError as exc:
+        _fail(exc)
+    typer.echo(describe(report, f"http://{host}:{port}"))
+    if serve_app:
+        serve(host=host, port=port)
+
+
 @app.command("serve")
 def serve(
     host: str = typer.Option("127.0.0.1"),

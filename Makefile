@@ -1,0 +1,49 @@
+# Two commands do everything on a fresh Debian/Ubuntu machine (root, no Docker engine):
+#   make demo   install, start PostgreSQL + PostGIS, load and run the demo, serve the app
+#   make test   install, start the test database, run ruff, mypy and the whole test suite
+# With DATABASE_URL set, that database is used and nothing else is touched.
+
+VENV ?= .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed-stamp
+DEMO_DIR ?= var/demo
+SEED ?= 7
+HOST ?= 127.0.0.1
+PORT ?= 8000
+
+.PHONY: install demo test lint typecheck db serve bench clean
+
+$(STAMP): pyproject.toml
+	@test -x $(BIN)/python || "$$(scripts/ensure_python.sh)" -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+	$(BIN)/pip install -q -e ".[dev]"
+	@touch $(STAMP)
+
+install: $(STAMP)
+
+db:
+	@scripts/ensure_db.sh
+
+lint: install
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+typecheck: install
+	$(BIN)/mypy
+
+test: lint typecheck
+	DATABASE_URL="$$(scripts/ensure_db.sh fieldrecall_test)" $(BIN)/pytest -q -p no:cacheprovider
+
+demo: install
+	DATABASE_URL="$$(scripts/ensure_db.sh)" $(BIN)/fieldrecall demo run \
+		--dir $(DEMO_DIR) --seed $(SEED) --host $(HOST) --port $(PORT)
+
+serve: install
+	DATABASE_URL="$$(scripts/ensure_db.sh)" $(BIN)/fieldrecall serve --host $(HOST) --port $(PORT)
+
+bench: install
+	$(BIN)/pip install -q -e ".[bench]"
+	@echo "benchmarks are run one by one, e.g.: $(BIN)/python benchmarks/import_units.py"
+
+clean:
+	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,39 @@
+"""The command line against the real database. Only refusals are exercised here, so
+nothing is committed: a refused command must leave the database as it was."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from sqlalchemy import text
+from sqlalchemy.engine import Engine
+from typer.testing import CliRunner
+
+from api.cli import app
+
+
+@pytest.fixture
+def runner(engine: Engine, monkeypatch: pytest.MonkeyPatch) -> CliRunner:
+    monkeypatch.setenv("DATABASE_URL", engine.url.render_as_string(hide_password=False))
+    return CliRunner()
+
+
+def test_import_refuses_a_bad_file_with_exit_2_naming_every_bad_row(
+    runner: CliRunner, engine: Engine, tmp_path: Path
+) -> None:
+    bad = tmp_path / "partners.csv"
+    bad.write_text("partner_key,name,contact_email\nP1,Ok,\nP2,,x@y.example\nP3,Bad,nope\n")
+    result = runner.invoke(app, ["import", "partners", str(bad)])
+    assert result.exit_code == 2
+    assert f"{bad}:3: column 2 (name): is required" in result.output
+    assert f"{bad}:4: column 3 (contact_email): not an email address" in result.output
+    with engine.connect() as conn:
+        assert conn.scalar(text("SELECT count(*) FROM partner WHERE partner_key = 'P1'")) == 0
+
+
+def test_keys_for_unknown_partners_are_refused(runner: CliRunner, engine: Engine) -> None:
+    result = runner.invoke(app, ["keys", "create", "--role", "partner", "--partner", "NOPE"])
+    assert result.exit_code == 2 and "no partner with partner_key 'NOPE'" in result.output
+    result = runner.invoke(app, ["keys", "create", "--role", "admin"])
+    assert result.exit_code == 2 and "role must be one of" in result.output
