@@ -18,7 +18,7 @@ def plain_ortools(problem: Problem, matrix: np.ndarray, seconds: float) -> tuple
     depot = problem.technicians[0]
     v = len(problem.technicians)
     # Node 0 is the depot (the first technician's start), customers follow.
-    order = [n] + list(range(n))
+    order = [n, *list(range(n))]
     m = matrix[np.ix_(order, order)]
     service = np.array([0] + [x.service for x in problem.visits])
     manager = pywrapcp.RoutingIndexManager(n + 1, v, 0)
@@ -56,7 +56,7 @@ def vroom_solve(problem: Problem, matrix: np.ndarray, exploration: int = 5) -> t
     import vroom
 
     n = len(problem.visits)
-    order = [n] + list(range(n))
+    order = [n, *list(range(n))]
     m = matrix[np.ix_(order, order)].astype(np.uint32)
     inp = vroom.Input()
     inp.set_durations_matrix(profile="car", matrix_input=m)

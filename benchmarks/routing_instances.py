@@ -49,7 +49,7 @@ def load_instance(path: Path, bks: float, vehicles: int | None = None) -> Instan
         Visit(
             id=str(int(r[0])),
             location=Location.xy(r[1], r[2]),
-            service=int(round(r[6] * SCALE)),
+            service=round(r[6] * SCALE),
             windows=(TimeWindow(int(r[4] * SCALE), int(r[5] * SCALE)),),
             demand=int(r[3]),
         )

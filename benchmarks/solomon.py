@@ -21,11 +21,11 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from routing_baselines import plain_ortools, vroom_solve  # noqa: E402
-from routing_instances import bks_table, data_dir, load_instance  # noqa: E402
+from routing_baselines import plain_ortools, vroom_solve
+from routing_instances import bks_table, data_dir, load_instance
 
-from routing.solver import SolverOptions, solve  # noqa: E402
-from routing.validator import validate  # noqa: E402
+from routing.solver import SolverOptions, solve
+from routing.validator import validate
 
 SOLVERS = ("fieldrecall", "ortools_baseline", "vroom")
 
@@ -86,7 +86,10 @@ def main() -> None:
 
     active = [s for s in SOLVERS if s == "fieldrecall" or s not in args.skip]
     common = [n for n in names if all(n in gaps[s] for s in active)]
-    means = {s: round(statistics.fmean(gaps[s][n] for n in common), 3) if common else None for s in active}
+    means = {
+        s: round(statistics.fmean(gaps[s][n] for n in common), 3) if common else None
+        for s in active
+    }
     print(f"\ninstances solved by every solver: {len(common)} of {len(names)}")
     for s in active:
         print(f"  mean gap {s:18} {means[s]} %  feasible {len(gaps[s])}/{len(names)}")

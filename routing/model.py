@@ -8,6 +8,7 @@ allowed days, so a visit can only land on a day where it is open.
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
@@ -133,7 +134,9 @@ def build_model(
     active = sorted(allowed)
     n = len(active)
     # Model nodes: active visits, then technician starts, then technician ends.
-    node_loc = np.array(active + [n_all + t for t in range(n_t)] + [n_all + n_t + t for t in range(n_t)])
+    node_loc = np.array(
+        active + [n_all + t for t in range(n_t)] + [n_all + n_t + t for t in range(n_t)]
+    )
     travel = matrix[np.ix_(node_loc, node_loc)].astype(np.int64)
     service = np.zeros(len(node_loc), dtype=np.int64)
     service[:n] = [problem.visits[i].service for i in active]
@@ -205,7 +208,7 @@ def build_model(
         wins = _merged([w for d in days for w in day_windows_abs(visit, d, hz)])
         var = time.CumulVar(index)
         var.SetRange(wins[0][0], wins[-1][1])
-        for (_, e1), (s2, _) in zip(wins, wins[1:], strict=False):
+        for (_, e1), (s2, _) in itertools.pairwise(wins):
             var.RemoveInterval(e1 + 1, s2 - 1)
         if len(allowed[i]) < len(vehicles):
             # SetAllowedVehiclesForIndex's SWIG binding rejects Python lists in 9.15.
@@ -243,7 +246,9 @@ def _extra_costs(
             prev = stability.previous.get(problem.visits[i].id)
             if prev is None:
                 continue
-            moved = np.array([(tid, d) != prev for tid, (_, d) in zip(tech_ids, vehicles, strict=True)])
+            moved = np.array(
+                [(tid, d) != prev for tid, (_, d) in zip(tech_ids, vehicles, strict=True)]
+            )
             extra[pos] += moved * stability.move_cost * scale
     extra = np.rint(extra).astype(np.int64)
     return extra if extra.any() else None

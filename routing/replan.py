@@ -56,9 +56,7 @@ def apply_change(problem: Problem, previous: Plan, change: Change) -> Problem:
     closed: dict[str, set[int]] = {}
     for visit_id, day in change.closures:
         closed.setdefault(visit_id, set()).add(day)
-    slot = {
-        s.visit_id: (r.technician_id, r.day, s.start) for r in previous.routes for s in r.stops
-    }
+    slot = {s.visit_id: (r.technician_id, r.day, s.start) for r in previous.routes for s in r.stops}
     visits = []
     for v in problem.visits + change.new_visits:
         if v.id in change.done:
@@ -105,7 +103,9 @@ def replan(
     return new_problem, plan
 
 
-def kept_share(previous: Plan, new: Plan, exclude: set[str] | frozenset[str] = frozenset()) -> float:
+def kept_share(
+    previous: Plan, new: Plan, exclude: set[str] | frozenset[str] = frozenset()
+) -> float:
     """Share of previously served visits (minus ``exclude``) on the same technician-day."""
     before = previous.assignment()
     after = new.assignment()

@@ -42,7 +42,7 @@ def _tech_groups(matrix: np.ndarray, n_v: int, n_t: int, k: int) -> list[list[in
                 if len(groups[g]) < size:
                     groups[g].append(int(t))
                     break
-        new = [int(min(g, key=lambda c, g=g: d[c, g].sum())) for g in groups]
+        new = [g[int(np.argmin(d[np.ix_(g, g)].sum(axis=1)))] for g in groups]
         if new == centres:
             break
         centres = new
@@ -87,7 +87,9 @@ def split(problem: Problem, matrix: np.ndarray, k: int) -> list[tuple[list[int],
     return [(g, sorted(v)) for g, v in zip(groups, visits_of, strict=True)]
 
 
-def _sub_problem(problem: Problem, matrix: np.ndarray, techs: list[int], visits: list[int]) -> tuple[Problem, np.ndarray]:
+def _sub_problem(
+    problem: Problem, matrix: np.ndarray, techs: list[int], visits: list[int]
+) -> tuple[Problem, np.ndarray]:
     n_v, n_t = len(problem.visits), len(problem.technicians)
     idx = visits + [n_v + t for t in techs] + [n_v + n_t + t for t in techs]
     sub_m = matrix[np.ix_(idx, idx)]
@@ -139,7 +141,9 @@ def solve_territories(
         plans = list(pool.map(_run, jobs))
 
         # Border repair: offer each dropped visit to its next-nearest territories.
-        dropped = {u.visit_id for p in plans for u in p.unassigned if u.reason == INSUFFICIENT_CAPACITY}
+        dropped = {
+            u.visit_id for p in plans for u in p.unassigned if u.reason == INSUFFICIENT_CAPACITY
+        }
         if dropped:
             index = {v.id: i for i, v in enumerate(problem.visits)}
             n_v = len(problem.visits)
@@ -181,7 +185,9 @@ def solve_territories(
                 # The visit now lives in g; drop its "unassigned" record from its owner.
                 for h in range(len(plans)):
                     if h != g and served_here:
-                        kept = tuple(u for u in plans[h].unassigned if u.visit_id not in served_here)
+                        kept = tuple(
+                            u for u in plans[h].unassigned if u.visit_id not in served_here
+                        )
                         plans[h] = dataclasses.replace(plans[h], unassigned=kept)
                 # And g reports only its own unserved visits plus offered ones still out.
                 plans[g] = dataclasses.replace(

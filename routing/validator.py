@@ -120,7 +120,9 @@ def _check_route(
         if ready - prev_end < needed:
             subject = "home" if stop is None else stop.visit_id
             out.append(
-                Violation("travel", name, f"reaches {subject} at {ready}, needs {prev_end}+{needed}")
+                Violation(
+                    "travel", name, f"reaches {subject} at {ready}, needs {prev_end}+{needed}"
+                )
             )
         if stop is None or i is None:
             break
@@ -136,7 +138,9 @@ def _check_stop(
     visit = problem.visits[i]
     tech = next(t for t in problem.technicians if t.id == tech_id)
     if stop.end - stop.start != visit.service:
-        out.append(Violation("service", visit.id, f"lasts {stop.end - stop.start}, not {visit.service}"))
+        out.append(
+            Violation("service", visit.id, f"lasts {stop.end - stop.start}, not {visit.service}")
+        )
     if stop.arrival > stop.start:
         out.append(Violation("travel", visit.id, "service starts before arrival"))
     if not tech.can_do(visit):

@@ -9,7 +9,7 @@ from routing.validator import validate
 from .conftest import FAST, problem, tech, visit
 
 
-def base():  # noqa: ANN201
+def base():
     visits = [visit(f"w{i}", -10.0 - 3 * i) for i in range(4)]
     visits += [visit(f"e{i}", 10.0 + 3 * i) for i in range(4)]
     techs = [tech("west", x=-10, max_work=200), tech("east", x=10, max_work=200)]

@@ -28,7 +28,7 @@ def run(p: Problem, options: SolverOptions) -> Plan:
     return plan
 
 
-def stop_of(plan: Plan, vid: str):  # noqa: ANN201
+def stop_of(plan: Plan, vid: str):
     return next((r, s) for r in plan.routes for s in r.stops if s.visit_id == vid)
 
 
@@ -42,8 +42,10 @@ def test_skills_route_each_visit_to_a_capable_technician(fast):
 
 def test_time_window_forces_the_farther_visit_first(fast):
     p = problem(
-        [visit("near", 10, windows=(TimeWindow(200, 210),)),
-         visit("far", 20, windows=(TimeWindow(50, 60),))],
+        [
+            visit("near", 10, windows=(TimeWindow(200, 210),)),
+            visit("far", 20, windows=(TimeWindow(50, 60),)),
+        ],
         [tech()],
     )
     plan = run(p, fast)
@@ -52,16 +54,16 @@ def test_time_window_forces_the_farther_visit_first(fast):
 
 
 def test_second_window_of_the_day_is_used_when_the_first_is_unreachable(fast):
-    p = problem(
-        [visit("a", 100, windows=(TimeWindow(0, 5), TimeWindow(300, 310)))], [tech()]
-    )
+    p = problem([visit("a", 100, windows=(TimeWindow(0, 5), TimeWindow(300, 310)))], [tech()])
     assert 300 <= stop_of(run(p, fast), "a")[1].start <= 310
 
 
 def test_allowed_days_and_closed_days(fast):
     p = problem(
-        [visit("only_day1", 10, days=frozenset({1})),
-         visit("closed_day0", 12, day_windows={0: ()})],
+        [
+            visit("only_day1", 10, days=frozenset({1})),
+            visit("closed_day0", 12, day_windows={0: ()}),
+        ],
         [tech()],
         days=2,
     )
@@ -70,9 +72,11 @@ def test_allowed_days_and_closed_days(fast):
 
 def test_pins_to_technician_day_and_time(fast):
     p = problem(
-        [visit("a", 10, pin_technician="t2"),
-         visit("b", 10, pin_day=1),
-         visit("c", 10, pin_window=TimeWindow(500, 500))],
+        [
+            visit("a", 10, pin_technician="t2"),
+            visit("b", 10, pin_day=1),
+            visit("c", 10, pin_window=TimeWindow(500, 500)),
+        ],
         [tech("t1"), tech("t2", x=50)],
         days=2,
     )
@@ -85,8 +89,10 @@ def test_pins_to_technician_day_and_time(fast):
 def test_lunch_break_is_taken_inside_its_window_without_overlapping_work(fast):
     lunch = Break(30, TimeWindow(100, 120))
     p = problem(
-        [visit("a", 10, service=20, windows=(TimeWindow(90, 100),)),
-         visit("b", 10, service=20, windows=(TimeWindow(110, 140),))],
+        [
+            visit("a", 10, service=20, windows=(TimeWindow(90, 100),)),
+            visit("b", 10, service=20, windows=(TimeWindow(110, 140),)),
+        ],
         [tech(lunch=lunch)],
     )
     plan = run(p, fast)
@@ -133,11 +139,13 @@ def test_visit_not_worth_its_drive_is_left_out(fast):
 
 def test_unservable_visits_come_back_with_reasons_not_exceptions(fast):
     p = problem(
-        [visit("ok", 10),
-         visit("skill", 10, skill="Z"),
-         visit("closed", 10, days=frozenset()),
-         visit("pinned", 10, pin_technician="ghost"),
-         visit("night", 10, windows=(TimeWindow(1200, 1300),))],
+        [
+            visit("ok", 10),
+            visit("skill", 10, skill="Z"),
+            visit("closed", 10, days=frozenset()),
+            visit("pinned", 10, pin_technician="ghost"),
+            visit("night", 10, windows=(TimeWindow(1200, 1300),)),
+        ],
         [tech(shift=TimeWindow(0, 1000))],
     )
     plan = run(p, fast)
@@ -164,7 +172,9 @@ def test_same_configuration_gives_the_same_plan(fast):
     rng = np.random.default_rng(3)
     visits = [
         visit(f"v{i}", float(x), windows=(TimeWindow(int(s), int(s) + 200),))
-        for i, (x, s) in enumerate(zip(rng.uniform(-50, 50, 30), rng.uniform(0, 600, 30), strict=True))
+        for i, (x, s) in enumerate(
+            zip(rng.uniform(-50, 50, 30), rng.uniform(0, 600, 30), strict=True)
+        )
     ]
     p = problem(visits, [tech("t1"), tech("t2", x=20)])
     for options in (fast, SolverOptions(time_limit_s=20.0, solution_limit=30)):

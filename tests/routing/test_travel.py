@@ -6,6 +6,7 @@ import json
 import threading
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import ClassVar
 from urllib.parse import parse_qs, urlsplit
 
 import numpy as np
@@ -39,7 +40,9 @@ def test_haversine_provider_applies_circuity_and_speed():
 
 
 def test_euclidean_truncates_like_dimacs():
-    m = EuclideanProvider(scale=10).matrix([Location.xy(0, 0), Location.xy(3, 4), Location.xy(1, 1)])
+    m = EuclideanProvider(scale=10).matrix(
+        [Location.xy(0, 0), Location.xy(3, 4), Location.xy(1, 1)]
+    )
     assert m[0, 1] == 50  # exact integers survive the floor
     assert m[0, 2] == 14  # floor(10 * 1.414...)
 
@@ -47,7 +50,7 @@ def test_euclidean_truncates_like_dimacs():
 class _Osrm(BaseHTTPRequestHandler):
     """Speaks the /table/v1/driving/ shape: one hour per degree of longitude."""
 
-    calls: list[str] = []
+    calls: ClassVar[list[str]] = []
 
     def do_GET(self) -> None:
         url = urlsplit(self.path)

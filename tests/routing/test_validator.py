@@ -14,21 +14,34 @@ from .conftest import problem, tech, visit
 # Tech at x=0, visits at x=10 and x=20 (travel 10 each leg), service 10.
 P = problem(
     [visit("a", 10, windows=(TimeWindow(10, 50),), skill="S"), visit("b", 20, demand=3)],
-    [tech("t1", skills=frozenset({"S"}), capacity=5, max_work=200,
-          lunch=Break(20, TimeWindow(100, 150)))],
+    [
+        tech(
+            "t1",
+            skills=frozenset({"S"}),
+            capacity=5,
+            max_work=200,
+            lunch=Break(20, TimeWindow(100, 150)),
+        )
+    ],
     days=2,
 )
 GOOD = Plan(
     routes=(
-        Route("t1", 0, departure=0, arrival_home=120,
-              stops=(Stop("a", 10, 10, 20), Stop("b", 30, 30, 40)), break_start=100),
+        Route(
+            "t1",
+            0,
+            departure=0,
+            arrival_home=120,
+            stops=(Stop("a", 10, 10, 20), Stop("b", 30, 30, 40)),
+            break_start=100,
+        ),
     ),
     unassigned=(),
     drive_time=40,
 )
 
 
-def kinds(plan: Plan, p=P) -> set[str]:  # noqa: ANN001
+def kinds(plan: Plan, p=P) -> set[str]:
     return {v.kind for v in validate(p, plan)}
 
 
@@ -45,8 +58,10 @@ def test_good_plan_is_valid():
     ("plan", "kind"),
     [
         (with_stops(Stop("a", 10, 10, 20)), "missing"),
-        (with_stops(Stop("a", 10, 10, 20), Stop("b", 30, 30, 40), Stop("b", 50, 50, 60)),
-         "served_twice"),
+        (
+            with_stops(Stop("a", 10, 10, 20), Stop("b", 30, 30, 40), Stop("b", 50, 50, 60)),
+            "served_twice",
+        ),
         (dataclasses.replace(GOOD, unassigned=(Unassigned("a", "x"),)), "served_and_unassigned"),
         (with_stops(Stop("a", 60, 60, 70), Stop("b", 80, 80, 90)), "time_window"),
         (with_stops(Stop("a", 10, 10, 20), Stop("b", 25, 25, 35)), "travel"),
