@@ -24,6 +24,7 @@ import argparse
 import json
 import math
 import os
+import pickle
 import sys
 import time
 from dataclasses import dataclass, replace
@@ -158,6 +159,7 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--flag-rule", choices=["cusum", "scan", "cusum_or_scan"], default=None)
     ap.add_argument("--calibrate", action="store_true", help="tabulate a grid of CUSUM limits")
     ap.add_argument("--target-fa", type=float, default=0.04)
+    ap.add_argument("--save", default=None, help="pickle the per-look records to this path")
     args = ap.parse_args(argv)
 
     config = DetectionConfig()
@@ -178,6 +180,9 @@ def main(argv: list[str] | None = None) -> None:
     else:
         records = [run_season(t) for t in tasks]
     elapsed = time.perf_counter() - t0
+    if args.save:
+        with open(args.save, "wb") as fh:
+            pickle.dump(records, fh)
 
     print(
         f"seasons={args.seasons} batches={args.batches} weeks={params.n_weeks} seed={args.seed} "
@@ -189,14 +194,15 @@ def main(argv: list[str] | None = None) -> None:
         f"fdr_alpha={config.fdr_alpha:g} evidence: >={config.min_failures_beyond} failures, "
         f">={config.min_sites_beyond} sites, RR lower > {config.min_rate_ratio_lower:g}"
     )
-    if args.calibrate:
+    for rule in ["cusum", "cusum_or_scan"] if args.calibrate else []:
+        print(f"flag rule: {rule}")
         print(
             f"{'h':>6} {'FA':>6} {'decoy':>6} {'coldin':>6} {'detect':>7} {'frac@flag':>10} "
             f"{'<=1%':>6} {'thr err':>8} {'week':>5}"
         )
         chosen = None
-        for h in np.arange(1.0, 12.01, 0.25):
-            s = summarise(records, float(h), config.flag_rule)
+        for h in np.arange(2.0, 20.01, 0.5):
+            s = summarise(records, float(h), rule)
             print(
                 f"{h:6.2f} {s['false_alarm_rate']:6.3f} {s['fa_decoy']:6.3f} "
                 f"{s['fa_cold_installed']:6.3f} {s['detection_rate']:7.3f} "
@@ -206,7 +212,7 @@ def main(argv: list[str] | None = None) -> None:
             )
             if chosen is None and s["false_alarm_rate"] <= args.target_fa:
                 chosen = float(h)
-        s_inf = summarise(records, math.inf, config.flag_rule)
+        s_inf = summarise(records, math.inf, rule)
         print(
             f"without the CUSUM (scan path only): FA={s_inf['false_alarm_rate']:.3f} "
             f"detection={s_inf['detection_rate']:.3f}"

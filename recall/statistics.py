@@ -32,6 +32,7 @@ from typing import Literal
 
 import numpy as np
 import numpy.typing as npt
+from scipy import stats
 from statsmodels.stats.multitest import multipletests
 
 from recall.cusum import poisson_cusum
@@ -105,10 +106,14 @@ class DetectionConfig:
     reference_min_group_failures: float = 5.0
     reference_prior_failures: float = 0.5
     # CUSUM: target rate ratio rho (reference value k = (rho - 1) / ln rho per expected
-    # failure), decision limit h in nats, and pseudo-failures shrinking the batch's own level.
+    # failure), decision limit h in nats, and the upper quantile used for the batch's own level.
     cusum_rate_ratio: float = CALIBRATED_CUSUM_RATE_RATIO
     cusum_h: float = CALIBRATED_CUSUM_H
-    cusum_level_prior: float = 1.0
+    cusum_level_quantile: float = 0.9
+    # h was calibrated for a fleet of this many batches. A CUSUM's in-control run length grows
+    # roughly like e^h, so for B > this many tested batches the limit becomes
+    # h + ln(B / cusum_reference_batches), keeping the fleet-wide false-alarm rate level.
+    cusum_reference_batches: int = 40
     flag_rule: Literal["cusum", "scan", "cusum_or_scan"] = "cusum_or_scan"
     probability_at_c: tuple[float, ...] = (-20.0, -10.0, 0.0, 10.0)
 
@@ -121,6 +126,8 @@ class DetectionConfig:
             raise ValueError("cusum_rate_ratio must exceed 1 and cusum_h must be positive")
         if self.monte_carlo_draws is not None and self.monte_carlo_draws < 1:
             raise ValueError("monte_carlo_draws must be None or positive")
+        if not 0 < self.cusum_level_quantile < 1:
+            raise ValueError("cusum_level_quantile must lie strictly between 0 and 1")
         if self.flag_rule not in ("cusum", "scan", "cusum_or_scan"):
             raise ValueError(f"unknown flag_rule {self.flag_rule!r}")
 
@@ -327,6 +334,11 @@ def detect(
     return detect_arrays(build_input(cells, failure_sites, logistic_cells, units_per_batch), config)
 
 
+def effective_cusum_h(config: DetectionConfig, n_batches: int) -> float:
+    """The CUSUM limit for a fleet of ``n_batches`` tested batches (never below ``cusum_h``)."""
+    return config.cusum_h + max(0.0, math.log(max(n_batches, 1) / config.cusum_reference_batches))
+
+
 def bh_qvalues(p_values: Sequence[float]) -> FloatArray:
     """Benjamini-Hochberg adjusted p-values (q-values), via statsmodels."""
     if len(p_values) == 0:
@@ -384,15 +396,21 @@ def detect_arrays(inp: DetectionInput, config: DetectionConfig) -> list[BatchRes
     o_other = n_fail[rows] - o_beyond
     e_beyond = (e_bk[rows] * masks).sum(axis=1)
     e_other = e_bk[rows].sum(axis=1) - e_beyond
-    # The batch's own level where the threshold does not bite, shrunk toward 1: without it a
-    # batch that fails 4x in all weather would alarm on its cold weeks too.
-    c = config.cusum_level_prior
-    level = (o_other + c) / (e_other + c)
+    # Expected failures beyond are scaled by the batch's own level where the threshold does not
+    # bite, or a batch failing 4x in all weather would alarm on its cold weeks. That level is
+    # noisy and biased low (the scan picks the threshold that makes the other side look
+    # quiet), and a point estimate let null batches with a quiet warm side reach h easily, so
+    # the CUSUM uses its exact upper confidence bound, and never less than the fleet's level.
+    level = np.maximum(
+        1.0,
+        stats.gamma.ppf(config.cusum_level_quantile, o_other + 1.0) / np.maximum(e_other, 1e-12),
+    )
     weekly_obs = np.einsum("bwk,bk->bw", inp.failures[rows], masks)
     weekly_exp = np.einsum("bwk,bk->bw", inp.unit_days[rows] * rate[rows][:, None, :], masks)
     path = poisson_cusum(weekly_obs, weekly_exp * level[:, None], config.cusum_rate_ratio)
     cusum_last, cusum_max = path.last(), path.maximum()
-    first_alarm = path.first_alarm(config.cusum_h)
+    h = effective_cusum_h(config, len(chosen))
+    first_alarm = path.first_alarm(h)
 
     ob = np.rint(o_beyond).astype(np.int64)
     oo = np.rint(o_other).astype(np.int64)
@@ -410,12 +428,12 @@ def detect_arrays(inp: DetectionInput, config: DetectionConfig) -> list[BatchRes
         cusum = CusumSummary(
             statistic=float(cusum_last[j]),
             max_statistic=float(cusum_max[j]),
-            threshold_h=config.cusum_h,
+            threshold_h=h,
             alarm=alarm,
             alarm_week=int(first_alarm[j]) if alarm else None,
         )
         evidence, flagged, reasons = _decide(
-            config, s.threshold_c, int(ob[j]), sites, lo, float(q_values[j]), alarm
+            config, s.threshold_c, int(ob[j]), sites, lo, float(q_values[j]), alarm, h
         )
         if b in inp.logistic:
             x, units, failed = inp.logistic[b]
@@ -463,6 +481,7 @@ def _decide(
     rr_lower: float,
     q_value: float,
     cusum_alarm: bool,
+    h: float,
 ) -> tuple[bool, bool, tuple[str, ...]]:
     """Apply the evidence rules and the flag rule: (evidence met, flagged, reasons)."""
     if threshold is None:
@@ -489,5 +508,5 @@ def _decide(
     reasons = [f"{'flagged' if flagged else 'not flagged'} (rule: evidence and {c.flag_rule})"]
     reasons += [("met: " if passed else "not met: ") + text for passed, text in rules]
     reasons.append(f"{'met' if scan_ok else 'not met'}: scan q-value {q_value:.3g}")
-    reasons.append(f"{'met' if cusum_alarm else 'not met'}: CUSUM alarm (h = {c.cusum_h:g})")
+    reasons.append(f"{'met' if cusum_alarm else 'not met'}: CUSUM alarm (h = {h:.3g})")
     return evidence, flagged, tuple(reasons)

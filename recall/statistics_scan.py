@@ -201,11 +201,13 @@ def rate_ratio_ci(
     if n == 0 or e_beyond <= 0 or e_other <= 0:
         return float("nan"), float("nan"), float("nan")
     base_odds = e_beyond / e_other
-    ci = stats.binomtest(o_beyond, n, 0.5).proportion_ci(
-        confidence_level=confidence, method="exact"
-    )
+    # Clopper-Pearson bounds are beta quantiles (the same as binomtest(...).proportion_ci(
+    # method="exact"), which is ~50x slower because it root-finds).
+    tail = (1.0 - confidence) / 2.0
+    p_lo = float(stats.beta.ppf(tail, o_beyond, n - o_beyond + 1)) if o_beyond > 0 else 0.0
+    p_hi = float(stats.beta.ppf(1 - tail, o_beyond + 1, n - o_beyond)) if o_beyond < n else 1.0
 
     def to_rr(p: float) -> float:
         return float("inf") if p >= 1.0 else (p / (1.0 - p)) / base_odds
 
-    return to_rr(o_beyond / n), to_rr(float(ci.low)), to_rr(float(ci.high))
+    return to_rr(o_beyond / n), to_rr(p_lo), to_rr(p_hi)

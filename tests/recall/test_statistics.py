@@ -212,6 +212,9 @@ def test_rate_ratio_and_exact_interval_by_hand():
     assert lo == pytest.approx((p_lo / (1 - p_lo)) / (2 / 6), rel=1e-6)
     assert hi == pytest.approx((p_hi / (1 - p_hi)) / (2 / 6), rel=1e-6)
     assert lo < rr < hi
+    ci = stats.binomtest(9, 12).proportion_ci(confidence_level=0.95, method="exact")
+    assert lo == pytest.approx((ci.low / (1 - ci.low)) / (2 / 6), rel=1e-6)
+    assert rate_ratio_ci(3, 0, 1.0, 1.0, 0.95)[2] == float("inf")  # nothing on the other side
 
 
 def test_benjamini_hochberg_by_hand():
