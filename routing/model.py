@@ -250,5 +250,10 @@ def _extra_costs(
                 [(tid, d) != prev for tid, (_, d) in zip(tech_ids, vehicles, strict=True)]
             )
             extra[pos] += moved * stability.move_cost * scale
+    # Only differences between vehicles steer the search; a cost every vehicle pays (a
+    # visit whose previous technician-day is gone) is dropped. This also sidesteps an
+    # OR-Tools 9.15 failure (no solution at all, even all-unperformed) seen when two or
+    # more nodes carry a non-zero transit on every vehicle of such a dimension.
+    extra -= extra.min(axis=1, keepdims=True)
     extra = np.rint(extra).astype(np.int64)
     return extra if extra.any() else None

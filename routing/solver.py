@@ -154,6 +154,14 @@ def _solve_one(
         seed = routing.ReadAssignmentFromRoutes(start_routes, True)
         if seed is not None:
             solution = routing.SolveFromAssignmentWithParameters(seed, params)
+        if solution is None:
+            # A failed restore leaves the model unusable (OR-Tools 9.15 restores fail on
+            # some valid route sets); rebuild and search from scratch, still paying the
+            # stability costs.
+            model = build_model(problem, matrix, allowed, vehicles, stability, unassigned_penalty)
+            routing = model.routing
+            for brk in model.breaks.values():
+                routing.AddIntervalToAssignment(brk)
     if solution is None:
         if options.metaheuristic == ILS:
             solution = routing.SolveWithIteratedLocalSearch(params)
