@@ -20,13 +20,13 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from routing_field import field_instance  # noqa: E402
+from routing_field import field_instance
 
-from routing.problem import Plan, Problem  # noqa: E402
-from routing.replan import Change, kept_share, replan  # noqa: E402
-from routing.solver import SolverOptions  # noqa: E402
-from routing.territories import solve_territories  # noqa: E402
-from routing.validator import validate  # noqa: E402
+from routing.problem import Plan, Problem
+from routing.replan import Change, kept_share, replan
+from routing.solver import SolverOptions
+from routing.territories import solve_territories
+from routing.validator import validate
 
 
 def report(name: str, problem: Problem, plan: Plan, seconds: float) -> None:
