@@ -1,9 +1,10 @@
 """The eight interchange formats of design.md, declared once.
 
 Each column says how its text is checked; the importer turns these declarations into one
-set-based validation query over the staging table and a per-format upsert. Rules are SQL
-over the cleaned staging row ``s`` (empty strings already NULL) and the joined reference
-rows; every rule yields a reason or NULL.
+set-based validation query and a per-format upsert. Rules and upserts are SQL over the
+row ``s`` of the typed staging table, where empty strings are NULL and typed columns
+already hold their date, number or time (NULL when the text did not parse), plus the
+joined reference rows.
 """
 
 from __future__ import annotations
@@ -52,6 +53,19 @@ class Rule:
 
 
 @dataclass(frozen=True)
+class Upsert:
+    """Where a format's rows go: ``values`` maps each target column to its SQL over the
+    typed row ``s`` and the rows joined by ``joins``; ``key`` names the target columns of
+    the natural key."""
+
+    table: str
+    key: tuple[str, ...]
+    values: dict[str, str]
+    joins: str = ""
+    has_updated_at: bool = True
+
+
+@dataclass(frozen=True)
 class CsvFormat:
     kind: str
     columns: tuple[Column, ...]
@@ -61,7 +75,7 @@ class CsvFormat:
     # Immutable records (failure reports): the first row with a key wins, and a known
     # key is a no-op; other kinds upsert, a later row of the file updating an earlier one.
     immutable: bool = False
-    upsert: str = field(default="", repr=False)
+    upsert: Upsert | None = field(default=None, repr=False)
 
     def column(self, name: str) -> Column:
         return next(c for c in self.columns if c.name == name)
@@ -83,8 +97,6 @@ LAT = Column("lat", "float", required=True, min=-90, max=90)
 LON = Column("lon", "float", required=True, min=-180, max=180)
 TEMP_MIN, TEMP_MAX = -90.0, 60.0
 
-# A known row is only rewritten when something changed, so importing the same file
-# twice touches nothing (updated_at included).
 PARTNERS = CsvFormat(
     kind="partners",
     columns=(
@@ -101,16 +113,16 @@ PARTNERS = CsvFormat(
             "'not an email address: ' || quote_literal(left(s.contact_email, 60))",
         ),
     ),
-    upsert="""
-        INSERT INTO partner AS t (partner_key, name, contact_email, contact_phone)
-        SELECT DISTINCT ON (s.partner_key) s.partner_key, s.name, s.contact_email, s.contact_phone
-        FROM src s ORDER BY s.partner_key, s.rn DESC
-        ON CONFLICT (partner_key) DO UPDATE SET name = EXCLUDED.name,
-            contact_email = EXCLUDED.contact_email, contact_phone = EXCLUDED.contact_phone,
-            updated_at = now()
-        WHERE (t.name, t.contact_email, t.contact_phone)
-            IS DISTINCT FROM (EXCLUDED.name, EXCLUDED.contact_email, EXCLUDED.contact_phone)
-    """,
+    upsert=Upsert(
+        table="partner",
+        key=("partner_key",),
+        values={
+            "partner_key": "s.partner_key",
+            "name": "s.name",
+            "contact_email": "s.contact_email",
+            "contact_phone": "s.contact_phone",
+        },
+    ),
 )
 
 SITES = CsvFormat(
@@ -127,21 +139,21 @@ SITES = CsvFormat(
     ),
     key=("site_key",),
     references=(Reference("partner_key", "partner", "partner_key", "r_partner"),),
-    upsert="""
-        INSERT INTO site AS t (site_key, partner_id, name, address, lat, lon, timezone,
-                               opening_hours)
-        SELECT DISTINCT ON (s.site_key) s.site_key, r_partner.id, s.name, s.address,
-               s.lat::float8, s.lon::float8, coalesce(s.timezone, 'UTC'), s.opening_hours
-        FROM src s JOIN partner r_partner ON r_partner.partner_key = s.partner_key
-        ORDER BY s.site_key, s.rn DESC
-        ON CONFLICT (site_key) DO UPDATE SET partner_id = EXCLUDED.partner_id,
-            name = EXCLUDED.name, address = EXCLUDED.address, lat = EXCLUDED.lat,
-            lon = EXCLUDED.lon, timezone = EXCLUDED.timezone,
-            opening_hours = EXCLUDED.opening_hours, updated_at = now()
-        WHERE (t.partner_id, t.name, t.address, t.lat, t.lon, t.timezone, t.opening_hours)
-            IS DISTINCT FROM (EXCLUDED.partner_id, EXCLUDED.name, EXCLUDED.address,
-                EXCLUDED.lat, EXCLUDED.lon, EXCLUDED.timezone, EXCLUDED.opening_hours)
-    """,
+    upsert=Upsert(
+        table="site",
+        key=("site_key",),
+        values={
+            "site_key": "s.site_key",
+            "partner_id": "r_partner.id",
+            "name": "s.name",
+            "address": "s.address",
+            "lat": "s.lat",
+            "lon": "s.lon",
+            "timezone": "coalesce(s.timezone, 'UTC')",
+            "opening_hours": "s.opening_hours",
+        },
+        joins="JOIN partner r_partner ON r_partner.partner_key = s.partner_key",
+    ),
 )
 
 BATCHES = CsvFormat(
@@ -153,17 +165,16 @@ BATCHES = CsvFormat(
         Column("manufactured_on", "date"),
     ),
     key=("batch_key",),
-    upsert="""
-        INSERT INTO batch AS t (batch_key, model, hardware_rev, manufactured_on)
-        SELECT DISTINCT ON (s.batch_key) s.batch_key, s.model, s.hardware_rev,
-               s.manufactured_on::date
-        FROM src s ORDER BY s.batch_key, s.rn DESC
-        ON CONFLICT (batch_key) DO UPDATE SET model = EXCLUDED.model,
-            hardware_rev = EXCLUDED.hardware_rev, manufactured_on = EXCLUDED.manufactured_on,
-            updated_at = now()
-        WHERE (t.model, t.hardware_rev, t.manufactured_on)
-            IS DISTINCT FROM (EXCLUDED.model, EXCLUDED.hardware_rev, EXCLUDED.manufactured_on)
-    """,
+    upsert=Upsert(
+        table="batch",
+        key=("batch_key",),
+        values={
+            "batch_key": "s.batch_key",
+            "model": "s.model",
+            "hardware_rev": "s.hardware_rev",
+            "manufactured_on": "s.manufactured_on",
+        },
+    ),
 )
 
 UNITS = CsvFormat(
@@ -183,26 +194,23 @@ UNITS = CsvFormat(
     rules=(
         Rule(
             "installed_on",
-            "fr_is_date(s.installed_on) AND r_batch.manufactured_on IS NOT NULL"
-            " AND s.installed_on::date < r_batch.manufactured_on",
+            "s.installed_on < r_batch.manufactured_on",
             "'installed before its batch was manufactured (' || r_batch.manufactured_on || ')'",
         ),
     ),
-    upsert="""
-        INSERT INTO unit AS t (serial, batch_id, site_id, installed_on, firmware)
-        SELECT DISTINCT ON (s.serial) s.serial, r_batch.id, r_site.id, s.installed_on::date,
-               s.firmware
-        FROM src s
-        JOIN batch r_batch ON r_batch.batch_key = s.batch_key
-        JOIN site r_site ON r_site.site_key = s.site_key
-        ORDER BY s.serial, s.rn DESC
-        ON CONFLICT (serial) DO UPDATE SET batch_id = EXCLUDED.batch_id,
-            site_id = EXCLUDED.site_id, installed_on = EXCLUDED.installed_on,
-            firmware = EXCLUDED.firmware, updated_at = now()
-        WHERE (t.batch_id, t.site_id, t.installed_on, t.firmware)
-            IS DISTINCT FROM (EXCLUDED.batch_id, EXCLUDED.site_id, EXCLUDED.installed_on,
-                EXCLUDED.firmware)
-    """,
+    upsert=Upsert(
+        table="unit",
+        key=("serial",),
+        values={
+            "serial": "s.serial",
+            "batch_id": "r_batch.id",
+            "site_id": "r_site.id",
+            "installed_on": "s.installed_on",
+            "firmware": "s.firmware",
+        },
+        joins="JOIN batch r_batch ON r_batch.batch_key = s.batch_key"
+        " JOIN site r_site ON r_site.site_key = s.site_key",
+    ),
 )
 
 FAILURES = CsvFormat(
@@ -221,40 +229,40 @@ FAILURES = CsvFormat(
     rules=(
         Rule(
             "occurred_at",
-            "fr_is_timestamptz(s.occurred_at) AND s.occurred_at::timestamptz"
-            " > now() + interval '1 day'",
+            "s.occurred_at > now() + interval '1 day'",
             "'is in the future'",
         ),
         Rule(
             "occurred_at",
-            "fr_is_timestamptz(s.occurred_at) AND r_unit.installed_on IS NOT NULL"
-            " AND s.occurred_at::timestamptz < r_unit.installed_on - interval '1 day'",
+            "s.occurred_at < r_unit.installed_on - interval '1 day'",
             "'before the unit was installed (' || r_unit.installed_on || ')'",
         ),
     ),
-    upsert="""
-        INSERT INTO failure_report AS t (report_key, unit_id, occurred_at, symptom,
-                                         ambient_temp_c, source)
-        SELECT DISTINCT ON (s.report_key) s.report_key, r_unit.id,
-               s.occurred_at::timestamptz, s.symptom, s.ambient_temp_c::float8, s.source
-        FROM src s JOIN unit r_unit ON r_unit.serial = s.serial
-        ORDER BY s.report_key, s.rn
-        ON CONFLICT (report_key) DO NOTHING
-    """,
+    upsert=Upsert(
+        table="failure_report",
+        key=("report_key",),
+        values={
+            "report_key": "s.report_key",
+            "unit_id": "r_unit.id",
+            "occurred_at": "s.occurred_at",
+            "symptom": "s.symptom",
+            "ambient_temp_c": "s.ambient_temp_c",
+            "source": "s.source",
+        },
+        joins="JOIN unit r_unit ON r_unit.serial = s.serial",
+        has_updated_at=False,
+    ),
 )
 
 STATIONS = CsvFormat(
     kind="stations",
     columns=(Column("station_key", required=True), Column("name", max_len=300), LAT, LON),
     key=("station_key",),
-    upsert="""
-        INSERT INTO weather_station AS t (station_key, name, lat, lon)
-        SELECT DISTINCT ON (s.station_key) s.station_key, s.name, s.lat::float8, s.lon::float8
-        FROM src s ORDER BY s.station_key, s.rn DESC
-        ON CONFLICT (station_key) DO UPDATE SET name = EXCLUDED.name, lat = EXCLUDED.lat,
-            lon = EXCLUDED.lon, updated_at = now()
-        WHERE (t.name, t.lat, t.lon) IS DISTINCT FROM (EXCLUDED.name, EXCLUDED.lat, EXCLUDED.lon)
-    """,
+    upsert=Upsert(
+        table="weather_station",
+        key=("station_key",),
+        values={"station_key": "s.station_key", "name": "s.name", "lat": "s.lat", "lon": "s.lon"},
+    ),
 )
 
 WEATHER = CsvFormat(
@@ -270,27 +278,27 @@ WEATHER = CsvFormat(
     rules=(
         Rule(
             "temp_max_c",
-            "fr_is_number(s.temp_min_c) AND fr_is_number(s.temp_max_c)"
-            " AND s.temp_max_c::float8 < s.temp_min_c::float8",
+            "s.temp_max_c < s.temp_min_c",
             "'is below temp_min_c'",
         ),
         Rule(
             "day",
-            "fr_is_date(s.day) AND s.day::date > current_date + 1",
+            "s.day > current_date + 1",
             "'is in the future'",
         ),
     ),
-    upsert="""
-        INSERT INTO weather_observation AS t (station_id, day, temp_min_c, temp_max_c)
-        SELECT DISTINCT ON (r_station.id, s.day::date) r_station.id, s.day::date,
-               s.temp_min_c::float8, s.temp_max_c::float8
-        FROM src s JOIN weather_station r_station ON r_station.station_key = s.station_key
-        ORDER BY r_station.id, s.day::date, s.rn DESC
-        ON CONFLICT (station_id, day) DO UPDATE SET temp_min_c = EXCLUDED.temp_min_c,
-            temp_max_c = EXCLUDED.temp_max_c
-        WHERE (t.temp_min_c, t.temp_max_c)
-            IS DISTINCT FROM (EXCLUDED.temp_min_c, EXCLUDED.temp_max_c)
-    """,
+    upsert=Upsert(
+        table="weather_observation",
+        key=("station_id", "day"),
+        values={
+            "station_id": "r_station.id",
+            "day": "s.day",
+            "temp_min_c": "s.temp_min_c",
+            "temp_max_c": "s.temp_max_c",
+        },
+        joins="JOIN weather_station r_station ON r_station.station_key = s.station_key",
+        has_updated_at=False,
+    ),
 )
 
 TECHNICIANS = CsvFormat(
@@ -309,32 +317,26 @@ TECHNICIANS = CsvFormat(
     rules=(
         Rule(
             "shift_end",
-            "fr_is_hhmm(coalesce(s.shift_start, '08:00')) AND fr_is_hhmm(coalesce(s.shift_end,"
-            " '16:00')) AND coalesce(s.shift_end, '16:00')::time"
-            " <= coalesce(s.shift_start, '08:00')::time",
+            "coalesce(s.shift_end, time '16:00') <= coalesce(s.shift_start, time '08:00')",
             "'is not after shift_start'",
         ),
     ),
-    upsert="""
-        INSERT INTO technician AS t (technician_key, name, home_lat, home_lon, skills,
-                                     shift_start, shift_end, workdays)
-        SELECT DISTINCT ON (s.technician_key) s.technician_key, s.name, s.home_lat::float8,
-               s.home_lon::float8,
-               coalesce(array_remove(
-                   ARRAY(SELECT btrim(x) FROM unnest(string_to_array(s.skills, ';')) x), ''),
-                   '{}'),
-               coalesce(s.shift_start, '08:00')::time, coalesce(s.shift_end, '16:00')::time,
-               coalesce(s.workdays, 'Mo-Fr')
-        FROM src s ORDER BY s.technician_key, s.rn DESC
-        ON CONFLICT (technician_key) DO UPDATE SET name = EXCLUDED.name,
-            home_lat = EXCLUDED.home_lat, home_lon = EXCLUDED.home_lon,
-            skills = EXCLUDED.skills, shift_start = EXCLUDED.shift_start,
-            shift_end = EXCLUDED.shift_end, workdays = EXCLUDED.workdays, updated_at = now()
-        WHERE (t.name, t.home_lat, t.home_lon, t.skills, t.shift_start, t.shift_end,
-               t.workdays)
-            IS DISTINCT FROM (EXCLUDED.name, EXCLUDED.home_lat, EXCLUDED.home_lon,
-                EXCLUDED.skills, EXCLUDED.shift_start, EXCLUDED.shift_end, EXCLUDED.workdays)
-    """,
+    upsert=Upsert(
+        table="technician",
+        key=("technician_key",),
+        values={
+            "technician_key": "s.technician_key",
+            "name": "s.name",
+            "home_lat": "s.home_lat",
+            "home_lon": "s.home_lon",
+            # "OU-200; ;KX-5" -> {OU-200,KX-5}
+            "skills": "coalesce(array_remove(ARRAY(SELECT btrim(x) FROM"
+            " unnest(string_to_array(s.skills, ';')) x), ''), '{}')::varchar[]",
+            "shift_start": "coalesce(s.shift_start, time '08:00')",
+            "shift_end": "coalesce(s.shift_end, time '16:00')",
+            "workdays": "coalesce(s.workdays, 'Mo-Fr')",
+        },
+    ),
 )
 
 FORMATS: dict[str, CsvFormat] = {
