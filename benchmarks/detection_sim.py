@@ -157,6 +157,13 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--cusum-rate-ratio", type=float, default=None)
     ap.add_argument("--cusum-h", type=float, default=None)
     ap.add_argument("--flag-rule", choices=["cusum", "scan", "cusum_or_scan"], default=None)
+    ap.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="FIELD=VALUE",
+        help="override a numeric DetectionConfig field, e.g. --set cusum_h=7",
+    )
     ap.add_argument("--calibrate", action="store_true", help="tabulate a grid of CUSUM limits")
     ap.add_argument("--target-fa", type=float, default=0.04)
     ap.add_argument("--save", default=None, help="pickle the per-look records to this path")
@@ -171,6 +178,12 @@ def main(argv: list[str] | None = None) -> None:
         config = replace(config, cusum_h=args.cusum_h)
     if args.flag_rule is not None:
         config = replace(config, flag_rule=args.flag_rule)
+    for item in args.set:
+        name, _, value = item.partition("=")
+        current = getattr(config, name)
+        config = replace(
+            config, **{name: type(current)(value) if current is not None else int(value)}
+        )
     params = FleetParams(n_batches=args.batches)
     tasks = [(args.seed, i, params, config) for i in range(args.seasons)]
     t0 = time.perf_counter()
@@ -191,7 +204,9 @@ def main(argv: list[str] | None = None) -> None:
     print(
         f"config: flag_rule={config.flag_rule} cusum_rate_ratio={config.cusum_rate_ratio:g} "
         f"cusum_h={config.cusum_h:g} monte_carlo_draws={config.monte_carlo_draws} "
-        f"fdr_alpha={config.fdr_alpha:g} evidence: >={config.min_failures_beyond} failures, "
+        f"fdr_alpha={config.fdr_alpha:g} ref_min_group={config.reference_min_group_failures:g} "
+        f"level_q={config.cusum_level_quantile:g} "
+        f"evidence: >={config.min_failures_beyond} failures, "
         f">={config.min_sites_beyond} sites, RR lower > {config.min_rate_ratio_lower:g}"
     )
     for rule in ["cusum", "cusum_or_scan"] if args.calibrate else []:

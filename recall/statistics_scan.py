@@ -16,7 +16,7 @@ from typing import Literal
 
 import numpy as np
 import numpy.typing as npt
-from scipy import stats
+from scipy import special, stats
 
 FloatArray = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.int64]
@@ -106,7 +106,7 @@ class ScanResult:
 
     threshold_c: float | None
     p_value: float  # corrected for the scan
-    p_value_single: float  # the chosen threshold's own binomial p-value
+    p_value_single: float  # the chosen threshold's own one-sided binomial p-value
     n_thresholds: int  # distinct candidate splits (the Bonferroni factor)
     method: str  # "monte_carlo", "monte_carlo+bonferroni" or "bonferroni"
 
@@ -134,14 +134,18 @@ def scan_batch(
     rng: np.random.Generator,
     stop_after_exceedances: int = 10,
 ) -> ScanResult:
-    """Scan thresholds for one batch; correct the minimum p-value for the scan.
+    """Scan thresholds for one batch; return the best one and a scan-corrected p-value.
 
-    Monte Carlo: under H0 the batch's N failures fall into bins in proportion to its expected
-    failures (multinomial); the corrected p-value is the share of draws whose minimum p over
-    thresholds is at least as small (Besag-Clifford sequential stopping once
-    ``stop_after_exceedances`` draws beat it, so clearly null batches cost little). When no
-    draw beats it, the p-value is min(1/(draws+1), Bonferroni), which stays valid and lets
+    The threshold maximises the one-sided conditional log-likelihood ratio of "rate ratio
+    beyond != 1" (the maximum-likelihood change point, as in Kulldorff's scan statistic);
+    ranking thresholds by their binomial p-value instead favours extreme thresholds with
+    tiny expectations. Monte Carlo: under H0 the batch's N failures fall into bins in
+    proportion to its expected failures (multinomial); the p-value is the share of draws whose
+    maximum LLR is at least as large (Besag-Clifford sequential stopping once
+    ``stop_after_exceedances`` draws reach it, so clearly null batches cost little). When no
+    draw reaches it, the p-value is min(1/(draws+1), Bonferroni), which stays valid and lets
     Benjamini-Hochberg across many batches resolve p-values below the Monte Carlo floor.
+    Without draws: Bonferroni over the distinct splits.
     """
     n = int(np.rint(observed.sum()))
     e_tot = float(expected.sum())
@@ -153,40 +157,49 @@ def scan_batch(
         return ScanResult(None, 1.0, 1.0, 0, "none")
     thr, pi = thresholds[valid], pi[valid]
     obs = np.rint(_beyond_sums(observed, bins_c, thr, direction)).astype(np.int64)
-    # table[t, o] = P(Binomial(n, pi_t) >= o): every p-value any draw can produce.
-    o_grid = np.arange(n + 1)
-    table = stats.binom.sf(o_grid[None, :] - 1, n, pi[:, None])
-    p_t = table[np.arange(thr.size), obs]
-    p_min = float(p_t.min())
-    tied = thr[p_t <= p_min * (1 + 1e-9)]
-    # Equal p-values mean the batch had no exposure between those thresholds; take the middle.
-    threshold = float(tied[(tied.size - 1) // 2])
+    # Tables over every count a draw can produce: llr[t, o] and p[t, o] = P(Bin(n, pi_t) >= o).
+    o_grid = np.arange(n + 1, dtype=np.float64)[None, :]
+    mean = n * pi[:, None]
+    llr = special.xlogy(o_grid, o_grid / mean) + special.xlogy(
+        n - o_grid, (n - o_grid) / (n - mean)
+    )
+    llr = np.where(o_grid > mean, llr, 0.0)  # one-sided: only an excess beyond counts
+    rows = np.arange(thr.size)
+    llr_t = llr[rows, obs]
+    best = float(llr_t.max())
+    p_t = stats.binom.sf(obs - 1, n, pi)
     n_splits = int(np.unique(np.round(pi, 12)).size)
-    bonferroni = min(1.0, p_min * n_splits)
+    if best <= 0:
+        # No excess beyond any threshold: report the least unremarkable split, p = 1.
+        pick = int(np.argmin(p_t))
+        return ScanResult(float(thr[pick]), 1.0, float(p_t[pick]), n_splits, "no excess")
+    tied = np.flatnonzero(llr_t >= best - 1e-9)
+    # Equal statistics mean the batch had no exposure between those thresholds: take the middle.
+    pick = int(tied[(tied.size - 1) // 2])
+    threshold, p_single = float(thr[pick]), float(p_t[pick])
+    bonferroni = min(1.0, float(p_t.min()) * n_splits)
     if not draws:
-        return ScanResult(threshold, bonferroni, p_min, n_splits, "bonferroni")
+        return ScanResult(threshold, bonferroni, p_single, n_splits, "bonferroni")
 
     probs = expected / e_tot
     idx = np.searchsorted(bins_c, thr, side="left")  # bins_c is ascending
-    done, exceed = 0, 0
-    chunk = 100
+    done, exceed, chunk = 0, 0, 100
     while done < draws:
         m = min(chunk, draws - done)
         counts = rng.multinomial(n, probs, size=m)
         cum = np.concatenate([np.zeros((m, 1), dtype=np.int64), np.cumsum(counts, axis=1)], axis=1)
         below = cum[:, idx]
         sim_obs = below if direction == "below" else n - below
-        sim_min = table[np.arange(thr.size)[None, :], sim_obs].min(axis=1)
-        exceed += int((sim_min <= p_min * (1 + 1e-9)).sum())
+        sim_max = llr[rows[None, :], sim_obs].max(axis=1)
+        exceed += int((sim_max >= best - 1e-9).sum())
         done += m
         if exceed >= stop_after_exceedances:
-            return ScanResult(threshold, exceed / done, p_min, n_splits, "monte_carlo")
+            return ScanResult(threshold, exceed / done, p_single, n_splits, "monte_carlo")
         chunk = min(chunk * 2, 1000)
     if exceed == 0:
-        return ScanResult(
-            threshold, min(1.0 / (done + 1), bonferroni), p_min, n_splits, "monte_carlo+bonferroni"
-        )
-    return ScanResult(threshold, (exceed + 1) / (done + 1), p_min, n_splits, "monte_carlo")
+        p_mc = min(1.0 / (done + 1), bonferroni)
+        return ScanResult(threshold, p_mc, p_single, n_splits, "monte_carlo+bonferroni")
+    return ScanResult(threshold, (exceed + 1) / (done + 1), p_single, n_splits, "monte_carlo")
 
 
 def rate_ratio_ci(
