@@ -3,9 +3,9 @@
 Generates partners, sites, batches and units as CSV, imports the first three, then times
 ``import_csv(..., "units", ...)`` (COPY to staging, set-based validation, upsert with every
 index and foreign key in place) and, in the same run, a bare ``COPY`` of the same file into
-an unindexed table of text columns. Uses a scratch database: BENCH_DATABASE_URL, else
-DATABASE_URL, else a local ``fieldrecall_bench`` database made by scripts/ensure_db.sh.
-It empties the registry tables of that database first.
+an unindexed table of text columns. It empties the registry tables of its database, so it
+never uses DATABASE_URL: it takes BENCH_DATABASE_URL, else a local ``fieldrecall_bench``
+database made by scripts/ensure_db.sh.
 
 Usage: python benchmarks/import_units.py [--units 1000000] [--sites 20000] [--batches 100]
 The last line is JSON: {"units", "units_per_s", "copy_units_per_s", "copy_ratio", "peak_rss_mb"}.
@@ -35,12 +35,13 @@ from devices.importer import import_csv  # noqa: E402
 
 
 def database_url() -> str:
-    url = os.environ.get("BENCH_DATABASE_URL") or os.environ.get("DATABASE_URL")
+    url = os.environ.get("BENCH_DATABASE_URL")
     if url:
         return url
     script = ROOT / "scripts" / "ensure_db.sh"
+    env = {k: v for k, v in os.environ.items() if k != "DATABASE_URL"}
     return subprocess.run(
-        [str(script), "fieldrecall_bench"], check=True, capture_output=True, text=True
+        [str(script), "fieldrecall_bench"], check=True, capture_output=True, text=True, env=env
     ).stdout.strip()
 
 
@@ -124,8 +125,10 @@ def main() -> None:
         )
     t0 = time.perf_counter()
     files = make_files(args.units, args.sites, args.batches, args.seed)
-    print(f"generated {args.units:,} units in {time.perf_counter() - t0:.1f} s "
-          f"({len(files['units']) / 1e6:.0f} MB of CSV)")
+    print(
+        f"generated {args.units:,} units in {time.perf_counter() - t0:.1f} s "
+        f"({len(files['units']) / 1e6:.0f} MB of CSV)"
+    )
     with Session(engine) as session, session.begin():
         for kind in ("partners", "sites", "batches"):
             import_csv(session, kind, files[kind], filename=f"{kind}.csv", actor="bench")

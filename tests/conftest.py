@@ -12,12 +12,14 @@ from collections.abc import Iterator
 
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import create_engine
+from sqlalchemy import create_engine, text
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from api.app import create_app
 from core.migrate import upgrade
+
+REGISTRY_TABLES = ("partner", "site", "batch", "unit", "failure_report", "weather_station")
 
 
 def _database_url() -> str:
@@ -32,6 +34,15 @@ def engine() -> Iterator[Engine]:
     url = _database_url()
     upgrade(url)
     eng = create_engine(url)
+    with eng.connect() as conn:
+        leftovers = [t for t in REGISTRY_TABLES if conn.scalar(text(f"SELECT count(*) FROM {t}"))]
+    if leftovers:
+        pytest.exit(
+            f"the test database {eng.url.render_as_string()} is not empty (rows in "
+            f"{', '.join(leftovers)}); tests need an empty database: unset DATABASE_URL to "
+            "let `make test` use its own, or point TEST_DATABASE_URL at an empty one",
+            2,
+        )
     yield eng
     eng.dispose()
 

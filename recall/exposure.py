@@ -1,0 +1,334 @@
+"""Exposure aggregation in PostGIS: what the detection statistics consume.
+
+Each site takes its daily weather from its nearest station within a distance limit
+(sites without one are reported). A unit is at risk from max(installed_on, window start)
+to min(first failure, as-of date), both inclusive, and leaves the risk set at its first
+failure. Everything is aggregated in SQL to counts per (batch, week, temperature bin);
+no per-unit-day row is ever produced, in SQL or in Python.
+
+The unit-days avoid a units x days expansion: with C(s, b, w) the units of batch b at
+station s at risk when week w starts, and N(s, w, t) the days of week w whose bin is t,
+
+    unit_days(b, w, t) = sum over s of C(s, b, w) * N(s, w, t)
+                         + the in-week part of every entry or exit during week w,
+
+where entries (+1 on the first day at risk) and exits (-1 the day after the last one) are
+grouped by station, batch and day. Only failures that occurred, and weather observed, up
+to the as-of date are used, so a run answers "what was known on that day".
+"""
+
+from __future__ import annotations
+
+import time
+from collections import defaultdict
+from dataclasses import dataclass, field
+from datetime import date, timedelta
+from typing import Literal
+
+from sqlalchemy import text
+from sqlalchemy.orm import Session
+
+from core.errors import InvalidInput
+from recall.statistics import ExposureCell, FailureSite, LogisticCell
+
+VARIABLES = ("temp_min_c", "temp_max_c")
+DEFAULT_WINDOW_DAYS = 365
+
+
+@dataclass(frozen=True)
+class SiteWithoutStation:
+    site_key: str
+    units: int
+
+
+@dataclass(frozen=True)
+class Exposure:
+    """The aggregated inputs of one detection run, with what could not be used."""
+
+    window_start: date
+    as_of: date
+    variable: str
+    direction: str
+    cells: list[ExposureCell]
+    failure_sites: list[FailureSite]
+    logistic_cells: list[LogisticCell]
+    units_per_batch: dict[str, int]
+    sites_without_station: list[SiteWithoutStation]
+    failures_without_weather: int
+    sql_seconds: float
+    timings: dict[str, float] = field(default_factory=dict)
+
+
+def load_exposure(
+    session: Session,
+    *,
+    as_of: date,
+    variable: str = "temp_min_c",
+    direction: Literal["below", "above"] = "below",
+    window_start: date | None = None,
+    max_station_km: float = 50.0,
+) -> Exposure:
+    """Aggregate exposure and first failures up to ``as_of`` (temporary tables, dropped)."""
+    if variable not in VARIABLES:
+        raise InvalidInput(f"variable must be one of {', '.join(VARIABLES)}, not {variable!r}")
+    if direction not in ("below", "above"):
+        raise InvalidInput(f"direction must be 'below' or 'above', not {direction!r}")
+    if max_station_km <= 0:
+        raise InvalidInput("the station distance limit must be positive")
+    ws = window_start or _default_window_start(session, as_of)
+    if ws > as_of:
+        raise InvalidInput(f"the window start {ws} is after the as-of date {as_of}")
+    params = {
+        "ws": ws,
+        "as_of": as_of,
+        "max_m": max_station_km * 1000.0,
+        "weeks": (as_of - ws).days // 7 + 1,
+    }
+    extreme = "min" if direction == "below" else "max"
+    timings: dict[str, float] = {}
+    started = time.perf_counter()
+    for name, sql in _statements(variable, extreme):
+        t0 = time.perf_counter()
+        session.execute(text(sql), params)
+        timings[name] = time.perf_counter() - t0
+    try:
+        cells = _cells(session, ws)
+        failure_sites = [
+            FailureSite(batch_key=b, site_key=s, bin_c=int(t))
+            for b, s, t in session.execute(text(FAILURE_SITES_SQL))
+        ]
+        logistic_cells = [
+            LogisticCell(batch_key=b, extreme_c=float(x), units=int(n), failed=int(f))
+            for b, x, n, f in session.execute(text(LOGISTIC_SQL.format(extreme=extreme)), params)
+        ]
+        units_per_batch = {
+            b: int(n)
+            for b, n in session.execute(
+                text(
+                    "SELECT b.batch_key, count(*) FROM det_unit u JOIN batch b ON b.id ="
+                    " u.batch_id WHERE u.start_day <= u.end_day GROUP BY b.batch_key"
+                )
+            )
+        }
+        missing = [
+            SiteWithoutStation(site_key=k, units=int(n))
+            for k, n in session.execute(
+                text(
+                    "SELECT s.site_key, count(u.id) FROM det_site s LEFT JOIN unit u"
+                    " ON u.site_id = s.site_id WHERE s.station_id IS NULL"
+                    " GROUP BY s.site_key ORDER BY s.site_key"
+                )
+            )
+        ]
+        no_weather = session.scalar(
+            text(
+                "SELECT count(*) FROM det_unit u WHERE u.failed AND NOT EXISTS"
+                " (SELECT 1 FROM det_day d WHERE d.station_id = u.station_id"
+                " AND d.day = u.fail_day)"
+            )
+        )
+    finally:
+        session.execute(text("DROP TABLE IF EXISTS " + ", ".join(TEMP_TABLES)))
+    return Exposure(
+        window_start=ws,
+        as_of=as_of,
+        variable=variable,
+        direction=direction,
+        cells=cells,
+        failure_sites=failure_sites,
+        logistic_cells=logistic_cells,
+        units_per_batch=units_per_batch,
+        sites_without_station=missing,
+        failures_without_weather=int(no_weather or 0),
+        sql_seconds=time.perf_counter() - started,
+        timings=timings,
+    )
+
+
+def _default_window_start(session: Session, as_of: date) -> date:
+    """The first observed day within the year before ``as_of``."""
+    earliest = as_of - timedelta(days=DEFAULT_WINDOW_DAYS - 1)
+    first = session.scalar(
+        text("SELECT min(day) FROM weather_observation WHERE day BETWEEN :lo AND :hi"),
+        {"lo": earliest, "hi": as_of},
+    )
+    return first or earliest
+
+
+TEMP_TABLES = ("det_site", "det_day", "det_unit", "det_event", "det_n", "det_c", "det_ext")
+
+
+def _statements(variable: str, extreme: str) -> list[tuple[str, str]]:
+    """The aggregation, one temporary table at a time (names are not user input)."""
+    return [
+        ("drop", "DROP TABLE IF EXISTS " + ", ".join(TEMP_TABLES)),
+        (
+            "nearest_station",
+            """CREATE TEMP TABLE det_site AS
+            SELECT s.id AS site_id, s.site_key, s.timezone, st.station_id
+            FROM site s LEFT JOIN LATERAL (
+                SELECT w.id AS station_id FROM weather_station w
+                WHERE ST_DWithin(w.location, s.location, :max_m)
+                ORDER BY w.location <-> s.location LIMIT 1
+            ) st ON true""",
+        ),
+        (
+            "weather_days",
+            f"""CREATE TEMP TABLE det_day AS
+            SELECT station_id, day, (day - CAST(:ws AS date)) / 7 AS week,
+                   floor({variable})::int AS bin_c, {variable} AS value
+            FROM weather_observation
+            WHERE day BETWEEN :ws AND :as_of AND {variable} IS NOT NULL""",
+        ),
+        ("index_days", "CREATE INDEX ON det_day (station_id, day)"),
+        (
+            "unit_intervals",
+            """CREATE TEMP TABLE det_unit AS
+            WITH first_failure AS (
+                SELECT f.unit_id, min((f.occurred_at AT TIME ZONE s.timezone)::date) AS day
+                FROM failure_report f
+                JOIN unit u ON u.id = f.unit_id
+                JOIN site s ON s.id = u.site_id
+                WHERE f.occurred_at < CAST(:as_of AS date) + 2
+                  AND (f.occurred_at AT TIME ZONE s.timezone)::date <= :as_of
+                GROUP BY f.unit_id
+            )
+            SELECT u.id, u.batch_id, u.site_id, ds.station_id,
+                   greatest(coalesce(u.installed_on, CAST(:ws AS date)), :ws) AS start_day,
+                   least(ff.day, CAST(:as_of AS date)) AS end_day,
+                   ff.day AS fail_day,
+                   coalesce(ff.day >= greatest(coalesce(u.installed_on, CAST(:ws AS date)),
+                                               :ws), false) AS failed
+            FROM unit u
+            JOIN det_site ds ON ds.site_id = u.site_id AND ds.station_id IS NOT NULL
+            LEFT JOIN first_failure ff ON ff.unit_id = u.id""",
+        ),
+        (
+            "fill_end",
+            "UPDATE det_unit SET end_day = :as_of WHERE end_day IS NULL",
+        ),
+        (
+            "entries_exits",
+            """CREATE TEMP TABLE det_event AS
+            SELECT station_id, batch_id, day, sum(delta)::bigint AS delta FROM (
+                SELECT station_id, batch_id, start_day AS day, 1 AS delta
+                FROM det_unit WHERE start_day <= end_day
+                UNION ALL
+                SELECT station_id, batch_id, end_day + 1, -1
+                FROM det_unit WHERE start_day <= end_day AND end_day < :as_of
+            ) e GROUP BY station_id, batch_id, day""",
+        ),
+        (
+            "days_per_bin",
+            """CREATE TEMP TABLE det_n AS
+            SELECT station_id, week, bin_c, count(*) AS days
+            FROM det_day GROUP BY station_id, week, bin_c""",
+        ),
+        (
+            "at_risk_by_week",
+            """CREATE TEMP TABLE det_c AS
+            WITH weekly AS (
+                SELECT station_id, batch_id, (day - CAST(:ws AS date)) / 7 AS week,
+                       sum(delta) AS delta
+                FROM det_event GROUP BY 1, 2, 3
+            ), grid AS (
+                -- every week after the first with an entry, per station and batch
+                SELECT f.station_id, f.batch_id, g.week
+                FROM (SELECT station_id, batch_id, min(week) AS week FROM weekly GROUP BY 1, 2) f
+                CROSS JOIN LATERAL generate_series(f.week + 1, :weeks - 1) g(week)
+            )
+            SELECT station_id, batch_id, week, at_risk FROM (
+                -- at risk when week g starts: every entry and exit of the weeks before it
+                SELECT g.station_id, g.batch_id, g.week,
+                       sum(coalesce(w.delta, 0)) OVER (
+                           PARTITION BY g.station_id, g.batch_id ORDER BY g.week
+                       ) AS at_risk
+                FROM grid g
+                LEFT JOIN weekly w
+                  ON w.station_id = g.station_id AND w.batch_id = g.batch_id
+                 AND w.week = g.week - 1
+            ) c WHERE at_risk <> 0""",
+        ),
+        (
+            "running_extremes",
+            f"""CREATE TEMP TABLE det_ext AS
+            SELECT station_id, day,
+                   {extreme}(value) OVER (PARTITION BY station_id ORDER BY day) AS upto,
+                   {extreme}(value) OVER (PARTITION BY station_id ORDER BY day DESC) AS from_day,
+                   {extreme}(value) OVER (PARTITION BY station_id) AS whole
+            FROM det_day""",
+        ),
+        ("index_ext", "CREATE INDEX ON det_ext (station_id, day)"),
+    ]
+
+
+UNIT_DAYS_SQL = """
+    SELECT b.batch_key, x.week, x.bin_c, sum(x.unit_days) AS unit_days FROM (
+        SELECT c.batch_id, c.week, n.bin_c, c.at_risk * n.days AS unit_days
+        FROM det_c c JOIN det_n n ON n.station_id = c.station_id AND n.week = c.week
+        UNION ALL
+        SELECT e.batch_id, d.week, d.bin_c, e.delta
+        FROM det_event e JOIN det_day d
+          ON d.station_id = e.station_id AND d.week = (e.day - CAST(:ws AS date)) / 7
+         AND d.day >= e.day
+    ) x JOIN batch b ON b.id = x.batch_id
+    GROUP BY b.batch_key, x.week, x.bin_c
+"""
+
+FAILURES_SQL = """
+    SELECT b.batch_key, d.week, d.bin_c, count(*) AS failures
+    FROM det_unit u
+    JOIN det_day d ON d.station_id = u.station_id AND d.day = u.fail_day
+    JOIN batch b ON b.id = u.batch_id
+    WHERE u.failed
+    GROUP BY b.batch_key, d.week, d.bin_c
+"""
+
+FAILURE_SITES_SQL = """
+    SELECT b.batch_key, s.site_key, d.bin_c
+    FROM det_unit u
+    JOIN det_day d ON d.station_id = u.station_id AND d.day = u.fail_day
+    JOIN batch b ON b.id = u.batch_id
+    JOIN site s ON s.id = u.site_id
+    WHERE u.failed
+    ORDER BY b.batch_key, s.site_key
+"""
+
+# A unit's most extreme value between its first day at risk and its last: the running
+# extremes answer the common cases (whole window, from the start, to the as-of date)
+# from one row each; only units both installed and failed inside the window scan days.
+LOGISTIC_SQL = """
+    SELECT b.batch_key, x.extreme, count(*) AS units, count(*) FILTER (WHERE x.failed)
+    FROM (
+        SELECT u.batch_id, u.failed, CASE
+            WHEN u.start_day = :ws AND u.end_day = :as_of THEN whole.whole
+            WHEN u.start_day = :ws AND upto.upto IS NOT NULL THEN upto.upto
+            WHEN u.end_day = :as_of AND from_day.from_day IS NOT NULL THEN from_day.from_day
+            ELSE (SELECT {extreme}(d.value) FROM det_day d
+                  WHERE d.station_id = u.station_id AND d.day BETWEEN u.start_day AND u.end_day)
+        END AS extreme
+        FROM det_unit u
+        LEFT JOIN (SELECT DISTINCT station_id, whole FROM det_ext) whole
+               ON whole.station_id = u.station_id
+        LEFT JOIN det_ext upto ON upto.station_id = u.station_id AND upto.day = u.end_day
+        LEFT JOIN det_ext from_day
+               ON from_day.station_id = u.station_id AND from_day.day = u.start_day
+        WHERE u.start_day <= u.end_day
+    ) x JOIN batch b ON b.id = x.batch_id
+    WHERE x.extreme IS NOT NULL
+    GROUP BY b.batch_key, x.extreme
+    ORDER BY b.batch_key, x.extreme
+"""
+
+
+def _cells(session: Session, ws: date) -> list[ExposureCell]:
+    merged: dict[tuple[str, int, int], list[float]] = defaultdict(lambda: [0.0, 0])
+    for batch_key, week, bin_c, unit_days in session.execute(text(UNIT_DAYS_SQL), {"ws": ws}):
+        merged[(batch_key, int(week), int(bin_c))][0] += float(unit_days)
+    for batch_key, week, bin_c, failures in session.execute(text(FAILURES_SQL)):
+        merged[(batch_key, int(week), int(bin_c))][1] += int(failures)
+    return [
+        ExposureCell(batch_key=b, week=w, bin_c=t, unit_days=v[0], failures=int(v[1]))
+        for (b, w, t), v in sorted(merged.items())
+        if v[0] > 0 or v[1] > 0
+    ]
