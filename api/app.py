@@ -8,6 +8,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from api.errors import install_error_handlers
 from core.db import session_factory
 from devices.router import router as registry_router
+from recall.router import router as detection_router
 
 
 def create_app(sessions: sessionmaker[Session] | None = None) -> FastAPI:
@@ -21,6 +22,7 @@ def create_app(sessions: sessionmaker[Session] | None = None) -> FastAPI:
     app.state.session_factory = sessions or session_factory()
     install_error_handlers(app)
     app.include_router(registry_router)
+    app.include_router(detection_router)
 
     @app.get("/healthz", tags=["ops"])
     def healthz() -> dict[str, str]:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import sys
+from datetime import datetime
 from pathlib import Path
 from typing import Any, NoReturn
 
@@ -132,6 +133,79 @@ def demo_run(
     typer.echo(describe(report, f"http://{host}:{port}"))
     if serve_app:
         serve(host=host, port=port)
+
+
+@app.command("detect")
+def detect_cmd(
+    as_of: datetime | None = typer.Option(
+        None, "--as-of", formats=["%Y-%m-%d"], help="default: today"
+    ),
+    variable: str = typer.Option("temp_min_c", help="temp_min_c (cold) or temp_max_c (heat)"),
+    direction: str | None = typer.Option(None, help="below or above (default from variable)"),
+    since: datetime | None = typer.Option(None, formats=["%Y-%m-%d"], help="window start"),
+    as_json: bool = typer.Option(False, "--json", help="print every batch with a failure as JSON"),
+) -> None:
+    """Run detection now (inline) and store the run, its results and signals."""
+    from core.db import transaction
+    from recall.detection import create_run, execute_run, run_results
+
+    try:
+        with transaction() as session:
+            run = create_run(
+                session,
+                actor="cli",
+                as_of=as_of.date() if as_of else None,
+                variable=variable,
+                direction=direction,  # type: ignore[arg-type]
+                window_start=since.date() if since else None,
+                enqueue=False,
+            )
+            execute_run(session, run.id, actor="cli")
+            results = run_results(session, run.id)
+            summary = dict(run.summary or {})
+    except AppError as exc:
+        _fail(exc)
+    if as_json:
+        typer.echo(json.dumps(results, indent=2))
+        return
+    typer.echo(
+        f"detection run {run.id}: as of {run.as_of}, {run.variable} {run.direction}, "
+        f"window from {run.window_start}; {summary.get('batches_tested')} batches with failures"
+    )
+    for r in results:
+        mark = "FLAGGED" if r["flagged"] else "       "
+        rr = r["rate_ratio"]
+        typer.echo(
+            f"  {mark} {r['batch_key']:<12} threshold {r['threshold_c']} C  "
+            f"failures {r['direction']} {r['failures_below']} / other {r['failures_above']}  "
+            f"rate ratio {'inf' if rr is None else f'{rr:.1f}'}  q {r['q_value']:.3g}  "
+            f"failed {100 * (r['failed_fraction'] or 0):.2f} %"
+        )
+        if r.get("iceberg"):
+            ice = r["iceberg"]
+            typer.echo(
+                f"          iceberg: {ice['units_not_failed']} units not failed yet at "
+                f"{ice['sites']} sites of {ice['partners']} partners; "
+                f"{ice['units_beyond_threshold_now']} at sites already beyond the threshold"
+            )
+    if summary.get("sites_without_station"):
+        typer.echo(
+            f"  note: {len(summary['sites_without_station'])} sites have no weather station "
+            "within reach; their units were left out"
+        )
+
+
+@app.command("worker")
+def worker(
+    once: bool = typer.Option(False, help="process the queued jobs, then exit"),
+) -> None:
+    """Run a Procrastinate worker for the background jobs (detection runs, ...)."""
+    from core.jobs import QUEUE, worker_app
+    from core.settings import get_settings
+
+    jobs = worker_app(get_settings().database_url)
+    with jobs.open():
+        jobs.run_worker(queues=[QUEUE], wait=not once, install_signal_handlers=not once)
 
 
 @app.command("serve")

@@ -57,10 +57,32 @@ FOREIGN_IDS = {
     "/api/v1/imports/{kind}": None,  # refused with 403 for partners (below)
 }
 
+# Routes only a support lead may use, whatever the id: partners and technicians get 403.
+LEAD_ONLY = {
+    ("GET", "/api/v1/detection/runs/{run_id}"),
+    ("POST", "/api/v1/signals/{signal_id}/status"),
+    ("POST", "/api/v1/detection/runs"),
+    ("GET", "/api/v1/detection/runs"),
+    ("GET", "/api/v1/signals"),
+}
+
 
 def test_isolation_table_covers_every_route_with_an_id(client: TestClient) -> None:
     templated = {path for _, path in api_routes(client) if "{" in path}
-    assert templated == set(FOREIGN_IDS)
+    lead_only = {path for _, path in LEAD_ONLY}
+    assert templated == set(FOREIGN_IDS) | (lead_only & templated)
+
+
+@pytest.mark.parametrize(("method", "path"), sorted(LEAD_ONLY))
+def test_lead_only_routes_refuse_partners_and_technicians(
+    client: TestClient, keys: Keys, method: str, path: str
+) -> None:
+    assert (method, path) in set(api_routes(client))
+    url = re.sub(r"\{[^}]+\}", "1", path)
+    for key in (keys.partner_a, keys.technician):
+        response = client.request(method, url, headers=h(key), json={})
+        assert response.status_code == 403, (method, path)
+        assert response.json()["error"] == "Forbidden"
 
 
 @pytest.mark.parametrize("path", [p for p, v in FOREIGN_IDS.items() if v])

@@ -1,0 +1,314 @@
+"""Detection use cases: start and execute runs, keep signals, size the iceberg.
+
+A run aggregates exposure in PostGIS (recall/exposure.py), applies the pure statistics
+(recall/statistics.py), and stores one result per batch with a failure. A flagged batch
+raises a signal, or refreshes its open one.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import asdict
+from datetime import UTC, date, datetime
+from typing import Any, Literal
+
+from sqlalchemy import select, text
+from sqlalchemy.orm import Session
+
+from core.errors import Conflict, InvalidInput, NotFound
+from core.events import record_event
+from core.jobs import defer_job
+from devices.models import Batch
+from recall.exposure import load_exposure
+from recall.models import DetectionResult, DetectionRun, Signal
+from recall.statistics import DetectionConfig, detect
+
+DETECTION_TASK = "recall.run_detection"
+DEFAULT_DIRECTION = {"temp_min_c": "below", "temp_max_c": "above"}
+# Allowed signal transitions; anything else is a 409.
+SIGNAL_TRANSITIONS = {
+    "new": {"acknowledged", "dismissed", "recall_declared"},
+    "acknowledged": {"dismissed", "recall_declared"},
+    "dismissed": {"new"},
+    "recall_declared": set(),
+}
+
+
+def create_run(
+    session: Session,
+    *,
+    actor: str,
+    as_of: date | None = None,
+    variable: str = "temp_min_c",
+    direction: Literal["below", "above"] | None = None,
+    window_start: date | None = None,
+    max_station_km: float = 50.0,
+    enqueue: bool = True,
+) -> DetectionRun:
+    """Record a queued run; with ``enqueue`` its job is deferred in the same transaction."""
+    if variable not in DEFAULT_DIRECTION:
+        raise InvalidInput(f"variable must be temp_min_c or temp_max_c, not {variable!r}")
+    direction = direction or DEFAULT_DIRECTION[variable]  # type: ignore[assignment]
+    if direction not in ("below", "above"):
+        raise InvalidInput(f"direction must be 'below' or 'above', not {direction!r}")
+    as_of = as_of or datetime.now(UTC).date()
+    if window_start and window_start > as_of:
+        raise InvalidInput(f"the window start {window_start} is after the as-of date {as_of}")
+    run = DetectionRun(
+        status="queued",
+        as_of=as_of,
+        window_start=window_start,
+        variable=variable,
+        direction=direction,
+        parameters={"max_station_km": max_station_km},
+        created_by=actor,
+    )
+    session.add(run)
+    session.flush()
+    record_event(
+        session,
+        actor=actor,
+        entity="detection_run",
+        entity_key=str(run.id),
+        action="queued",
+        to_state="queued",
+        data={"as_of": as_of.isoformat(), "variable": variable, "direction": direction},
+    )
+    if enqueue:
+        defer_job(session, DETECTION_TASK, {"run_id": run.id}, lock=f"detection-run-{run.id}")
+    return run
+
+
+def execute_run(session: Session, run_id: int, *, actor: str = "worker") -> DetectionRun:
+    """Aggregate, test and store a queued run (what the worker's job does)."""
+    run = session.get(DetectionRun, run_id, with_for_update=True)
+    if run is None:
+        raise NotFound(f"no detection run {run_id}")
+    if run.status == "done":
+        return run  # a job delivered twice does its work once
+    run.status, run.started_at = "running", datetime.now(UTC)
+    exposure = load_exposure(
+        session,
+        as_of=run.as_of,
+        variable=run.variable,
+        direction=run.direction,  # type: ignore[arg-type]
+        window_start=run.window_start,
+        max_station_km=float(run.parameters.get("max_station_km", 50.0)),
+    )
+    config = DetectionConfig(variable=run.variable, direction=run.direction)  # type: ignore[arg-type]
+    started = time.perf_counter()
+    results = detect(
+        exposure.cells,
+        exposure.failure_sites,
+        exposure.logistic_cells,
+        exposure.units_per_batch,
+        config,
+    )
+    stats_seconds = time.perf_counter() - started
+    batch_ids = dict(session.execute(select(Batch.batch_key, Batch.id)).all())
+    flagged = []
+    for result in results:
+        body = result.to_json()
+        if result.flagged:
+            body["iceberg"] = iceberg(
+                session,
+                batch_key=result.batch_key,
+                threshold_c=result.threshold_c,
+                variable=run.variable,
+                direction=run.direction,
+                as_of=run.as_of,
+            )
+            flagged.append(result.batch_key)
+        row = DetectionResult(
+            run_id=run.id,
+            batch_id=batch_ids[result.batch_key],
+            flagged=result.flagged,
+            threshold_c=result.threshold_c,
+            result=body,
+        )
+        session.add(row)
+        session.flush()
+        if result.flagged:
+            _raise_signal(session, run, row, actor=actor)
+    run.window_start = exposure.window_start
+    run.status, run.finished_at = "done", datetime.now(UTC)
+    run.summary = {
+        "batches_tested": len(results),
+        "flagged": flagged,
+        "sites_without_station": [asdict(s) for s in exposure.sites_without_station],
+        "failures_without_weather": exposure.failures_without_weather,
+        "sql_seconds": round(exposure.sql_seconds, 3),
+        "stats_seconds": round(stats_seconds, 3),
+    }
+    record_event(
+        session,
+        actor=actor,
+        entity="detection_run",
+        entity_key=str(run.id),
+        action="finished",
+        from_state="running",
+        to_state="done",
+        data={"flagged": flagged},
+    )
+    session.flush()
+    return run
+
+
+def mark_failed(session: Session, run_id: int, error: str) -> None:
+    run = session.get(DetectionRun, run_id)
+    if run is not None and run.status != "done":
+        run.status, run.error, run.finished_at = "failed", error[:2000], datetime.now(UTC)
+        record_event(
+            session,
+            actor="worker",
+            entity="detection_run",
+            entity_key=str(run_id),
+            action="failed",
+            to_state="failed",
+            reason=error[:2000],
+        )
+
+
+def _raise_signal(session: Session, run: DetectionRun, row: DetectionResult, *, actor: str) -> None:
+    open_signal = session.scalar(
+        select(Signal).where(
+            Signal.batch_id == row.batch_id,
+            Signal.variable == run.variable,
+            Signal.direction == run.direction,
+            Signal.status.in_(("new", "acknowledged")),
+        )
+    )
+    if open_signal is not None:
+        open_signal.latest_result_id = row.id
+        return
+    signal = Signal(
+        batch_id=row.batch_id,
+        variable=run.variable,
+        direction=run.direction,
+        status="new",
+        first_run_id=run.id,
+        latest_result_id=row.id,
+        status_changed_by=actor,
+    )
+    session.add(signal)
+    session.flush()
+    record_event(
+        session,
+        actor=actor,
+        entity="signal",
+        entity_key=str(signal.id),
+        action="raised",
+        to_state="new",
+        data={"batch_key": row.result["batch_key"], "run_id": run.id},
+    )
+
+
+def change_signal_status(
+    session: Session, *, signal_id: int, status: str, actor: str, reason: str | None
+) -> Signal:
+    """Move a signal along its lifecycle; an illegal move is a 409 saying why."""
+    signal = session.get(Signal, signal_id, with_for_update=True)
+    if signal is None:
+        raise NotFound(f"no signal {signal_id}")
+    if status not in SIGNAL_TRANSITIONS:
+        raise InvalidInput(f"unknown signal status {status!r}")
+    if status not in SIGNAL_TRANSITIONS[signal.status]:
+        allowed = ", ".join(sorted(SIGNAL_TRANSITIONS[signal.status])) or "none"
+        raise Conflict(
+            f"signal {signal_id} is {signal.status}; it cannot become {status} (allowed: {allowed})"
+        )
+    previous = signal.status
+    signal.status, signal.status_reason = status, reason
+    signal.status_changed_by, signal.status_changed_at = actor, datetime.now(UTC)
+    record_event(
+        session,
+        actor=actor,
+        entity="signal",
+        entity_key=str(signal_id),
+        action="status_changed",
+        from_state=previous,
+        to_state=status,
+        reason=reason,
+    )
+    session.flush()
+    return signal
+
+
+def iceberg(
+    session: Session,
+    *,
+    batch_key: str,
+    threshold_c: float | None,
+    variable: str,
+    direction: str,
+    as_of: date,
+    max_station_km: float = 50.0,
+) -> dict[str, Any]:
+    """The units of a batch that have not failed yet, where they are, and how many sit at
+    sites whose latest observation (up to ``as_of``) is already beyond the threshold."""
+    if variable not in DEFAULT_DIRECTION:
+        raise InvalidInput(f"unknown variable {variable!r}")
+    beyond = "<" if direction == "below" else ">="
+    row = session.execute(
+        text(
+            f"""
+            WITH not_failed AS (
+                SELECT u.id, u.site_id, s.partner_id, s.location
+                FROM unit u JOIN batch b ON b.id = u.batch_id JOIN site s ON s.id = u.site_id
+                WHERE b.batch_key = :batch_key
+                  AND (u.installed_on IS NULL OR u.installed_on <= :as_of)
+                  AND NOT EXISTS (SELECT 1 FROM failure_report f WHERE f.unit_id = u.id
+                                  AND f.occurred_at < CAST(:as_of AS date) + 1)
+            ), latest AS (
+                SELECT n.id, (
+                    SELECT o.{variable} FROM weather_observation o
+                    WHERE o.station_id = (
+                        SELECT w.id FROM weather_station w
+                        WHERE ST_DWithin(w.location, n.location, :max_m)
+                        ORDER BY w.location <-> n.location LIMIT 1)
+                      AND o.day <= :as_of
+                    ORDER BY o.day DESC LIMIT 1) AS value
+                FROM not_failed n
+            )
+            SELECT count(*), count(DISTINCT n.site_id), count(DISTINCT n.partner_id),
+                   count(*) FILTER (WHERE l.value {beyond} :threshold)
+            FROM not_failed n JOIN latest l ON l.id = n.id
+            """
+        ),
+        {
+            "batch_key": batch_key,
+            "as_of": as_of,
+            "max_m": max_station_km * 1000.0,
+            "threshold": threshold_c,
+        },
+    ).one()
+    units, sites, partners, beyond_now = row
+    return {
+        "units_not_failed": int(units),
+        "sites": int(sites),
+        "partners": int(partners),
+        "units_beyond_threshold_now": int(beyond_now) if threshold_c is not None else None,
+    }
+
+
+def list_signals(
+    session: Session, *, status: str | None = None
+) -> list[tuple[Signal, str, dict[str, Any]]]:
+    stmt = (
+        select(Signal, Batch.batch_key, DetectionResult.result)
+        .join(Batch, Batch.id == Signal.batch_id)
+        .join(DetectionResult, DetectionResult.id == Signal.latest_result_id)
+        .order_by(Signal.id)
+    )
+    if status is not None:
+        stmt = stmt.where(Signal.status == status)
+    return [(s, k, r) for s, k, r in session.execute(stmt).all()]
+
+
+def run_results(session: Session, run_id: int) -> list[dict[str, Any]]:
+    rows = session.scalars(
+        select(DetectionResult.result)
+        .where(DetectionResult.run_id == run_id)
+        .order_by(DetectionResult.flagged.desc(), DetectionResult.id)
+    ).all()
+    return list(rows)
