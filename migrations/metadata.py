@@ -7,4 +7,5 @@ def load_all_models() -> None:
     import core.events
     import core.security  # noqa: F401
     import devices.models  # noqa: F401
-    import recall.models  # noqa: F401
+    import recall.models
+    import recall.outbox_models  # noqa: F401
