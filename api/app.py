@@ -10,6 +10,7 @@ from core.db import session_factory
 from devices.router import router as registry_router
 from recall.campaign_router import router as campaign_router
 from recall.feed_router import router as feed_router
+from recall.notify_router import router as notify_router
 from recall.router import router as detection_router
 
 
@@ -27,6 +28,7 @@ def create_app(sessions: sessionmaker[Session] | None = None) -> FastAPI:
     app.include_router(detection_router)
     app.include_router(campaign_router)
     app.include_router(feed_router)
+    app.include_router(notify_router)
 
     @app.get("/healthz", tags=["ops"])
     def healthz() -> dict[str, str]:

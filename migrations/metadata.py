@@ -8,4 +8,5 @@ def load_all_models() -> None:
     import core.security  # noqa: F401
     import devices.models  # noqa: F401
     import recall.campaign_models
-    import recall.models  # noqa: F401
+    import recall.models
+    import recall.outbox_models  # noqa: F401
