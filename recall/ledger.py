@@ -70,7 +70,7 @@ def campaign_ledger(
         unit_rows.group_by(CampaignUnit.partner_id, CampaignUnit.state)
     ):
         states.setdefault(pid, {})[state] = int(n)
-    sites = dict(session.execute(site_rows.group_by(CampaignUnit.partner_id)).tuples().all())
+    sites = dict(session.execute(site_rows.group_by(CampaignUnit.partner_id)).all())
     visit_counts = {
         row[0]: row[1:]
         for row in session.execute(visit_rows.group_by(VisitRequest.partner_id)).all()
@@ -78,8 +78,9 @@ def campaign_ledger(
     partners = {
         p.id: p for p in session.scalars(select(Partner).where(Partner.id.in_(list(states))))
     }
-    first_notified: dict[str, datetime] = dict(
-        session.execute(
+    first_notified: dict[str, datetime | None] = {
+        key: at
+        for key, at in session.execute(
             select(OutboxMessage.partner_key, func.min(OutboxMessage.delivered_at))
             .where(
                 OutboxMessage.topic == topic(campaign_id),
@@ -88,9 +89,7 @@ def campaign_ledger(
             )
             .group_by(OutboxMessage.partner_key)
         )
-        .tuples()
-        .all()
-    )
+    }
 
     deadline = campaign.declared_at + PROMISE
     follow_up_after = campaign.declared_at + timedelta(days=follow_up_days)

@@ -16,7 +16,6 @@ from sqlalchemy.orm import Session
 from devices.models import FailureReport, Partner, Site, Unit
 from recall.campaign_models import Campaign, CampaignUnit, VisitRequest
 from recall.outbox import notify_partner
-from recall.outbox_models import OutboxMessage
 
 # Kinds whose delivery means the partner now knows its units are affected.
 AFFECTED_KINDS = ("recall_declared", "units_added")
@@ -151,7 +150,3 @@ def failure_resolved(session: Session, *, report: FailureReport) -> None:
         data={"report_key": report.report_key, "serial": serial},
         idempotency_key=f"failure:{report.report_key}:resolved",
     )
-
-
-def is_affected_notice(message: OutboxMessage) -> bool:
-    return message.kind in AFFECTED_KINDS and bool(message.topic)

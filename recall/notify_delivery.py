@@ -17,6 +17,7 @@ from sqlalchemy import select, text
 from sqlalchemy.orm import Session
 
 from core.settings import Settings
+from recall.notice_effects import on_delivered
 from recall.notify_transport import DeliveryFailed, Notice, post_webhook, send_email
 from recall.outbox import DELIVER_TASK, db_now, defer_delivery
 from recall.outbox_models import OutboxMessage, PartnerWebhook
@@ -58,6 +59,7 @@ def deliver_message(session: Session, message_id: int, settings: Settings) -> st
     message.attempts += 1
     message.status = "delivered"
     message.delivered_at = db_now(session, clock=True)
+    on_delivered(session, message)
     return "delivered"
 
 

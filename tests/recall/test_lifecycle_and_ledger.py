@@ -7,13 +7,13 @@ from datetime import UTC, date, datetime, timedelta
 
 import pytest
 from fastapi.testclient import TestClient
-from recall.outbox_models import OutboxMessage
 from sqlalchemy import select, text, update
 from sqlalchemy.orm import Session
 
 from devices.models import Site
 from recall.campaign_models import Campaign, VisitRequest
 from recall.ledger import campaign_ledger
+from recall.outbox_models import OutboxMessage
 from tests.fixtures import Keys
 from tests.recall.campaign_fixtures import declare, h, load_recall_registry
 
@@ -260,3 +260,33 @@ def test_the_24_hour_promise_and_the_follow_up_list(
         session, campaign_id=cid, partner_id=None, now=declared + timedelta(days=4)
     )
     assert ("PA", "not_confirmed") in [(f.partner_key, f.reason) for f in latest.follow_up]
+
+
+def test_a_delivered_recall_notice_moves_the_partners_units_to_notified(
+    client: TestClient, keys: Keys, campaign: dict, session: Session
+) -> None:
+    from recall.notice_effects import on_delivered
+
+    notices = session.scalars(
+        select(OutboxMessage)
+        .where(
+            OutboxMessage.topic == f"campaign:{campaign['id']}", OutboxMessage.partner_key == "PA"
+        )
+        .order_by(OutboxMessage.id)
+    ).all()
+    assert notices and notices[0].kind == "recall_declared"
+    assert on_delivered(session, notices[0]) == 4
+    assert on_delivered(session, notices[0]) == 0  # a second channel's delivery changes nothing
+    units = client.get(f"/api/v1/campaigns/{campaign['id']}/units", headers=h(keys.lead)).json()
+    states = {u["serial"]: u["state"] for u in units["items"]}
+    assert states == {
+        "UA1": "notified",
+        "UA3": "notified",
+        "UA4": "notified",
+        "UA5": "notified",
+        "UB1": "affected",
+    }
+    history = client.get(
+        f"/api/v1/campaigns/{campaign['id']}/units/UA1", headers=h(keys.lead)
+    ).json()["history"]
+    assert history[-1]["actor"] == "notifier" and "delivered" in history[-1]["reason"]
