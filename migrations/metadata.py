@@ -9,4 +9,5 @@ def load_all_models() -> None:
     import devices.models  # noqa: F401
     import recall.campaign_models
     import recall.models
-    import recall.outbox_models  # noqa: F401
+    import recall.outbox_models
+    import routing.plan_models  # noqa: F401
