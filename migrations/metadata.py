@@ -7,7 +7,4 @@ def load_all_models() -> None:
     import core.events
     import core.security  # noqa: F401
     import devices.models  # noqa: F401
-    import recall.campaign_models
-    import recall.models
-    import recall.outbox_models
     import routing.plan_models  # noqa: F401
