@@ -47,6 +47,12 @@ def deliver_message(session: Session, message_id: int, settings: Settings) -> st
     now = db_now(session)
     if message.next_attempt_at > now:
         return "not due"  # a retry is scheduled; its own job will come
+    outcome = _attempt(session, message, settings)
+    session.flush()
+    return outcome
+
+
+def _attempt(session: Session, message: OutboxMessage, settings: Settings) -> str:
     try:
         _send(session, message, settings)
     except _Undeliverable as exc:
