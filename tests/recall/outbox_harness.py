@@ -30,6 +30,7 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
 from devices.models import Partner
+from recall.outbox import notify_partner
 from recall.outbox_models import OutboxMessage, PartnerWebhook
 
 T = TypeVar("T")
@@ -59,6 +60,20 @@ def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return int(s.getsockname()[1])
+
+
+def send_notice(session: Session, partner_key: str, key: str, **fields: Any) -> list[OutboxMessage]:
+    """notify_partner with a recall notice's fields, any of which ``fields`` overrides."""
+    notice: dict[str, Any] = {
+        "kind": "recall_declared",
+        "subject": f"Recall of batch B1 at {partner_key}",
+        "body": "Two units at your site are recalled; a technician will call.",
+        "data": {"campaign_id": 12, "serials": ["U1", "U2"]},
+        "topic": "campaign:12",
+    }
+    return notify_partner(
+        session, partner_key=partner_key, idempotency_key=key, **{**notice, **fields}
+    )
 
 
 # --- committed data -----------------------------------------------------------------

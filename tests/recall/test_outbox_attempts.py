@@ -14,8 +14,9 @@ from core.settings import Settings
 from devices.models import Partner
 from recall.notify_delivery import backoff_seconds, deliver_message, requeue_lost
 from recall.notify_transport import sign
-from recall.outbox import DELIVER_TASK, db_now, notify_partner
+from recall.outbox import DELIVER_TASK, db_now
 from recall.outbox_models import OutboxMessage, PartnerWebhook
+from tests.recall.outbox_harness import send_notice
 
 NO_SMTP = Settings(smtp_host=None, notify_backoff_base_s=30, notify_max_attempts=3)
 
@@ -24,15 +25,7 @@ NO_SMTP = Settings(smtp_host=None, notify_backoff_base_s=30, notify_max_attempts
 def message(session: Session) -> OutboxMessage:
     session.add(Partner(partner_key="PE", name="Email only", contact_email="ops@e.example"))
     session.flush()
-    [row] = notify_partner(
-        session,
-        partner_key="PE",
-        kind="visit_scheduled",
-        subject="Your visit",
-        body="A technician comes on Monday.",
-        data={"visit_on": date(2026, 1, 12)},
-        idempotency_key="visit:1:scheduled",
-    )
+    [row] = send_notice(session, "PE", "visit:1:scheduled", data={"visit_on": date(2026, 1, 12)})
     return row
 
 
@@ -109,15 +102,7 @@ def test_pending_messages_to_a_removed_webhook_end_dead(session: Session) -> Non
     )
     session.add(hook)
     session.flush()
-    [row] = notify_partner(
-        session,
-        partner_key="PH",
-        kind="k",
-        subject="s",
-        body="",
-        data={},
-        idempotency_key="k-ph",
-    )
+    [row] = send_notice(session, "PH", "k-ph")
     removed_at = db_now(session)
     hook.active, hook.deactivated_at = False, removed_at
     session.flush()

@@ -20,7 +20,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from api.app import create_app
 from api.keys import create_key
-from recall.outbox import DELIVER_TASK, notify_partner
+from recall.outbox import DELIVER_TASK
 from recall.outbox_models import OutboxMessage
 from tests.recall.outbox_harness import (
     SmtpSink,
@@ -30,6 +30,7 @@ from tests.recall.outbox_harness import (
     delete_jobs,
     delete_test_rows,
     message_of,
+    send_notice,
     serve_webhooks,
     smtp_server,
     start_worker,
@@ -79,16 +80,7 @@ def committed(engine: Engine) -> Iterator[None]:
 
 def notify(engine: Engine, partner_key: str, key: str) -> list[OutboxMessage]:
     with Session(engine, expire_on_commit=False) as session, session.begin():
-        return notify_partner(
-            session,
-            partner_key=partner_key,
-            kind="recall_declared",
-            subject=f"Recall of batch B1 at {partner_key}",
-            body="Two units at your site are recalled; a technician will call.",
-            data={"campaign_id": 12, "serials": ["U1", "U2"]},
-            idempotency_key=key,
-            topic="campaign:12",
-        )
+        return send_notice(session, partner_key, key)
 
 
 def settled(engine: Engine, partner_key: str, worker: Worker) -> OutboxMessage:
@@ -191,15 +183,7 @@ def test_the_same_key_twice_and_a_rolled_back_change(engine: Engine, worker: Wor
     add_partner(engine, "PR", email="ops@r.example")
     with Session(engine) as session:
         session.begin()
-        rolled_back = notify_partner(
-            session,
-            partner_key="PR",
-            kind="recall_declared",
-            subject="never sent",
-            body="",
-            data={},
-            idempotency_key="k-rolled-back",
-        )
+        rolled_back = send_notice(session, "PR", "k-rolled-back")
         ids = [m.id for m in rolled_back]
         session.rollback()
     first = notify(engine, "PR", "k-twice")

@@ -14,13 +14,14 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
-from recall.outbox import DELIVER_TASK, notify_partner
+from recall.outbox import DELIVER_TASK
 from tests.recall.outbox_harness import (
     WebhookReceiver,
     add_partner,
     delete_jobs,
     delete_test_rows,
     message_of,
+    send_notice,
     serve_webhooks,
     start_worker,
     wait_for,
@@ -76,16 +77,7 @@ def test_a_worker_killed_mid_delivery_loses_nothing(
     with serve_webhooks(receiver) as url:
         add_partner(engine, "PK", webhook=(url, SECRET))
         with Session(engine, expire_on_commit=False) as session, session.begin():
-            [row] = notify_partner(
-                session,
-                partner_key="PK",
-                kind="recall_declared",
-                subject="Recall of batch B1",
-                body="Two units at your site are recalled.",
-                data={"campaign_id": 12},
-                idempotency_key="campaign:12:declared:PK",
-                topic="campaign:12",
-            )
+            [row] = send_notice(session, "PK", "campaign:12:declared:PK")
         # No worker yet: the notice waits in the outbox.
         assert message_of(engine, "PK").status == "pending"
 
