@@ -92,7 +92,8 @@ def import_csv(
         session,
         actor=actor,
         entity="import",
-        entity_key=filename,
+        # The column holds 200 characters; a deep path keeps its informative end.
+        entity_key=filename if len(filename) <= 200 else "..." + filename[-197:],
         action=f"import_{fmt.kind}",
         data=result.as_dict(),
     )
@@ -179,7 +180,11 @@ def _copy_into_staging(
     except psycopg.Error as exc:
         # COPY stops at the first malformed line; find every one to report them all.
         cur.execute("ROLLBACK TO SAVEPOINT import_copy")
-        problems = list(_structural_problems(body, len(header)))
+        # Python's csv reader is lenient where COPY is not (a quote left open to the end of
+        # the file); read strictly only when the lenient pass finds nothing to name.
+        problems = list(_structural_problems(body, len(header))) or list(
+            _structural_problems(body, len(header), strict=True)
+        )
         if not problems:
             problems = [RowProblem(0, None, None, f"could not read the CSV: {exc}")]
         _raise_rejected(fmt, filename, problems, None)
@@ -189,8 +194,8 @@ def _copy_into_staging(
     return int(row[0]) if row else 0
 
 
-def _structural_problems(body: str, width: int) -> Iterator[RowProblem]:
-    reader = csv.reader(io.StringIO(body))
+def _structural_problems(body: str, width: int, *, strict: bool = False) -> Iterator[RowProblem]:
+    reader = csv.reader(io.StringIO(body), strict=strict)
     next(reader, None)
     start = reader.line_num + 1
     try:
