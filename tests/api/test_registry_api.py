@@ -181,6 +181,13 @@ def test_bad_query_parameters_are_clear_4xx(client: TestClient, keys: Keys) -> N
         "/api/v1/sites?near=60,10",
         "/api/v1/units?limit=0",
         "/api/v1/failures?since=yesterday",
+        # Values the database itself would choke on (a 500) unless refused first.
+        "/api/v1/units/UA%001",
+        "/api/v1/units?serial=UA%001",
+        "/api/v1/units?offset=99999999999999999999",
+        "/api/v1/sites?bbox=200,1,300,3",
+        "/api/v1/sites?bbox=nan,59,26,61",
+        "/api/v1/sites?bbox=26,59,24,61",
     ):
         response = client.get(url, headers=h(keys.lead))
         assert response.status_code == 422, url
@@ -377,19 +384,3 @@ def test_malformed_failure_reports_are_4xx_naming_the_problem_and_store_nothing(
     assert named in response.text
     # The good report of the same request is not stored either.
     assert row_counts(session, ("failure_report", "event")) == before
-
-
-def test_nul_characters_and_huge_offsets_in_urls_are_refused(
-    client: TestClient, keys: Keys
-) -> None:
-    for url in (
-        "/api/v1/units/UA%001",
-        "/api/v1/units?serial=UA%001",
-        "/api/v1/units?offset=99999999999999999999",
-        "/api/v1/sites?bbox=200,1,300,3",
-        "/api/v1/sites?bbox=nan,59,26,61",
-        "/api/v1/sites?bbox=26,59,24,61",
-    ):
-        response = client.get(url, headers=h(keys.lead))
-        assert response.status_code == 422, url
-        assert set(response.json()) == {"error", "detail"}
