@@ -287,9 +287,9 @@ def list_technicians(
 
 def units_by_serial(
     session: Session, serials: Sequence[str], *, partner_id: int | None
-) -> dict[str, int]:
-    """unit id per serial, for the serials visible in the scope."""
-    stmt = select(Unit.serial, Unit.id).where(Unit.serial.in_(serials))
+) -> dict[str, tuple[int, date | None]]:
+    """(unit id, installed_on) per serial, for the serials visible in the scope."""
+    stmt = select(Unit.serial, Unit.id, Unit.installed_on).where(Unit.serial.in_(serials))
     if partner_id is not None:
         stmt = stmt.join(Site, Site.id == Unit.site_id).where(Site.partner_id == partner_id)
-    return {serial: unit_id for serial, unit_id in session.execute(stmt)}
+    return {serial: (unit_id, installed) for serial, unit_id, installed in session.execute(stmt)}
