@@ -92,7 +92,10 @@ def load_exposure(
         session.execute(text(sql), params)
         timings[name] = time.perf_counter() - t0
     try:
+        t0 = time.perf_counter()
         cells = _cells(session, ws)
+        timings["read_cells"] = time.perf_counter() - t0
+        t0 = time.perf_counter()
         failure_sites = [
             FailureSite(batch_key=b, site_key=s, bin_c=int(t))
             for b, s, t in session.execute(text(FAILURE_SITES_SQL))
@@ -101,6 +104,7 @@ def load_exposure(
             LogisticCell(batch_key=b, extreme_c=float(x), units=int(n), failed=int(f))
             for b, x, n, f in session.execute(text(LOGISTIC_SQL.format(extreme=extreme)), params)
         ]
+        timings["read_logistic"] = time.perf_counter() - t0
         units_per_batch = {
             b: int(n)
             for b, n in session.execute(
