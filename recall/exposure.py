@@ -185,6 +185,9 @@ def _statements(variable: str, extreme: str) -> list[tuple[str, str]]:
             WHERE day BETWEEN :ws AND :as_of AND {variable} IS NOT NULL""",
         ),
         ("index_days", "CREATE INDEX ON det_day (station_id, day)"),
+        # Temporary tables get no statistics from autovacuum; without them the planner
+        # guesses row counts and picks nested loops over millions of rows.
+        ("analyze_days", "ANALYZE det_day"),
         (
             "unit_intervals",
             """CREATE TEMP TABLE det_unit AS
@@ -211,6 +214,7 @@ def _statements(variable: str, extreme: str) -> list[tuple[str, str]]:
             "fill_end",
             "UPDATE det_unit SET end_day = :as_of WHERE end_day IS NULL",
         ),
+        ("analyze_units", "ANALYZE det_unit"),
         (
             "entries_exits",
             """CREATE TEMP TABLE det_event AS
@@ -222,6 +226,7 @@ def _statements(variable: str, extreme: str) -> list[tuple[str, str]]:
                 FROM det_unit WHERE start_day <= end_day AND end_day < :as_of
             ) e GROUP BY station_id, batch_id, day""",
         ),
+        ("analyze_events", "ANALYZE det_event"),
         (
             "days_per_bin",
             """CREATE TEMP TABLE det_n AS
@@ -263,6 +268,7 @@ def _statements(variable: str, extreme: str) -> list[tuple[str, str]]:
             FROM det_day""",
         ),
         ("index_ext", "CREATE INDEX ON det_ext (station_id, day)"),
+        ("analyze", "ANALYZE det_n, det_c, det_ext"),
     ]
 
 
@@ -272,9 +278,12 @@ UNIT_DAYS_SQL = """
         FROM det_c c JOIN det_n n ON n.station_id = c.station_id AND n.week = c.week
         UNION ALL
         SELECT e.batch_id, d.week, d.bin_c, e.delta
+        -- the rest of the event's own week, as a day range the (station_id, day) index
+        -- answers with at most 7 rows (a week-equality join scans the station's year)
         FROM det_event e JOIN det_day d
-          ON d.station_id = e.station_id AND d.week = (e.day - CAST(:ws AS date)) / 7
-         AND d.day >= e.day
+          ON d.station_id = e.station_id
+         AND d.day BETWEEN e.day
+                       AND CAST(:ws AS date) + (e.day - CAST(:ws AS date)) / 7 * 7 + 6
     ) x JOIN batch b ON b.id = x.batch_id
     GROUP BY b.batch_key, x.week, x.bin_c
 """
