@@ -34,6 +34,7 @@ def test_every_location_has_a_gist_index_in_srid_4326(connection: Connection) ->
         ("site", "location", 4326),
         ("weather_station", "location", 4326),
         ("technician", "home_location", 4326),
+        ("recall_campaign", "region", 4326),
     }
     gist = connection.execute(
         text(
