@@ -8,6 +8,8 @@ from sqlalchemy.orm import Session, sessionmaker
 from api.errors import install_error_handlers
 from core.db import session_factory
 from devices.router import router as registry_router
+from recall.campaign_router import router as campaign_router
+from recall.feed_router import router as feed_router
 from recall.notify_router import router as notify_router
 from recall.router import router as detection_router
 
@@ -24,6 +26,8 @@ def create_app(sessions: sessionmaker[Session] | None = None) -> FastAPI:
     install_error_handlers(app)
     app.include_router(registry_router)
     app.include_router(detection_router)
+    app.include_router(campaign_router)
+    app.include_router(feed_router)
     app.include_router(notify_router)
 
     @app.get("/healthz", tags=["ops"])

@@ -17,6 +17,7 @@ from sqlalchemy import select, text
 from sqlalchemy.orm import Session
 
 from core.settings import Settings
+from recall.notice_effects import on_delivered
 from recall.notify_transport import DeliveryFailed, Notice, post_webhook, send_email
 from recall.outbox import DELIVER_TASK, db_now, defer_delivery
 from recall.outbox_models import OutboxMessage, PartnerWebhook
@@ -65,7 +66,23 @@ def _attempt(session: Session, message: OutboxMessage, settings: Settings) -> st
     message.attempts += 1
     message.status = "delivered"
     message.delivered_at = delivered_at
+    _apply_effect(session, message)
     return "delivered"
+
+
+def _apply_effect(session: Session, message: OutboxMessage) -> None:
+    """The delivered notice's effect on the domain, in the delivery's transaction.
+
+    It runs in a savepoint: were its failure to undo the delivery record, the notice
+    would go out again at every sweep, for ever. A failed effect is logged and kept in
+    last_error instead; the delivery stands.
+    """
+    try:
+        with session.begin_nested():
+            on_delivered(session, message)
+    except Exception as exc:
+        log.exception("outbox message %s: its delivery effect failed", message.id)
+        message.last_error = f"delivered, but its effect failed: {type(exc).__name__}: {exc}"
 
 
 class _Undeliverable(Exception):
