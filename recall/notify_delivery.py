@@ -66,8 +66,23 @@ def _attempt(session: Session, message: OutboxMessage, settings: Settings) -> st
     message.attempts += 1
     message.status = "delivered"
     message.delivered_at = delivered_at
-    on_delivered(session, message)
+    _apply_effect(session, message)
     return "delivered"
+
+
+def _apply_effect(session: Session, message: OutboxMessage) -> None:
+    """The delivered notice's effect on the domain, in the delivery's transaction.
+
+    It runs in a savepoint: were its failure to undo the delivery record, the notice
+    would go out again at every sweep, for ever. A failed effect is logged and kept in
+    last_error instead; the delivery stands.
+    """
+    try:
+        with session.begin_nested():
+            on_delivered(session, message)
+    except Exception as exc:
+        log.exception("outbox message %s: its delivery effect failed", message.id)
+        message.last_error = f"delivered, but its effect failed: {type(exc).__name__}: {exc}"
 
 
 class _Undeliverable(Exception):

@@ -133,3 +133,25 @@ def test_the_sweep_requeues_only_due_pending_messages_without_a_queued_job(
     message.next_attempt_at, message.status = now, "dead"
     session.flush()
     assert requeue_lost(session) == []  # not pending
+
+
+def test_a_failing_delivery_effect_does_not_undo_the_delivery(
+    session: Session, message: OutboxMessage, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Were the effect's failure to roll the delivery back, the notice would be sent again
+    at every sweep. The transport is stubbed: this is about the bookkeeping only."""
+    from recall import notify_delivery
+
+    def effect(session: Session, delivered: OutboxMessage) -> int:
+        session.execute(
+            text("UPDATE outbox_message SET kind = 'half-done' WHERE id = :id"),
+            {"id": delivered.id},
+        )
+        raise RuntimeError("lifecycle refused")
+
+    monkeypatch.setattr(notify_delivery, "send_email", lambda *a, **k: None)
+    monkeypatch.setattr(notify_delivery, "on_delivered", effect)
+    assert deliver_message(session, message.id, NO_SMTP) == "delivered"
+    session.refresh(message)
+    assert (message.status, message.attempts, message.kind) == ("delivered", 1, "recall_declared")
+    assert message.last_error == "delivered, but its effect failed: RuntimeError: lifecycle refused"
