@@ -10,6 +10,7 @@ from typing import Any, NoReturn
 
 import typer
 
+from api.cli_recall import recall_app
 from core.errors import AppError
 
 app = typer.Typer(help="fieldrecall: field-service and hardware recall coordinator.")
@@ -19,6 +20,7 @@ demo_app = typer.Typer(help="The demo scenario.")
 app.add_typer(db_app, name="db")
 app.add_typer(keys_app, name="keys")
 app.add_typer(demo_app, name="demo")
+app.add_typer(recall_app, name="recall")
 
 
 def _fail(exc: AppError) -> NoReturn:

@@ -27,6 +27,31 @@ class Settings(BaseSettings):
     station_max_distance_km: float = 50.0
     public_base_url: str = "http://127.0.0.1:8000"
 
+    # Notifications (recall/notify_*): SMTP for the email channel; unset host = email
+    # deliveries fail with a clear last_error and retry until an operator sets it.
+    smtp_host: str | None = None
+    smtp_port: int = 25
+    smtp_from: str = "fieldrecall@localhost"
+    smtp_username: str | None = None
+    smtp_password: str | None = None
+    smtp_starttls: bool = False
+    smtp_timeout_s: float = Field(default=10.0, gt=0)
+    webhook_timeout_s: float = Field(default=10.0, gt=0)
+    # Retry n waits backoff_base_s * 2**(n-1), at most backoff_max_s; after max_attempts
+    # failed attempts the message is dead (a dead letter, listed and retried in the API).
+    notify_backoff_base_s: float = Field(default=30.0, ge=0)
+    notify_backoff_max_s: float = Field(default=6 * 3600.0, ge=0)
+    notify_max_attempts: int = Field(default=8, ge=1)
+    # How often a worker sweeps for pending messages whose job was lost (a killed worker):
+    # a Procrastinate cron with a seconds column.
+    notify_sweep_cron: str = "* * * * * */30"
+
+    # Worker tuning (Procrastinate worker defaults): how often an idle worker polls for
+    # jobs whose scheduled time came (retries), and its heartbeat.
+    worker_poll_interval_s: float = Field(default=5.0, gt=0)
+    worker_heartbeat_interval_s: float = Field(default=10.0, gt=0)
+    worker_stalled_after_s: float = Field(default=30.0, gt=0)
+
 
 @lru_cache(maxsize=1)
 def get_settings() -> Settings:

@@ -21,10 +21,10 @@ from core.jobs import defer_job
 from core.settings import get_settings
 from devices.models import Batch
 from recall.exposure import load_exposure
+from recall.jobs import DETECTION_TASK
 from recall.models import DetectionResult, DetectionRun, Signal
 from recall.statistics import DetectionConfig, detect
 
-DETECTION_TASK = "recall.run_detection"
 DEFAULT_DIRECTION = {"temp_min_c": "below", "temp_max_c": "above"}
 # Allowed signal transitions; anything else is a 409.
 SIGNAL_TRANSITIONS = {
