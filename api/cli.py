@@ -195,22 +195,29 @@ def detect_cmd(
         for r in results:
             typer.echo(describe_result(r))
     # What could not be used goes to stderr, so that --json output stays one JSON list.
-    missing = summary.get("sites_without_station") or []
-    if missing:
-        keys = ", ".join(m["site_key"] for m in missing[:10])
-        more = f" and {len(missing) - 10} more" if len(missing) > 10 else ""
-        typer.echo(
-            f"note: {len(missing)} sites have no weather station within "
-            f"{run.parameters['max_station_km']:g} km ({sum(m['units'] for m in missing)} units"
-            f" left out): {keys}{more}",
-            err=True,
-        )
+    _note_sites(
+        summary.get("sites_without_station"),
+        f"have no weather station within {run.parameters['max_station_km']:g} km",
+    )
+    _note_sites(
+        summary.get("sites_without_weather"),
+        f"have a station without {run.variable} observations in the window",
+    )
     if summary.get("failures_without_weather"):
         typer.echo(
             f"note: {summary['failures_without_weather']} failures fell on days without a "
             "weather observation at their station and were left out",
             err=True,
         )
+
+
+def _note_sites(sites: list[dict[str, Any]] | None, why: str) -> None:
+    if not sites:
+        return
+    keys = ", ".join(m["site_key"] for m in sites[:10])
+    more = f" and {len(sites) - 10} more" if len(sites) > 10 else ""
+    units = sum(m["units"] for m in sites)
+    typer.echo(f"note: {len(sites)} sites {why} ({units} units left out): {keys}{more}", err=True)
 
 
 def describe_result(r: dict[str, Any]) -> str:

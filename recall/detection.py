@@ -176,6 +176,7 @@ def execute_run(session: Session, run_id: int, *, actor: str = "worker") -> Dete
         "batches_tested": len(results),
         "flagged": flagged,
         "sites_without_station": [asdict(s) for s in exposure.sites_without_station],
+        "sites_without_weather": [asdict(s) for s in exposure.sites_without_weather],
         "failures_without_weather": exposure.failures_without_weather,
         "sql_seconds": round(exposure.sql_seconds, 3),
         "stats_seconds": round(stats_seconds, 3),

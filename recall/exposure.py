@@ -37,6 +37,8 @@ DEFAULT_WINDOW_DAYS = 365
 
 @dataclass(frozen=True)
 class SiteWithoutStation:
+    """A site left out of a run (no station within reach, or its station has no data)."""
+
     site_key: str
     units: int
 
@@ -54,6 +56,8 @@ class Exposure:
     logistic_cells: list[LogisticCell]
     units_per_batch: dict[str, int]
     sites_without_station: list[SiteWithoutStation]
+    # Sites whose nearest station has no observation of the variable in the window.
+    sites_without_weather: list[SiteWithoutStation]
     failures_without_weather: int
     sql_seconds: float
     timings: dict[str, float] = field(default_factory=dict)
@@ -87,11 +91,15 @@ def load_exposure(
     extreme = "min" if direction == "below" else "max"
     timings: dict[str, float] = {}
     started = time.perf_counter()
-    for name, sql in _statements(variable, extreme):
-        t0 = time.perf_counter()
-        session.execute(text(sql), params)
-        timings[name] = time.perf_counter() - t0
+    previous_work_mem = session.scalar(text("SELECT current_setting('work_mem')"))
+    # With the default 4 MB, the weekly grid's sorts and the final aggregation (tens of
+    # millions of rows at a million units) spill to disk, which costs most of the run.
+    session.execute(text("SELECT set_config('work_mem', '256MB', true)"))
     try:
+        for name, sql in _statements(variable, extreme):
+            t0 = time.perf_counter()
+            session.execute(text(sql), params)
+            timings[name] = time.perf_counter() - t0
         t0 = time.perf_counter()
         cells = _cells(session, ws)
         timings["read_cells"] = time.perf_counter() - t0
@@ -124,6 +132,17 @@ def load_exposure(
                 )
             )
         ]
+        no_data = [
+            SiteWithoutStation(site_key=k, units=int(n))
+            for k, n in session.execute(
+                text(
+                    "SELECT s.site_key, count(u.id) FROM det_site s LEFT JOIN unit u"
+                    " ON u.site_id = s.site_id WHERE s.station_id IS NOT NULL AND NOT EXISTS"
+                    " (SELECT 1 FROM det_day d WHERE d.station_id = s.station_id)"
+                    " GROUP BY s.site_key ORDER BY s.site_key"
+                )
+            )
+        ]
         no_weather = session.scalar(
             text(
                 "SELECT count(*) FROM det_unit u WHERE u.failed AND NOT EXISTS"
@@ -133,6 +152,9 @@ def load_exposure(
         )
     finally:
         session.execute(text("DROP TABLE IF EXISTS " + ", ".join(TEMP_TABLES)))
+        session.execute(
+            text("SELECT set_config('work_mem', :value, true)"), {"value": previous_work_mem}
+        )
     return Exposure(
         window_start=ws,
         as_of=as_of,
@@ -143,6 +165,7 @@ def load_exposure(
         logistic_cells=logistic_cells,
         units_per_batch=units_per_batch,
         sites_without_station=missing,
+        sites_without_weather=no_data,
         failures_without_weather=int(no_weather or 0),
         sql_seconds=time.perf_counter() - started,
         timings=timings,
@@ -275,7 +298,8 @@ def _statements(variable: str, extreme: str) -> list[tuple[str, str]]:
 
 
 UNIT_DAYS_SQL = """
-    SELECT b.batch_key, x.week, x.bin_c, sum(x.unit_days) AS unit_days FROM (
+    SELECT b.batch_key, x.week, x.bin_c, x.unit_days FROM (
+      SELECT batch_id, week, bin_c, sum(unit_days) AS unit_days FROM (
         SELECT c.batch_id, c.week, n.bin_c, c.at_risk * n.days AS unit_days
         FROM det_c c JOIN det_n n ON n.station_id = c.station_id AND n.week = c.week
         UNION ALL
@@ -286,8 +310,8 @@ UNIT_DAYS_SQL = """
           ON d.station_id = e.station_id
          AND d.day BETWEEN e.day
                        AND CAST(:ws AS date) + (e.day - CAST(:ws AS date)) / 7 * 7 + 6
+      ) parts GROUP BY batch_id, week, bin_c
     ) x JOIN batch b ON b.id = x.batch_id
-    GROUP BY b.batch_key, x.week, x.bin_c
 """
 
 FAILURES_SQL = """
@@ -313,26 +337,34 @@ FAILURE_SITES_SQL = """
 # extremes answer the common cases (whole window, from the start, to the as-of date)
 # from one row each; only units both installed and failed inside the window scan days.
 LOGISTIC_SQL = """
-    SELECT b.batch_key, x.extreme, count(*) AS units, count(*) FILTER (WHERE x.failed)
-    FROM (
-        SELECT u.batch_id, u.failed, CASE
-            WHEN u.start_day = :ws AND u.end_day = :as_of THEN whole.whole
-            WHEN u.start_day = :ws AND upto.upto IS NOT NULL THEN upto.upto
-            WHEN u.end_day = :as_of AND from_day.from_day IS NOT NULL THEN from_day.from_day
+    WITH spans AS (
+        -- the extreme depends only on the station and the span, which many units share
+        SELECT DISTINCT station_id, start_day, end_day FROM det_unit WHERE start_day <= end_day
+    ), extremes AS MATERIALIZED (
+        SELECT p.station_id, p.start_day, p.end_day, CASE
+            WHEN p.start_day = :ws AND p.end_day = :as_of THEN whole.whole
+            WHEN p.start_day = :ws AND upto.upto IS NOT NULL THEN upto.upto
+            WHEN p.end_day = :as_of AND from_day.from_day IS NOT NULL THEN from_day.from_day
             ELSE (SELECT {extreme}(d.value) FROM det_day d
-                  WHERE d.station_id = u.station_id AND d.day BETWEEN u.start_day AND u.end_day)
+                  WHERE d.station_id = p.station_id AND d.day BETWEEN p.start_day AND p.end_day)
         END AS extreme
-        FROM det_unit u
+        FROM spans p
         LEFT JOIN (SELECT DISTINCT station_id, whole FROM det_ext) whole
-               ON whole.station_id = u.station_id
-        LEFT JOIN det_ext upto ON upto.station_id = u.station_id AND upto.day = u.end_day
+               ON whole.station_id = p.station_id
+        LEFT JOIN det_ext upto ON upto.station_id = p.station_id AND upto.day = p.end_day
         LEFT JOIN det_ext from_day
-               ON from_day.station_id = u.station_id AND from_day.day = u.start_day
-        WHERE u.start_day <= u.end_day
-    ) x JOIN batch b ON b.id = x.batch_id
-    WHERE x.extreme IS NOT NULL
-    GROUP BY b.batch_key, x.extreme
-    ORDER BY b.batch_key, x.extreme
+               ON from_day.station_id = p.station_id AND from_day.day = p.start_day
+    ), grouped AS (
+        SELECT u.batch_id, e.extreme, count(*) AS units, count(*) FILTER (WHERE u.failed) AS failed
+        FROM det_unit u
+        JOIN extremes e ON e.station_id = u.station_id AND e.start_day = u.start_day
+                       AND e.end_day = u.end_day
+        WHERE e.extreme IS NOT NULL
+        GROUP BY u.batch_id, e.extreme
+    )
+    SELECT b.batch_key, g.extreme, g.units, g.failed
+    FROM grouped g JOIN batch b ON b.id = g.batch_id
+    ORDER BY b.batch_key, g.extreme
 """
 
 

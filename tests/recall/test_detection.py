@@ -30,12 +30,19 @@ LOGISTIC_KEYS = {"intercept", "slope_per_c", "intercept_se", "slope_se", "n_unit
 def fleet(session: Session, tmp_path: Path) -> DemoSummary:
     summary = generate(tmp_path, SMALL)
     import_directory(session, tmp_path)
-    # A remote site with no station within 50 km: it must be reported, not silently dropped.
-    import_csv(session, "sites", b"site_key,partner_key,name,lat,lon\nFAR1,P0001,Far,45.0,10.0\n")
+    # Sites that cannot be used must be reported, not silently dropped: FAR1 has no station
+    # within 50 km, FAR2 has one that never reported an observation.
+    import_csv(
+        session,
+        "sites",
+        b"site_key,partner_key,name,lat,lon\nFAR1,P0001,Far,45.0,10.0\nFAR2,P0001,Far,40.0,5.0\n",
+    )
+    import_csv(session, "stations", b"station_key,lat,lon\nWSX,40.0,5.01\n")
     import_csv(
         session,
         "units",
-        b"serial,batch_key,site_key,installed_on\nFAR-U1,B2025-01,FAR1,2025-09-01\n",
+        b"serial,batch_key,site_key,installed_on\nFAR-U1,B2025-01,FAR1,2025-09-01\n"
+        b"FAR-U2,B2025-01,FAR2,2025-09-01\nFAR-U3,B2025-02,FAR2,2025-09-01\n",
     )
     session.flush()
     return summary
@@ -70,17 +77,19 @@ def test_run_flags_the_cold_batch_with_every_json_field(session: Session, fleet:
     assert fit["n_failed"] == cold["failures_below"] + cold["failures_above"]
     assert fit["n_units"] == session.scalar(
         text(
-            "SELECT count(*) FROM unit u JOIN batch b ON b.id = u.batch_id"
-            " WHERE b.batch_key = :b AND u.installed_on <= :d"
+            "SELECT count(*) FROM unit u JOIN batch b ON b.id = u.batch_id JOIN site s"
+            " ON s.id = u.site_id WHERE b.batch_key = :b AND u.installed_on <= :d"
+            " AND s.site_key NOT LIKE 'FAR%'"
         ),
         {"b": fleet.cold_batch, "d": AS_OF},
-    ) - (fleet.cold_batch == "B2025-01")  # FAR-U1 has no station within reach
+    )
     assert fit["slope_se"] is not None and fit["slope_se"] > 0
     summary = session.scalar(
         text("SELECT summary FROM detection_run WHERE id = :id"), {"id": run_id}
     )
     assert summary["flagged"] == [fleet.cold_batch]
     assert summary["sites_without_station"] == [{"site_key": "FAR1", "units": 1}]
+    assert summary["sites_without_weather"] == [{"site_key": "FAR2", "units": 2}]
 
 
 def test_iceberg_counts_match_a_direct_count(session: Session, fleet: DemoSummary):

@@ -18,7 +18,7 @@ from api.demo_run import describe, run_demo
 from api.keys import create_key
 from core.db import transaction
 from devices.demo import DemoSpec, DemoSummary, generate
-from devices.importer import import_directory
+from devices.importer import import_csv, import_directory
 from recall.statistics import REQUIRED_JSON_KEYS
 from tests.recall.test_detection import AS_OF, LOGISTIC_KEYS, SMALL
 
@@ -60,15 +60,26 @@ def test_a_run_started_over_the_api_is_executed_by_a_real_worker(
         ]
         assert signals[0]["status_changed_by"] == "worker"
     with committed.connect() as conn:
-        jobs = conn.execute(text("SELECT task_name, args, status FROM procrastinate_jobs")).all()
-    assert [tuple(j) for j in jobs] == [("recall.run_detection", {"run_id": run_id}, "succeeded")]
+        jobs = conn.execute(
+            text(
+                "SELECT args, status FROM procrastinate_jobs"
+                " WHERE task_name = 'recall.run_detection'"
+            )
+        ).all()
+    assert [tuple(j) for j in jobs] == [({"run_id": run_id}, "succeeded")]
 
 
 def test_detect_json_prints_every_batch_with_a_failure(committed: Engine, tmp_path: Path) -> None:
     fleet, _ = _load_small_fleet(tmp_path / "fleet")
+    with transaction() as session:
+        import_csv(session, "sites", b"site_key,partner_key,name,lat,lon\nFAR1,P0001,F,45,10\n")
+        import_csv(session, "units", b"serial,batch_key,site_key\nFAR-U1,B2025-02,FAR1\n")
     result = CliRunner().invoke(cli, ["detect", "--as-of", AS_OF.isoformat(), "--json"])
     assert result.exit_code == 0, result.output
-    results = json.loads(result.stdout)
+    results = json.loads(result.stdout)  # the notes go to stderr
+    assert "1 sites have no weather station within 50 km (1 units left out): FAR1" in (
+        result.stderr
+    )
     with committed.connect() as conn:
         failing = set(
             conn.scalars(
