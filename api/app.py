@@ -12,6 +12,7 @@ from recall.campaign_router import router as campaign_router
 from recall.feed_router import router as feed_router
 from recall.notify_router import router as notify_router
 from recall.router import router as detection_router
+from routing.plan_router import router as plan_router
 
 
 def create_app(sessions: sessionmaker[Session] | None = None) -> FastAPI:
@@ -29,6 +30,7 @@ def create_app(sessions: sessionmaker[Session] | None = None) -> FastAPI:
     app.include_router(campaign_router)
     app.include_router(feed_router)
     app.include_router(notify_router)
+    app.include_router(plan_router)
 
     @app.get("/healthz", tags=["ops"])
     def healthz() -> dict[str, str]:

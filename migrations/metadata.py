@@ -4,10 +4,11 @@ from __future__ import annotations
 
 
 def load_all_models() -> None:
-    import core.events  # noqa: F401
+    import core.events
     import core.security  # noqa: F401
     import devices.models  # noqa: F401
-    import recall.campaign_models  # noqa: F401
-    import recall.models  # noqa: F401
+    import recall.campaign_models
+    import recall.models
     import recall.outbox_models  # noqa: F401
+    import routing.availability_models
     import routing.plan_models  # noqa: F401

@@ -130,9 +130,7 @@ class PlanStop(Base):
         UniqueConstraint("plan_id", "visit_request_id"),
         UniqueConstraint("route_id", "seq"),
         CheckConstraint(_in("status", STOP_STATUSES), name="status"),
-        CheckConstraint(
-            "arrival <= service_start AND service_start <= service_end", name="times"
-        ),
+        CheckConstraint("arrival <= service_start AND service_start <= service_end", name="times"),
         CheckConstraint("window_start <= window_end", name="window"),
     )
 
@@ -143,7 +141,5 @@ class PlanUnassigned(Base):
     __tablename__ = "plan_unassigned"
 
     plan_id: Mapped[int] = mapped_column(ForeignKey("field_plan.id"), primary_key=True)
-    visit_request_id: Mapped[int] = mapped_column(
-        ForeignKey("visit_request.id"), primary_key=True
-    )
+    visit_request_id: Mapped[int] = mapped_column(ForeignKey("visit_request.id"), primary_key=True)
     reason: Mapped[str] = mapped_column(String(100), nullable=False)
