@@ -11,6 +11,8 @@ Time rules, one planning time zone per plan:
 - blocked dates close the visit that day; preferred windows (site-local start times)
   intersect the open spans: undated ones every day, dated ones on their date (replacing
   the undated ones there); when a partner gave only dated windows, only those dates remain;
+- a scheduled visit may start on its scheduled date only inside the arrival window its
+  partner was promised (else it moves to another day, and the partner is told);
 - technicians' shifts (``HH:MM``) and the lunch break are read in the planning zone.
 """
 
@@ -158,6 +160,19 @@ def priority_of(rank: int, worst_rank: int) -> float:
     return 1.0 + (worst_rank - rank) / (worst_rank - 1)
 
 
+def promised_window(v: VisitForPlanning, cal: Calendar) -> tuple[int, TimeWindow] | None:
+    """(day, window) of the arrival window the partner holds, when inside the horizon."""
+    if v.status != "scheduled" or v.scheduled_date is None:
+        return None
+    if v.window_start is None or v.window_end is None:
+        return None
+    if not cal.first_day <= v.scheduled_date <= cal.last_day:
+        return None
+    day = cal.index(v.scheduled_date)
+    window = _clip(cal.minutes(day, v.window_start), cal.minutes(day, v.window_end))
+    return None if window is None else (day, window)
+
+
 def build_visit(
     v: VisitForPlanning,
     cal: Calendar,
@@ -169,6 +184,14 @@ def build_visit(
     day_windows = {
         d: () if day in closed_days else start_windows(v, cal, d) for d, day in cal.days()
     }
+    promised = promised_window(v, cal)
+    if promised is not None:
+        # A promise is kept or the visit moves to another day: on its promised day the
+        # visit may only start inside the window the partner was given.
+        day, window = promised
+        day_windows[day] = tuple(
+            w for base in day_windows[day] if (w := base.intersect(window)) is not None
+        )
     latest = 0 if deadline is None else min(max(cal.index(deadline), 0), cal.num_days - 1)
     return Visit(
         id=str(v.visit_id),
