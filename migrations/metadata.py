@@ -5,6 +5,7 @@ from __future__ import annotations
 
 def load_all_models() -> None:
     import core.events
+    import core.links
     import core.security  # noqa: F401
     import devices.models  # noqa: F401
     import recall.campaign_models

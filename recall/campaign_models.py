@@ -170,16 +170,3 @@ class CampaignFailureReport(Base):
     linked_at: Mapped[datetime] = mapped_column(
         DateTime(timezone=True), server_default=func.now(), nullable=False
     )
-
-
-class CalendarFeed(Base):
-    """A partner's secret calendar URL. Only a hash of the token is stored, as for API
-    keys; asking for a new URL replaces the old one."""
-
-    __tablename__ = "calendar_feed"
-
-    partner_id: Mapped[int] = mapped_column(ForeignKey("partner.id"), primary_key=True)
-    token_hash: Mapped[str] = mapped_column(String(64), unique=True, nullable=False)
-    created_at: Mapped[datetime] = mapped_column(
-        DateTime(timezone=True), server_default=func.now(), nullable=False
-    )

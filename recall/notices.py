@@ -153,6 +153,53 @@ def failure_resolved(session: Session, *, report: FailureReport) -> None:
     )
 
 
+OUTCOME_WORDS = {
+    "fixed": "fixed",
+    "unable_to_access": "not reachable (we could not access it)",
+    "refused": "not fixed: the fix was declined on site",
+    "not_found": "not found at the site",
+}
+
+
+def visit_done(
+    session: Session, *, campaign: Campaign, visit: VisitRequest, outcomes: dict[str, int]
+) -> None:
+    """After a visit, tell the partner what happened to each unit, plainly."""
+    partner_key, site_key, site_name = session.execute(
+        select(Partner.partner_key, Site.site_key, Site.name)
+        .join(Site, Site.partner_id == Partner.id)
+        .where(Site.id == visit.site_id)
+    ).one()
+    units = session.execute(
+        select(Unit.serial, CampaignUnit.state, CampaignUnit.note)
+        .join(Unit, Unit.id == CampaignUnit.unit_id)
+        .where(CampaignUnit.campaign_id == campaign.id, CampaignUnit.site_id == visit.site_id)
+        .order_by(Unit.serial)
+    ).all()
+    lines = "\n".join(
+        f"  - {serial}: {OUTCOME_WORDS.get(state, state)}" + (f" ({note})" if note else "")
+        for serial, state, note in units
+    )
+    fixed = outcomes.get("fixed", 0)
+    follow_up = (
+        ""
+        if fixed == len(units)
+        else "\nWe will contact you about the units that are not fixed yet.\n"
+    )
+    notify_partner(
+        session,
+        partner_key=partner_key,
+        kind="visit_done",
+        subject=f"Recall {campaign.title}: visit at {site_name} done, {fixed} of "
+        f"{len(units)} units fixed",
+        body=f"Our technician finished the visit at {site_name} ({site_key}).\n"
+        f"{lines}\n{follow_up}",
+        data={"campaign_id": campaign.id, "visit_id": visit.id, "outcomes": outcomes},
+        idempotency_key=f"visit:{visit.id}:done",
+        topic=topic(campaign.id),
+    )
+
+
 def _site_of(session: Session, visit: VisitRequest) -> tuple[str, str, str, str]:
     partner_key, site_key, site_name, tz = session.execute(
         select(Partner.partner_key, Site.site_key, Site.name, Site.timezone)

@@ -217,8 +217,10 @@ def upgrade() -> None:
     )
 
     op.create_table(
-        "calendar_feed",
-        sa.Column("partner_id", sa.Integer(), nullable=False),
+        "secret_link",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("partner_id", sa.Integer(), nullable=True),
+        sa.Column("technician_id", sa.Integer(), nullable=True),
         sa.Column("token_hash", sa.String(length=64), nullable=False),
         sa.Column(
             "created_at",
@@ -226,16 +228,26 @@ def upgrade() -> None:
             server_default=sa.text("now()"),
             nullable=False,
         ),
-        sa.ForeignKeyConstraint(
-            ["partner_id"], ["partner.id"], name=op.f("fk_calendar_feed_partner_id_partner")
+        sa.CheckConstraint(
+            "(partner_id IS NULL) <> (technician_id IS NULL)", name=op.f("ck_secret_link_one_owner")
         ),
-        sa.PrimaryKeyConstraint("partner_id", name=op.f("pk_calendar_feed")),
-        sa.UniqueConstraint("token_hash", name=op.f("uq_calendar_feed_token_hash")),
+        sa.ForeignKeyConstraint(
+            ["partner_id"], ["partner.id"], name=op.f("fk_secret_link_partner_id_partner")
+        ),
+        sa.ForeignKeyConstraint(
+            ["technician_id"],
+            ["technician.id"],
+            name=op.f("fk_secret_link_technician_id_technician"),
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_secret_link")),
+        sa.UniqueConstraint("partner_id", name=op.f("uq_secret_link_partner_id")),
+        sa.UniqueConstraint("technician_id", name=op.f("uq_secret_link_technician_id")),
+        sa.UniqueConstraint("token_hash", name=op.f("uq_secret_link_token_hash")),
     )
 
 
 def downgrade() -> None:
-    op.drop_table("calendar_feed")
+    op.drop_table("secret_link")
     op.drop_index(op.f("ix_visit_request_partner_id"), table_name="visit_request")
     op.drop_table("visit_request")
     op.drop_index(op.f("ix_campaign_unit_unit_id"), table_name="campaign_unit")

@@ -21,9 +21,9 @@ def keys(session: Session) -> Keys:
 
 
 def feed_path(client: TestClient, key: str, query: str = "") -> str:
-    response = client.post(f"/api/v1/calendar-feed{query}", headers=h(key))
+    response = client.post(f"/api/v1/links{query}", headers=h(key))
     assert response.status_code == 201, response.text
-    url = response.json()["url"]
+    url = response.json()["urls"]["calendar"]
     return url[url.index("/feeds/") :]
 
 
@@ -61,14 +61,11 @@ def test_a_new_url_revokes_the_old_one(client: TestClient, keys: Keys) -> None:
     assert client.get("/feeds/cal_guessed.ics").status_code == 404
 
 
-def test_leads_name_the_partner_and_technicians_are_refused(client: TestClient, keys: Keys) -> None:
-    assert client.post("/api/v1/calendar-feed", headers=h(keys.lead)).status_code == 422
-    assert (
-        client.post("/api/v1/calendar-feed?partner=NOPE", headers=h(keys.lead)).status_code == 404
-    )
+def test_leads_name_the_partner(client: TestClient, keys: Keys) -> None:
+    assert client.post("/api/v1/links", headers=h(keys.lead)).status_code == 422
+    assert client.post("/api/v1/links?partner=NOPE", headers=h(keys.lead)).status_code == 404
     path = feed_path(client, keys.lead, "?partner=PB")
     assert events(client, path) == []
     # A partner cannot ask for another partner's feed: the query is ignored for partners.
-    own = client.post("/api/v1/calendar-feed?partner=PB", headers=h(keys.partner_a))
-    assert own.json()["partner_key"] == "PA"
-    assert client.post("/api/v1/calendar-feed", headers=h(keys.technician)).status_code == 403
+    own = client.post("/api/v1/links?partner=PB", headers=h(keys.partner_a))
+    assert own.json()["owner"] == "partner:PA"

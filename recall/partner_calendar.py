@@ -1,49 +1,27 @@
-"""Each partner's iCalendar feed of its scheduled recall visits, at a secret URL.
-
-The URL carries a random token; only its hash is stored (like API keys), so a leaked
-database does not leak feeds, and asking for a new URL revokes the old one.
-"""
+"""Each partner's iCalendar feed of its scheduled recall visits, behind its secret link."""
 
 from __future__ import annotations
 
-import secrets
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 
 from icalendar import Calendar, Event
 from sqlalchemy import select
-from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.orm import Session
 
 from core.errors import NotFound
-from core.security import hash_key
+from core.links import link_for_token
 from devices.models import Partner, Site
-from recall.campaign_models import CalendarFeed, Campaign, VisitRequest
+from recall.campaign_models import Campaign, VisitRequest
 
 PRODID = "-//fieldrecall//recall visits//EN"
 
 
-def new_feed_token(session: Session, *, partner_id: int) -> str:
-    """A fresh secret token for the partner's feed; the previous one stops working."""
-    token = "cal_" + secrets.token_urlsafe(32)
-    stmt = pg_insert(CalendarFeed).values(partner_id=partner_id, token_hash=hash_key(token))
-    session.execute(
-        stmt.on_conflict_do_update(
-            index_elements=["partner_id"],
-            set_={"token_hash": stmt.excluded.token_hash, "created_at": datetime.now(UTC)},
-        )
-    )
-    return token
-
-
 def partner_for_token(session: Session, token: str) -> Partner:
-    partner = session.scalar(
-        select(Partner)
-        .join(CalendarFeed, CalendarFeed.partner_id == Partner.id)
-        .where(CalendarFeed.token_hash == hash_key(token))
-    )
-    if partner is None:
-        raise NotFound("no calendar feed at this address (it may have been replaced)")
-    return partner
+    """The partner whose link this is; 404 for a technician's or an unknown link."""
+    link = link_for_token(session, token)
+    if link.partner_id is None:
+        raise NotFound("nothing at this address (the link may have been replaced)")
+    return session.get_one(Partner, link.partner_id)
 
 
 def partner_calendar(session: Session, *, partner: Partner) -> bytes:
