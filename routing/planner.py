@@ -10,6 +10,7 @@ it moves (so few do).
 
 from __future__ import annotations
 
+import dataclasses
 import time as _time
 from collections import Counter
 from dataclasses import dataclass, field
@@ -149,6 +150,7 @@ def load_base(session: Session, base_plan_id: int, cal: Calendar) -> Plan:
                 cal.minutes(d, r.departure),
                 tuple(stops),
                 cal.minutes(d, r.return_at),
+                None if r.break_start is None else cal.minutes(d, r.break_start),
             )
         )
     return Plan(tuple(out), (), 0)
@@ -214,6 +216,15 @@ def _change(inputs: PlanInputs) -> Change:
     )
 
 
+def without_idle_technicians(problem: Problem) -> Problem:
+    """Drop technicians with no working day in the horizon. Besides being useless, they
+    make routing.model build start and end nodes that no vehicle owns, and OR-Tools then
+    finds no solution at all (every visit comes back 'insufficient_capacity')."""
+    days = range(problem.horizon.num_days)
+    working = tuple(t for t in problem.technicians if any(t.shift_on(d) for d in days))
+    return dataclasses.replace(problem, technicians=working)
+
+
 def compute(
     inputs: PlanInputs,
     *,
@@ -237,7 +248,7 @@ def compute(
     )
     change = _change(inputs) if replanning else Change(done=_change(inputs).done)
     previous = inputs.base or Plan((), (), 0)
-    problem = apply_change(base_problem, previous, change)
+    problem = without_idle_technicians(apply_change(base_problem, previous, change))
     matrix = np.asarray(travel.matrix(problem.locations()), dtype=np.int64)
     options = SolverOptions(time_limit_s=seconds)
     if replanning:
