@@ -147,6 +147,9 @@ def test_publish_schedules_visits_moves_units_and_tells_partners_once(
         visit = session.get_one(VisitRequest, world.visits[key])
         tech, day, stop = stops[key]
         assert (visit.status, visit.scheduled_date) == ("scheduled", day)
+        assert visit.technician_id == session.scalar(
+            select(Technician.id).where(Technician.technician_key == tech)
+        )
         assert (visit.window_start, visit.window_end) == (stop.window_start, stop.window_end)
     assert session.get_one(VisitRequest, world.visits["SA3"]).status == "requested"
     assert unit_states(session, world.campaign_id) == {
@@ -256,9 +259,13 @@ def test_a_visit_the_new_plan_drops_goes_back_to_requested_with_a_notice(
     plans.publish(session, plan_id=first, actor="lead")
     # T2, the only one near Helsinki, is away all week: SA2 cannot be served.
     availability.record_absence(
-        session, technician_key="T2", first_day=MON, last_day=date(2026, 12, 4), reason="leave",
+        session,
+        technician_key="T2",
+        first_day=MON,
+        last_day=date(2026, 12, 4),
+        reason="leave",
         actor="t",
-    )  # fmt: skip
+    )
     session.commit()
     second = plan_now(session, sessions, world.campaign_id)
     out = plans.publish(session, plan_id=second, actor="lead")
