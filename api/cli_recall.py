@@ -12,6 +12,7 @@ import typer
 from pydantic import ValidationError
 
 from core.errors import AppError, InvalidInput
+from recall.campaign_models import UNIT_STATES
 from recall.campaign_schemas import CampaignIn
 from recall.ledger_schemas import LedgerOut
 
@@ -136,20 +137,7 @@ def describe_ledger(ledger: LedgerOut) -> str:
     lines = [
         f"recall {ledger.campaign_id} ledger: {u.total} units, "
         f"{100 * u.completion_rate:.0f} % complete ({u.fixed} fixed)",
-        "  "
-        + ", ".join(
-            f"{state} {getattr(u, state)}"
-            for state in (
-                "affected",
-                "notified",
-                "scheduled",
-                "in_progress",
-                "fixed",
-                "unable_to_access",
-                "refused",
-                "not_found",
-            )
-        ),
+        "  " + ", ".join(f"{state} {getattr(u, state)}" for state in UNIT_STATES),
         f"  partners: {len(ledger.partners)}; not notified within 24 h: "
         f"{len(ledger.not_notified_within_24h)}; to follow up: {len(ledger.follow_up)}",
     ]

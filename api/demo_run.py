@@ -7,6 +7,7 @@ re-running the demo is safe (imports are idempotent).
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import date
 from pathlib import Path
 
 from sqlalchemy import select
@@ -26,14 +27,18 @@ class DemoReport:
     partner_key: str = ""
     technician_key: str = ""
     lines: list[str] = field(default_factory=list)
+    detection_run_id: int | None = None
+    flagged_batches: list[str] = field(default_factory=list)
 
 
 def run_demo(directory: Path, *, seed: int, spec: DemoSpec | None = None) -> DemoReport:
     """Generate, import, and create one key per role; returns what to show the user."""
-    summary = generate(directory, spec or DemoSpec(seed=seed))
+    spec = spec or DemoSpec(seed=seed)
+    summary = generate(directory, spec)
     with transaction() as session:
         imports = import_directory(session, directory, actor="demo")
     report = DemoReport(summary=summary, imports=imports)
+    detect_step(report, as_of=spec.season_end)
     with transaction() as session:
         partner_key = session.scalar(select(Partner.partner_key).order_by(Partner.partner_key))
         technician_key = session.scalar(
@@ -49,6 +54,29 @@ def run_demo(directory: Path, *, seed: int, spec: DemoSpec | None = None) -> Dem
             ),
         }
     return report
+
+
+def detect_step(report: DemoReport, *, as_of: date) -> None:
+    """Run detection on the imported scenario as of its last day (inline, in its own
+    transaction, as ``fieldrecall detect`` does) and add the flagged batches, with threshold,
+    rate ratio and iceberg, to the report."""
+    from api.cli import describe_result
+    from recall.detection import create_run, execute_run, run_results
+
+    with transaction() as session:
+        run = create_run(session, actor="demo", as_of=as_of, enqueue=False)
+        execute_run(session, run.id, actor="demo")
+        results = run_results(session, run.id)
+        window_start = run.window_start
+    flagged = [r for r in results if r["flagged"]]
+    report.detection_run_id = run.id
+    report.flagged_batches = [r["batch_key"] for r in flagged]
+    report.lines.append(
+        f"  detection run {run.id} ({window_start} to {as_of}, temp_min_c below): "
+        f"{len(results)} batches with failures, flagged: "
+        f"{', '.join(report.flagged_batches) or 'none'}"
+    )
+    report.lines.extend(describe_result(r) for r in flagged)
 
 
 def describe(report: DemoReport, base_url: str) -> str:

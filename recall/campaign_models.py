@@ -29,7 +29,7 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import ARRAY, JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 
-from core.db import Base
+from core.db import Base, one_of
 
 UNIT_STATES = (
     "affected",
@@ -45,10 +45,6 @@ FINAL_UNIT_STATES = ("fixed", "unable_to_access", "refused", "not_found")
 VISIT_STATUSES = ("requested", "scheduled", "done", "cancelled")
 CAMPAIGN_STATUSES = ("active", "closed")
 PRIORITY_RULES = ("coldest_then_most_units", "most_units")
-
-
-def _in(column: str, values: tuple[str, ...]) -> str:
-    return f"{column} IN (" + ", ".join(f"'{v}'" for v in values) + ")"
 
 
 class Campaign(Base):
@@ -80,9 +76,10 @@ class Campaign(Base):
     )
 
     __table_args__ = (
-        CheckConstraint(_in("status", CAMPAIGN_STATUSES), name="status"),
-        CheckConstraint(_in("priority_rule", PRIORITY_RULES), name="priority_rule"),
+        CheckConstraint(one_of("status", CAMPAIGN_STATUSES), name="status"),
+        CheckConstraint(one_of("priority_rule", PRIORITY_RULES), name="priority_rule"),
         CheckConstraint("minutes_per_unit >= 0 AND minutes_per_visit >= 0", name="minutes"),
+        Index("ix_recall_campaign_region", "region", postgresql_using="gist"),
     )
 
 
@@ -106,7 +103,7 @@ class CampaignUnit(Base):
 
     __table_args__ = (
         UniqueConstraint("campaign_id", "unit_id"),
-        CheckConstraint(_in("state", UNIT_STATES), name="state"),
+        CheckConstraint(one_of("state", UNIT_STATES), name="state"),
         Index("ix_campaign_unit_campaign_partner", "campaign_id", "partner_id"),
         Index("ix_campaign_unit_campaign_site", "campaign_id", "site_id"),
     )
@@ -147,7 +144,7 @@ class VisitRequest(Base):
 
     __table_args__ = (
         UniqueConstraint("campaign_id", "site_id"),
-        CheckConstraint(_in("status", VISIT_STATUSES), name="status"),
+        CheckConstraint(one_of("status", VISIT_STATUSES), name="status"),
         CheckConstraint(
             "status <> 'scheduled' OR scheduled_date IS NOT NULL", name="scheduled_has_date"
         ),

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from sqlalchemy import Select, func, select
+from sqlalchemy import Select, select
 from sqlalchemy.orm import Session
 
 from core.events import Event
 from devices.models import Batch, Partner, Site, Unit
-from devices.repository import PageRequest
+from devices.repository import PageRequest, paginate
 from recall.campaign_models import CampaignUnit
 from recall.campaign_schemas import CampaignUnitOut, UnitEventOut
 from recall.lifecycle import get_campaign_unit, unit_entity_key
@@ -50,9 +50,8 @@ def list_units(
         stmt = stmt.where(CampaignUnit.state == state)
     if site_key is not None:
         stmt = stmt.where(Site.site_key == site_key)
-    total = session.scalar(select(func.count()).select_from(stmt.subquery())) or 0
-    rows = session.execute(stmt.order_by(Unit.serial).limit(page.limit).offset(page.offset))
-    return [CampaignUnitOut(**row._mapping) for row in rows], int(total)
+    rows, total = paginate(session, stmt.order_by(Unit.serial), page)
+    return [CampaignUnitOut(**row._mapping) for row in rows], total
 
 
 def unit_with_history(

@@ -92,7 +92,10 @@ def load_exposure(
         session.execute(text(sql), params)
         timings[name] = time.perf_counter() - t0
     try:
+        t0 = time.perf_counter()
         cells = _cells(session, ws)
+        timings["read_cells"] = time.perf_counter() - t0
+        t0 = time.perf_counter()
         failure_sites = [
             FailureSite(batch_key=b, site_key=s, bin_c=int(t))
             for b, s, t in session.execute(text(FAILURE_SITES_SQL))
@@ -101,6 +104,7 @@ def load_exposure(
             LogisticCell(batch_key=b, extreme_c=float(x), units=int(n), failed=int(f))
             for b, x, n, f in session.execute(text(LOGISTIC_SQL.format(extreme=extreme)), params)
         ]
+        timings["read_logistic"] = time.perf_counter() - t0
         units_per_batch = {
             b: int(n)
             for b, n in session.execute(
@@ -181,6 +185,9 @@ def _statements(variable: str, extreme: str) -> list[tuple[str, str]]:
             WHERE day BETWEEN :ws AND :as_of AND {variable} IS NOT NULL""",
         ),
         ("index_days", "CREATE INDEX ON det_day (station_id, day)"),
+        # Temporary tables get no statistics from autovacuum; without them the planner
+        # guesses row counts and picks nested loops over millions of rows.
+        ("analyze_days", "ANALYZE det_day"),
         (
             "unit_intervals",
             """CREATE TEMP TABLE det_unit AS
@@ -207,6 +214,7 @@ def _statements(variable: str, extreme: str) -> list[tuple[str, str]]:
             "fill_end",
             "UPDATE det_unit SET end_day = :as_of WHERE end_day IS NULL",
         ),
+        ("analyze_units", "ANALYZE det_unit"),
         (
             "entries_exits",
             """CREATE TEMP TABLE det_event AS
@@ -218,6 +226,7 @@ def _statements(variable: str, extreme: str) -> list[tuple[str, str]]:
                 FROM det_unit WHERE start_day <= end_day AND end_day < :as_of
             ) e GROUP BY station_id, batch_id, day""",
         ),
+        ("analyze_events", "ANALYZE det_event"),
         (
             "days_per_bin",
             """CREATE TEMP TABLE det_n AS
@@ -259,6 +268,7 @@ def _statements(variable: str, extreme: str) -> list[tuple[str, str]]:
             FROM det_day""",
         ),
         ("index_ext", "CREATE INDEX ON det_ext (station_id, day)"),
+        ("analyze", "ANALYZE det_n, det_c, det_ext"),
     ]
 
 
@@ -268,9 +278,12 @@ UNIT_DAYS_SQL = """
         FROM det_c c JOIN det_n n ON n.station_id = c.station_id AND n.week = c.week
         UNION ALL
         SELECT e.batch_id, d.week, d.bin_c, e.delta
+        -- the rest of the event's own week, as a day range the (station_id, day) index
+        -- answers with at most 7 rows (a week-equality join scans the station's year)
         FROM det_event e JOIN det_day d
-          ON d.station_id = e.station_id AND d.week = (e.day - CAST(:ws AS date)) / 7
-         AND d.day >= e.day
+          ON d.station_id = e.station_id
+         AND d.day BETWEEN e.day
+                       AND CAST(:ws AS date) + (e.day - CAST(:ws AS date)) / 7 * 7 + 6
     ) x JOIN batch b ON b.id = x.batch_id
     GROUP BY b.batch_key, x.week, x.bin_c
 """

@@ -7,13 +7,17 @@ import logging
 import procrastinate
 
 from core.db import transaction
-from recall.detection import DETECTION_TASK, execute_run, mark_failed
 
 log = logging.getLogger("fieldrecall.jobs")
+DETECTION_TASK = "recall.run_detection"
 
 
 def run_detection(run_id: int) -> None:
     """Execute a queued detection run; a failure is recorded on the run, then re-raised."""
+    # Imported here: the statistics stack takes seconds to load, and every worker would
+    # pay for it at start-up even when it only delivers notices.
+    from recall.detection import execute_run, mark_failed
+
     try:
         with transaction() as session:
             execute_run(session, run_id)

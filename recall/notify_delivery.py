@@ -48,6 +48,12 @@ def deliver_message(session: Session, message_id: int, settings: Settings) -> st
     now = db_now(session)
     if message.next_attempt_at > now:
         return "not due"  # a retry is scheduled; its own job will come
+    outcome = _attempt(session, message, settings)
+    session.flush()
+    return outcome
+
+
+def _attempt(session: Session, message: OutboxMessage, settings: Settings) -> str:
     try:
         _send(session, message, settings)
     except _Undeliverable as exc:
@@ -56,11 +62,27 @@ def deliver_message(session: Session, message_id: int, settings: Settings) -> st
         return "dead"
     except DeliveryFailed as exc:
         return _record_failure(session, message, str(exc), settings)
+    delivered_at = db_now(session, clock=True)
     message.attempts += 1
     message.status = "delivered"
-    message.delivered_at = db_now(session, clock=True)
-    on_delivered(session, message)
+    message.delivered_at = delivered_at
+    _apply_effect(session, message)
     return "delivered"
+
+
+def _apply_effect(session: Session, message: OutboxMessage) -> None:
+    """The delivered notice's effect on the domain, in the delivery's transaction.
+
+    It runs in a savepoint: were its failure to undo the delivery record, the notice
+    would go out again at every sweep, for ever. A failed effect is logged and kept in
+    last_error instead; the delivery stands.
+    """
+    try:
+        with session.begin_nested():
+            on_delivered(session, message)
+    except Exception as exc:
+        log.exception("outbox message %s: its delivery effect failed", message.id)
+        message.last_error = f"delivered, but its effect failed: {type(exc).__name__}: {exc}"
 
 
 class _Undeliverable(Exception):
@@ -98,6 +120,7 @@ def _send(session: Session, message: OutboxMessage, settings: Settings) -> None:
 def _record_failure(
     session: Session, message: OutboxMessage, error: str, settings: Settings
 ) -> str:
+    now = db_now(session, clock=True)
     message.attempts += 1
     message.last_error = error
     if message.attempts >= settings.notify_max_attempts:
@@ -109,7 +132,7 @@ def _record_failure(
     wait = backoff_seconds(
         message.attempts, base_s=settings.notify_backoff_base_s, max_s=settings.notify_backoff_max_s
     )
-    message.next_attempt_at = db_now(session, clock=True) + timedelta(seconds=wait)
+    message.next_attempt_at = now + timedelta(seconds=wait)
     session.flush()
     defer_delivery(session, message.id, at=message.next_attempt_at)
     return "retry scheduled"

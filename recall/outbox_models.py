@@ -27,16 +27,12 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 
-from core.db import Base
+from core.db import Base, one_of
 
 # 'none' records a notice that had nowhere to go (no contact email, no active webhook):
 # it is born dead, so the ledger shows the partner as not reached instead of silence.
 CHANNELS = ("email", "webhook", "none")
 STATUSES = ("pending", "delivered", "dead")
-
-
-def _in(column: str, values: tuple[str, ...]) -> str:
-    return f"{column} IN (" + ", ".join(f"'{v}'" for v in values) + ")"
 
 
 class PartnerWebhook(Base):
@@ -104,8 +100,8 @@ class OutboxMessage(Base):
         UniqueConstraint(
             "idempotency_key", "channel", "destination", name="uq_outbox_message_key_destination"
         ),
-        CheckConstraint(_in("channel", CHANNELS), name="channel"),
-        CheckConstraint(_in("status", STATUSES), name="status"),
+        CheckConstraint(one_of("channel", CHANNELS), name="channel"),
+        CheckConstraint(one_of("status", STATUSES), name="status"),
         CheckConstraint("(channel = 'webhook') = (webhook_id IS NOT NULL)", name="webhook_ref"),
         CheckConstraint("channel <> 'none' OR status = 'dead'", name="none_is_dead"),
         CheckConstraint("(status = 'delivered') = (delivered_at IS NOT NULL)", name="delivered"),

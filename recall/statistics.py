@@ -115,7 +115,15 @@ class DetectionConfig:
     # h + ln(B / cusum_reference_batches), keeping the fleet-wide false-alarm rate level.
     cusum_reference_batches: int = 40
     flag_rule: Literal["cusum", "scan", "cusum_or_scan"] = "cusum_or_scan"
-    probability_at_c: tuple[float, ...] = (-20.0, -10.0, 0.0, 10.0)
+    # Temperatures at which the logistic fit's failure probability is reported; None: a cold
+    # range for "below", a hot one for "above".
+    probability_at_c: tuple[float, ...] | None = None
+
+    def probability_temperatures(self) -> tuple[float, ...]:
+        """``probability_at_c``, or the default range of the direction."""
+        if self.probability_at_c is not None:
+            return self.probability_at_c
+        return (-20.0, -10.0, 0.0, 10.0) if self.direction == "below" else (20.0, 25.0, 30.0, 35.0)
 
     def __post_init__(self) -> None:
         if self.direction not in ("below", "above"):
@@ -437,7 +445,7 @@ def detect_arrays(inp: DetectionInput, config: DetectionConfig) -> list[BatchRes
         )
         if b in inp.logistic:
             x, units, failed = inp.logistic[b]
-            logistic = fit_logistic(x, units, failed, config.probability_at_c)
+            logistic = fit_logistic(x, units, failed, config.probability_temperatures())
         else:
             logistic = LogisticFit(None, None, None, None, 0, 0, note="no logistic cells")
         units_b = float(inp.units[b])

@@ -28,14 +28,10 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 
-from core.db import Base
+from core.db import Base, one_of
 
 PLAN_STATUSES = ("queued", "running", "done", "failed", "published", "superseded")
 STOP_STATUSES = ("planned", "started", "finished")
-
-
-def _in(column: str, values: tuple[str, ...]) -> str:
-    return f"{column} IN (" + ", ".join(f"'{v}'" for v in values) + ")"
 
 
 class FieldPlan(Base):
@@ -67,7 +63,7 @@ class FieldPlan(Base):
 
     __table_args__ = (
         UniqueConstraint("campaign_id", "version"),
-        CheckConstraint(_in("status", PLAN_STATUSES), name="status"),
+        CheckConstraint(one_of("status", PLAN_STATUSES), name="status"),
         CheckConstraint("first_day <= last_day", name="days"),
         # At most one published plan per campaign: the one technicians and partners see.
         Index(
@@ -129,7 +125,7 @@ class PlanStop(Base):
     __table_args__ = (
         UniqueConstraint("plan_id", "visit_request_id"),
         UniqueConstraint("route_id", "seq"),
-        CheckConstraint(_in("status", STOP_STATUSES), name="status"),
+        CheckConstraint(one_of("status", STOP_STATUSES), name="status"),
         CheckConstraint("arrival <= service_start AND service_start <= service_end", name="times"),
         CheckConstraint("window_start <= window_end", name="window"),
     )

@@ -68,6 +68,9 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("id", name=op.f("pk_recall_campaign")),
         sa.UniqueConstraint("idempotency_key", name=op.f("uq_recall_campaign_idempotency_key")),
     )
+    op.create_index(
+        "ix_recall_campaign_region", "recall_campaign", ["region"], postgresql_using="gist"
+    )
     op.create_table(
         "campaign_failure_report",
         sa.Column("failure_report_id", sa.BigInteger(), nullable=False),
@@ -258,4 +261,7 @@ def downgrade() -> None:
         op.f("ix_campaign_failure_report_campaign_id"), table_name="campaign_failure_report"
     )
     op.drop_table("campaign_failure_report")
+    op.drop_index(
+        "ix_recall_campaign_region", table_name="recall_campaign", postgresql_using="gist"
+    )
     op.drop_table("recall_campaign")

@@ -11,6 +11,7 @@ from sqlalchemy.engine import Engine
 from typer.testing import CliRunner
 
 from api.cli import app
+from devices.csv_formats import IMPORT_ORDER
 
 
 @pytest.fixture
@@ -37,3 +38,30 @@ def test_keys_for_unknown_partners_are_refused(runner: CliRunner, engine: Engine
     assert result.exit_code == 2 and "no partner with partner_key 'NOPE'" in result.output
     result = runner.invoke(app, ["keys", "create", "--role", "admin"])
     assert result.exit_code == 2 and "role must be one of" in result.output
+
+
+def test_db_upgrade_brings_the_database_to_the_newest_revision(
+    runner: CliRunner, engine: Engine
+) -> None:
+    from alembic.script import ScriptDirectory
+
+    from core.migrate import alembic_config
+
+    head = ScriptDirectory.from_config(alembic_config("unused")).get_current_head()
+    result = runner.invoke(app, ["db", "upgrade"])
+    assert result.exit_code == 0, result.output
+    with engine.connect() as conn:
+        assert conn.scalar(text("SELECT version_num FROM alembic_version")) == head
+        assert conn.scalar(text("SELECT count(*) FROM pg_extension WHERE extname = 'postgis'")) == 1
+
+
+def test_demo_generate_writes_the_eight_files_deterministically(
+    runner: CliRunner, tmp_path: Path
+) -> None:
+    for out in ("a", "b"):
+        result = runner.invoke(app, ["demo", "generate", str(tmp_path / out), "--seed", "5"])
+        assert result.exit_code == 0, result.output
+    names = sorted(p.name for p in (tmp_path / "a").glob("*.csv"))
+    assert names == sorted(f"{kind}.csv" for kind in IMPORT_ORDER)
+    for name in names:
+        assert (tmp_path / "a" / name).read_bytes() == (tmp_path / "b" / name).read_bytes()

@@ -13,10 +13,11 @@ from sqlalchemy.orm import Session
 
 from core.errors import Conflict, InvalidInput, NotFound
 from devices.models import Partner
-from recall.outbox import DELIVER_TASK, NO_CHANNEL, notify_partner
+from recall.outbox import DELIVER_TASK, NO_CHANNEL
 from recall.outbox_models import OutboxMessage
 from recall.outbox_queries import partner_notices
 from tests.fixtures import Keys, load_registry
+from tests.recall.outbox_harness import send_notice as notice
 
 
 def h(key: str) -> dict[str, str]:
@@ -29,19 +30,6 @@ def keys(session: Session) -> Keys:
     session.add(Partner(partner_key="PC", name="Gamma GmbH"))  # no email, no webhook
     session.commit()
     return keys
-
-
-def notice(session: Session, partner_key: str, key: str) -> list[OutboxMessage]:
-    return notify_partner(
-        session,
-        partner_key=partner_key,
-        kind="recall_declared",
-        subject=f"Recall: units at your sites ({key})",
-        body="Units of batch B1 at your sites are recalled.",
-        data={"campaign_id": 12, "units": 2},
-        idempotency_key=key,
-        topic="campaign:12",
-    )
 
 
 def jobs_for(session: Session, message_id: int) -> int:
@@ -116,15 +104,7 @@ def test_bad_notices_are_refused(keys: Keys, session: Session) -> None:
     with pytest.raises(NotFound):
         notice(session, "PX", "k-x")
     with pytest.raises(InvalidInput, match="one non-empty line"):
-        notify_partner(
-            session,
-            partner_key="PA",
-            kind="k",
-            subject="two\nlines",
-            body="",
-            data={},
-            idempotency_key="k-bad",
-        )
+        notice(session, "PA", "k-bad", subject="two\nlines")
     assert session.scalar(select(text("count(*)")).select_from(OutboxMessage)) == 0
 
 
