@@ -33,7 +33,15 @@ from routing import availability
 from routing.model import Stability
 from routing.plan_models import FieldPlan, PlanRoute, PlanStop
 from routing.plan_problem import Calendar, PlanRules, TechnicianInput, build_problem
-from routing.problem import Plan, Problem, Route, Stop
+from routing.problem import (
+    INSUFFICIENT_CAPACITY,
+    Plan,
+    Problem,
+    Route,
+    Stop,
+    TimeWindow,
+    Unassigned,
+)
 from routing.replan import Change, apply_change, kept_share
 from routing.solver import SolverOptions, solve
 from routing.territories import DEFAULT_MAX_VISITS, solve_territories
@@ -225,6 +233,46 @@ def without_idle_technicians(problem: Problem) -> Problem:
     return dataclasses.replace(problem, technicians=working)
 
 
+# A visit no technician can reach, serve and come home from within one shift, even as
+# the only stop of the day: more time or more technicians would not help.
+OUT_OF_REACH = "out_of_reach"
+
+
+def _alone_fits(problem: Problem, matrix: np.ndarray, i: int) -> bool:
+    """Could some technician-day serve visit ``i`` as its only stop?"""
+    visit = problem.visits[i]
+    n_v, n_t = len(problem.visits), len(problem.technicians)
+    for t, tech in enumerate(problem.technicians):
+        if not tech.can_do(visit) or visit.pin_technician not in (None, tech.id):
+            continue
+        lunch = tech.lunch.duration if tech.lunch else 0
+        out, back = int(matrix[n_v + t, i]), int(matrix[i, n_v + n_t + t])
+        for d in range(problem.horizon.num_days):
+            shift = tech.shift_on(d)
+            if shift is None:
+                continue
+            latest = shift.end - back - lunch - visit.service
+            windows = visit.windows_on(d)
+            if windows is None:
+                windows = (TimeWindow(0, problem.horizon.day_length - 1),)
+            if any(max(w.start, shift.start + out) <= min(w.end, latest) for w in windows):
+                return True
+    return False
+
+
+def explain_unassigned(problem: Problem, plan: Plan, matrix: np.ndarray) -> Plan:
+    """Replace the solver's catch-all ``insufficient_capacity`` by ``out_of_reach`` where
+    no technician-day could serve the visit even alone."""
+    index = {v.id: i for i, v in enumerate(problem.visits)}
+    unassigned = tuple(
+        Unassigned(u.visit_id, OUT_OF_REACH)
+        if u.reason == INSUFFICIENT_CAPACITY and not _alone_fits(problem, matrix, index[u.visit_id])
+        else u
+        for u in plan.unassigned
+    )
+    return dataclasses.replace(plan, unassigned=unassigned)
+
+
 def compute(
     inputs: PlanInputs,
     *,
@@ -265,6 +313,7 @@ def compute(
         plan = solve_territories(problem, options)
     else:
         plan = solve(problem, options, matrix=matrix)
+    plan = explain_unassigned(problem, plan, matrix)
     solve_seconds = _time.monotonic() - t0
     violations = validate(problem, plan, matrix)
     stats = plan_stats(problem, plan, violations)

@@ -180,9 +180,7 @@ def test_solved_plan_shows_routes_stops_unassigned_and_publishes(
     }
     assert sorted(routes) == [("T1", "2026-11-30"), ("T2", "2026-11-30")]
     assert sorted(routes[("T1", "2026-11-30")]) == ["SA1", "SB1"]
-    assert [(u["site_key"], u["reason"]) for u in detail["unassigned"]] == [
-        ("SA3", "insufficient_capacity")
-    ]
+    assert [(u["site_key"], u["reason"]) for u in detail["unassigned"]] == [("SA3", "out_of_reach")]
     t1 = next(r for r in detail["routes"] if r["technician_key"] == "T1")
     assert [s["seq"] for s in t1["stops"]] == [1, 2]
     # The legs to the stops, then home: the total covers at least the legs out.

@@ -19,8 +19,12 @@ from routing.plan_problem import (
     priority_of,
     start_windows,
 )
-from routing.problem import TimeWindow
+from routing.planner import OUT_OF_REACH, explain_unassigned
+from routing.problem import Plan, TimeWindow, Unassigned
 from routing.travel import HaversineProvider
+from tests.routing.conftest import problem as line_problem
+from tests.routing.conftest import tech as line_tech
+from tests.routing.conftest import visit as line_visit
 
 CAL = Calendar(date(2026, 11, 30), date(2026, 12, 6), "Europe/Helsinki")
 RULES = PlanRules(timezone="Europe/Helsinki")
@@ -181,3 +185,22 @@ def test_calendar_round_trip_over_a_dst_change() -> None:
     instant = cal.instant(1, 13 * 60)
     assert instant == datetime(2026, 10, 25, 10, 0, tzinfo=UTC)
     assert cal.minutes(1, instant) == 13 * 60
+
+
+def test_visits_no_technician_day_could_serve_alone_are_out_of_reach() -> None:
+    # Home at 0, shift 0..100 with no lunch: 30 out, 10 on site, 30 back fits; 60 does not.
+    p = line_problem(
+        [line_visit("near", 30), line_visit("far", 60)],
+        [line_tech("t1", shift=TimeWindow(0, 100))],
+    )
+    matrix = p.travel.matrix(p.locations())
+    solver_said = Plan(
+        (),
+        (Unassigned("near", "insufficient_capacity"), Unassigned("far", "insufficient_capacity")),
+        0,
+    )
+    explained = explain_unassigned(p, solver_said, matrix)
+    assert [(u.visit_id, u.reason) for u in explained.unassigned] == [
+        ("near", "insufficient_capacity"),
+        ("far", OUT_OF_REACH),
+    ]

@@ -80,7 +80,7 @@ def test_the_stored_plan_serves_what_it_can_keeps_hours_and_passes_the_validator
         "SA2": ("T2", MON),
     }
     detail = plans.plan_detail(session, plan_id=plan_id)
-    assert [(u.site_key, u.reason) for u in detail.unassigned] == [("SA3", "insufficient_capacity")]
+    assert [(u.site_key, u.reason) for u in detail.unassigned] == [("SA3", "out_of_reach")]
     # SB1 keeps Stockholm hours (09:00-18:00, i.e. from 08:00 UTC); SA1 Helsinki hours
     # (08:00-17:00, from 06:00 UTC). Each promise is 2 hours from the start's full hour.
     for key, opens_utc in (("SB1", 8), ("SA1", 6)):
