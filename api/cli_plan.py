@@ -200,6 +200,29 @@ def replan_cmd(
         _fail(exc)
 
 
+def _record_days(
+    kind: str, key: str, first_day: datetime, last_day: datetime | None, reason: str | None
+) -> list[str]:
+    from api.cli import _fail
+    from core.db import transaction
+    from routing import availability
+
+    try:
+        with transaction() as session:
+            rows = availability.record_days(
+                session,
+                availability.ABSENCE if kind == "absence" else availability.CLOSURE,
+                key=key,
+                first_day=first_day.date(),
+                last_day=last_day.date() if last_day else None,
+                reason=reason,
+                actor="cli",
+            )
+            return [r.day.isoformat() for r in rows]
+    except AppError as exc:
+        _fail(exc)
+
+
 @plan_app.command("absence")
 def absence_cmd(
     technician: str = typer.Argument(..., help="technician_key"),
@@ -208,23 +231,7 @@ def absence_cmd(
     reason: str | None = typer.Option(None),
 ) -> None:
     """Record that a technician will not work these days."""
-    from api.cli import _fail
-    from core.db import transaction
-    from routing import availability
-
-    try:
-        with transaction() as session:
-            rows = availability.record_absence(
-                session,
-                technician_key=technician,
-                first_day=first_day.date(),
-                last_day=last_day.date() if last_day else None,
-                reason=reason,
-                actor="cli",
-            )
-            days = [r.day.isoformat() for r in rows]
-    except AppError as exc:
-        _fail(exc)
+    days = _record_days("absence", technician, first_day, last_day, reason)
     typer.echo(f"{technician} absent on {', '.join(days)}")
 
 
@@ -236,21 +243,5 @@ def closure_cmd(
     reason: str | None = typer.Option(None),
 ) -> None:
     """Record that a site is closed these days."""
-    from api.cli import _fail
-    from core.db import transaction
-    from routing import availability
-
-    try:
-        with transaction() as session:
-            rows = availability.record_closure(
-                session,
-                site_key=site,
-                first_day=first_day.date(),
-                last_day=last_day.date() if last_day else None,
-                reason=reason,
-                actor="cli",
-            )
-            days = [r.day.isoformat() for r in rows]
-    except AppError as exc:
-        _fail(exc)
+    days = _record_days("closure", site, first_day, last_day, reason)
     typer.echo(f"{site} closed on {', '.join(days)}")

@@ -12,31 +12,29 @@ from sqlalchemy.orm import Mapped, mapped_column
 from core.db import Base
 
 
-class TechnicianAbsence(Base):
-    __tablename__ = "technician_absence"
+class _DayOff:
+    """One day something is unavailable, why, and who said so."""
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    technician_id: Mapped[int] = mapped_column(ForeignKey("technician.id"), nullable=False)
     day: Mapped[date] = mapped_column(Date, nullable=False)
     reason: Mapped[str | None] = mapped_column(Text)
     created_by: Mapped[str] = mapped_column(String(200), nullable=False)
     created_at: Mapped[datetime] = mapped_column(
         DateTime(timezone=True), server_default=func.now(), nullable=False
     )
+
+
+class TechnicianAbsence(_DayOff, Base):
+    __tablename__ = "technician_absence"
+
+    technician_id: Mapped[int] = mapped_column(ForeignKey("technician.id"), nullable=False)
 
     __table_args__ = (UniqueConstraint("technician_id", "day"),)
 
 
-class SiteClosure(Base):
+class SiteClosure(_DayOff, Base):
     __tablename__ = "site_closure"
 
-    id: Mapped[int] = mapped_column(Integer, primary_key=True)
     site_id: Mapped[int] = mapped_column(ForeignKey("site.id"), nullable=False)
-    day: Mapped[date] = mapped_column(Date, nullable=False)
-    reason: Mapped[str | None] = mapped_column(Text)
-    created_by: Mapped[str] = mapped_column(String(200), nullable=False)
-    created_at: Mapped[datetime] = mapped_column(
-        DateTime(timezone=True), server_default=func.now(), nullable=False
-    )
 
     __table_args__ = (UniqueConstraint("site_id", "day"),)
