@@ -140,7 +140,7 @@ def list_cmd(campaign_id: int = typer.Argument(...)) -> None:
         typer.echo(
             f"plan {p.id} v{p.version}: {p.status}, {p.first_day}..{p.last_day}, "
             f"by {p.created_by}"
-            + (f", based on {p.based_on_plan_id}" if p.based_on_plan_id else "")
+            + (f", based on plan {p.based_on_plan_id}" if p.based_on_plan_id else "")
         )
 
 
