@@ -5,12 +5,12 @@ from __future__ import annotations
 
 import pytest
 from fastapi.testclient import TestClient
-from recall.outbox_models import OutboxMessage
 from sqlalchemy import func, select, text
 from sqlalchemy.orm import Session
 
 from devices.importer import import_csv
 from recall.campaign_models import Campaign, CampaignUnit, VisitRequest
+from recall.outbox_models import OutboxMessage
 from tests.fixtures import Keys
 from tests.recall.campaign_fixtures import (
     OULU,
