@@ -45,6 +45,9 @@ class Settings(BaseSettings):
     # How often a worker sweeps for pending messages whose job was lost (a killed worker):
     # a Procrastinate cron with a seconds column.
     notify_sweep_cron: str = "* * * * * */30"
+    # How often a worker re-evaluates every active recall's scope (late imports, new
+    # installs): a Procrastinate cron, hourly by default.
+    reevaluate_cron: str = "17 * * * *"
 
     # Worker tuning (Procrastinate worker defaults): how often an idle worker polls for
     # jobs whose scheduled time came (retries), and its heartbeat.
