@@ -3,6 +3,9 @@ nothing is committed: a refused command must leave the database as it was."""
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -65,3 +68,24 @@ def test_demo_generate_writes_the_eight_files_deterministically(
     assert names == sorted(f"{kind}.csv" for kind in IMPORT_ORDER)
     for name in names:
         assert (tmp_path / "a" / name).read_bytes() == (tmp_path / "b" / name).read_bytes()
+
+
+def test_db_upgrade_ignores_a_migrations_package_in_the_working_directory(
+    engine: Engine, tmp_path: Path
+) -> None:
+    decoy = tmp_path / "migrations"
+    decoy.mkdir()
+    (decoy / "__init__.py").write_text("")
+    (decoy / "metadata.py").write_text("raise ImportError('the decoy was imported')\n")
+    env = {**os.environ, "DATABASE_URL": engine.url.render_as_string(hide_password=False)}
+    # The console script, as people run it: `python -c` would put the directory on
+    # sys.path itself.
+    done = subprocess.run(
+        [str(Path(sys.executable).with_name("fieldrecall")), "db", "upgrade"],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+    )
+    assert done.returncode == 0, done.stderr
+    assert "latest migration" in done.stdout
