@@ -99,6 +99,10 @@ def load_exposure(
     # With the default 4 MB, the weekly grid's sorts and the final aggregation (tens of
     # millions of rows at a million units) spill to disk, which costs most of the run.
     session.execute(text("SELECT set_config('work_mem', '256MB', true)"))
+    # Row estimates on fresh temporary tables are poor and inflate plan costs, which
+    # triggers JIT compilation that costs more than it saves on these queries.
+    previous_jit = session.scalar(text("SELECT current_setting('jit')"))
+    session.execute(text("SELECT set_config('jit', 'off', true)"))
     try:
         for name, sql in _statements(variable, extreme):
             t0 = time.perf_counter()
@@ -157,7 +161,8 @@ def load_exposure(
     finally:
         session.execute(text("DROP TABLE IF EXISTS " + ", ".join(TEMP_TABLES)))
         session.execute(
-            text("SELECT set_config('work_mem', :value, true)"), {"value": previous_work_mem}
+            text("SELECT set_config('work_mem', :w, true), set_config('jit', :j, true)"),
+            {"w": previous_work_mem, "j": previous_jit},
         )
     return Exposure(
         window_start=ws,
@@ -186,7 +191,16 @@ def _default_window_start(session: Session, as_of: date) -> date:
     return first or earliest
 
 
-TEMP_TABLES = ("det_site", "det_day", "det_unit", "det_event", "det_n", "det_ext")
+TEMP_TABLES = (
+    "det_site",
+    "det_day",
+    "det_rest",
+    "det_unit",
+    "det_event",
+    "det_n",
+    "det_ext",
+    "det_week",
+)
 
 
 def _statements(variable: str, extreme: str) -> list[tuple[str, str]]:
@@ -215,6 +229,21 @@ def _statements(variable: str, extreme: str) -> list[tuple[str, str]]:
         # Temporary tables get no statistics from autovacuum; without them the planner
         # guesses row counts and picks nested loops over millions of rows.
         ("analyze_days", "ANALYZE det_day"),
+        (
+            "rest_of_week",
+            # Per station and calendar day (observed or not, an entry or exit may fall on
+            # any day): the days left in that week per bin. Joined to entries and exits by
+            # equality, it gives their in-week part without a range probe per event.
+            """CREATE TEMP TABLE det_rest AS
+            SELECT s.station_id, c.day, d.week, d.bin_c, count(*)::int AS days
+            FROM (SELECT DISTINCT station_id FROM det_day) s
+            CROSS JOIN generate_series(CAST(:ws AS date), CAST(:as_of AS date), '1 day') c(day)
+            JOIN det_day d
+              ON d.station_id = s.station_id
+             AND d.day BETWEEN c.day::date
+                 AND CAST(:ws AS date) + (c.day::date - CAST(:ws AS date)) / 7 * 7 + 6
+            GROUP BY 1, 2, 3, 4""",
+        ),
         (
             "unit_intervals",
             """CREATE TEMP TABLE det_unit AS
@@ -270,7 +299,13 @@ def _statements(variable: str, extreme: str) -> list[tuple[str, str]]:
             FROM det_day""",
         ),
         ("index_ext", "CREATE INDEX ON det_ext (station_id, day)"),
-        ("analyze", "ANALYZE det_n, det_ext"),
+        (
+            "weekly_extremes",
+            f"""CREATE TEMP TABLE det_week AS
+            SELECT station_id, week, {extreme}(value) AS value FROM det_day GROUP BY 1, 2""",
+        ),
+        ("index_week", "CREATE INDEX ON det_week (station_id, week)"),
+        ("analyze", "ANALYZE det_rest, det_n, det_ext, det_week"),
     ]
 
 
@@ -291,13 +326,9 @@ DAYS_PER_BIN_SQL = """
 """
 
 IN_WEEK_SQL = """
-    SELECT e.batch_id, d.week, d.bin_c, sum(e.delta)::float8 AS unit_days
-    -- the rest of the event's own week, as a day range the (station_id, day) index
-    -- answers with at most 7 rows (a week-equality join scans the station's year)
-    FROM det_event e JOIN det_day d
-      ON d.station_id = e.station_id
-     AND d.day BETWEEN e.day AND CAST(:ws AS date) + (e.day - CAST(:ws AS date)) / 7 * 7 + 6
-    GROUP BY e.batch_id, d.week, d.bin_c
+    SELECT e.batch_id, r.week, r.bin_c, sum(e.delta * r.days)::float8 AS unit_days
+    FROM det_event e JOIN det_rest r ON r.station_id = e.station_id AND r.day = e.day
+    GROUP BY e.batch_id, r.week, r.bin_c
 """
 
 FAILURES_SQL = """
@@ -330,8 +361,24 @@ LOGISTIC_SQL = """
             WHEN p.start_day = :ws AND p.end_day = :as_of THEN whole.whole
             WHEN p.start_day = :ws AND upto.upto IS NOT NULL THEN upto.upto
             WHEN p.end_day = :as_of AND from_day.from_day IS NOT NULL THEN from_day.from_day
-            ELSE (SELECT {extreme}(d.value) FROM det_day d
-                  WHERE d.station_id = p.station_id AND d.day BETWEEN p.start_day AND p.end_day)
+            -- an inner span: its partial first and last weeks day by day, whole weeks
+            -- between them from the weekly extremes (at most 7 + 7 rows + one per week)
+            ELSE (SELECT {extreme}(x.value) FROM (
+                SELECT d.value FROM det_day d
+                WHERE d.station_id = p.station_id AND d.day BETWEEN p.start_day
+                      AND least(p.end_day,
+                                CAST(:ws AS date) + (p.start_day - CAST(:ws AS date)) / 7 * 7 + 6)
+                UNION ALL
+                SELECT k.value FROM det_week k
+                WHERE k.station_id = p.station_id
+                  AND k.week > (p.start_day - CAST(:ws AS date)) / 7
+                  AND k.week < (p.end_day - CAST(:ws AS date)) / 7
+                UNION ALL
+                SELECT d.value FROM det_day d
+                WHERE d.station_id = p.station_id AND d.day <= p.end_day
+                  AND d.day >= greatest(p.start_day,
+                                        CAST(:ws AS date) + (p.end_day - CAST(:ws AS date)) / 7 * 7)
+            ) x WHERE x.value IS NOT NULL)
         END AS extreme
         FROM spans p
         LEFT JOIN (SELECT DISTINCT station_id, whole FROM det_ext) whole

@@ -57,7 +57,10 @@ def weekly_unit_days(
     out = np.zeros((batch_ids.size, n_weeks, bins_c.size))
     if batch_ids.size == 0 or bins_c.size == 0:
         return WeeklyProduct(batch_ids.astype(np.int64), bins_c.astype(np.int64), out)
-    at_risk = np.zeros((stations.size, batch_ids.size))
+    n_s, n_b, n_k = stations.size, batch_ids.size, bins_c.size
+    at_risk = np.zeros(n_s * n_b)
+    delta_cell = ds_idx * n_b + b_idx
+    days_cell = ns_idx * n_k + k_idx
     delta_order = np.argsort(delta_week, kind="stable")
     delta_bounds = np.searchsorted(delta_week[delta_order], np.arange(n_weeks + 1))
     days_order = np.argsort(days_week, kind="stable")
@@ -65,10 +68,9 @@ def weekly_unit_days(
     for w in range(n_weeks):
         rows = days_order[days_bounds[w] : days_bounds[w + 1]]
         if rows.size:
-            n_w = np.zeros((stations.size, bins_c.size))
-            np.add.at(n_w, (ns_idx[rows], k_idx[rows]), days[rows])
-            out[:, w, :] = at_risk.T @ n_w
+            n_w = np.bincount(days_cell[rows], weights=days[rows], minlength=n_s * n_k)
+            out[:, w, :] = at_risk.reshape(n_s, n_b).T @ n_w.reshape(n_s, n_k)
         # Entries and exits of week w count from the next week on (their own week is SQL's).
         ev = delta_order[delta_bounds[w] : delta_bounds[w + 1]]
-        np.add.at(at_risk, (ds_idx[ev], b_idx[ev]), delta[ev])
+        at_risk += np.bincount(delta_cell[ev], weights=delta[ev], minlength=n_s * n_b)
     return WeeklyProduct(batch_ids.astype(np.int64), bins_c.astype(np.int64), out)
