@@ -230,21 +230,6 @@ def _statements(variable: str, extreme: str) -> list[tuple[str, str]]:
         # guesses row counts and picks nested loops over millions of rows.
         ("analyze_days", "ANALYZE det_day"),
         (
-            "rest_of_week",
-            # Per station and calendar day (observed or not, an entry or exit may fall on
-            # any day): the days left in that week per bin. Joined to entries and exits by
-            # equality, it gives their in-week part without a range probe per event.
-            """CREATE TEMP TABLE det_rest AS
-            SELECT s.station_id, c.day, d.week, d.bin_c, count(*)::int AS days
-            FROM (SELECT DISTINCT station_id FROM det_day) s
-            CROSS JOIN generate_series(CAST(:ws AS date), CAST(:as_of AS date), '1 day') c(day)
-            JOIN det_day d
-              ON d.station_id = s.station_id
-             AND d.day BETWEEN c.day::date
-                 AND CAST(:ws AS date) + (c.day::date - CAST(:ws AS date)) / 7 * 7 + 6
-            GROUP BY 1, 2, 3, 4""",
-        ),
-        (
             "unit_intervals",
             """CREATE TEMP TABLE det_unit AS
             WITH first_failure AS (
@@ -283,6 +268,20 @@ def _statements(variable: str, extreme: str) -> list[tuple[str, str]]:
             ) e GROUP BY station_id, batch_id, day""",
         ),
         ("analyze_events", "ANALYZE det_event"),
+        (
+            "rest_of_week",
+            # Per station and day with an entry or exit (observed or not): the days left in
+            # that week per bin. Joined to entries and exits by equality, it gives their
+            # in-week part without a range probe per event.
+            """CREATE TEMP TABLE det_rest AS
+            SELECT c.station_id, c.day, d.week, d.bin_c, count(*)::int AS days
+            FROM (SELECT DISTINCT station_id, day FROM det_event) c
+            JOIN det_day d
+              ON d.station_id = c.station_id
+             AND d.day BETWEEN c.day
+                 AND CAST(:ws AS date) + (c.day - CAST(:ws AS date)) / 7 * 7 + 6
+            GROUP BY 1, 2, 3, 4""",
+        ),
         (
             "days_per_bin",
             """CREATE TEMP TABLE det_n AS
