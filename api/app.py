@@ -13,6 +13,7 @@ from devices.router import router as registry_router
 from recall.campaign_router import router as campaign_router
 from recall.notify_router import router as notify_router
 from recall.router import router as detection_router
+from routing.plan_router import router as plan_router
 from routing.sheet_router import router as sheet_router
 from routing.technician_router import router as technician_router
 
@@ -35,6 +36,7 @@ def create_app(sessions: sessionmaker[Session] | None = None) -> FastAPI:
     app.include_router(sheet_router)
     app.include_router(technician_router)
     app.include_router(notify_router)
+    app.include_router(plan_router)
 
     @app.get("/healthz", tags=["ops"])
     def healthz() -> dict[str, str]:

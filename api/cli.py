@@ -10,6 +10,7 @@ from typing import Any, NoReturn
 
 import typer
 
+from api.cli_plan import plan_app
 from api.cli_recall import recall_app
 from core.errors import AppError
 
@@ -21,6 +22,7 @@ app.add_typer(db_app, name="db")
 app.add_typer(keys_app, name="keys")
 app.add_typer(demo_app, name="demo")
 app.add_typer(recall_app, name="recall")
+app.add_typer(plan_app, name="plan")
 
 
 def _fail(exc: AppError) -> NoReturn:

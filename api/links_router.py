@@ -53,8 +53,9 @@ def _owner(
     return None, tid, f"technician:{technician}"
 
 
-def link_urls(token: str, *, partner: bool) -> dict[str, str]:
-    base = get_settings().public_base_url
+def link_urls(token: str, *, partner: bool, base: str | None = None) -> dict[str, str]:
+    """The link's addresses, under ``base`` (default: the public base URL setting)."""
+    base = get_settings().public_base_url if base is None else base
     if partner:
         return {"calendar": f"{base}/feeds/{token}.ics", "status": f"{base}/p/{token}"}
     return {"sheets": f"{base}/t/{token}"}

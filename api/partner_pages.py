@@ -4,6 +4,8 @@ state). Nothing of another partner is reachable from a link."""
 
 from __future__ import annotations
 
+from zoneinfo import ZoneInfo
+
 from fastapi import APIRouter, Depends, Response
 from fastapi.responses import HTMLResponse
 from sqlalchemy.orm import Session
@@ -45,6 +47,9 @@ def status_page(token: str, session: Session = Depends(get_session)) -> HTMLResp
         )
     return HTMLResponse(
         template("api", "partner_status.html").render(
-            partner=partner, items=items, feed=f"/feeds/{token}.ics"
+            local=lambda moment, zone: moment.astimezone(ZoneInfo(zone)).strftime("%H:%M"),
+            partner=partner,
+            items=items,
+            feed=f"/feeds/{token}.ics",
         )
     )

@@ -57,6 +57,7 @@ def worker_app(database_url: str) -> procrastinate.App:
     from core.settings import get_settings
     from recall.jobs import register as register_recall
     from recall.notify_jobs import register as register_notify
+    from routing.plan_jobs import register as register_plans
 
     settings = get_settings()
     conninfo = database_url.replace("postgresql+psycopg://", "postgresql://", 1)
@@ -72,4 +73,5 @@ def worker_app(database_url: str) -> procrastinate.App:
     )
     register_recall(app)
     register_notify(app)
+    register_plans(app)
     return app

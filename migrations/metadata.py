@@ -11,4 +11,5 @@ def load_all_models() -> None:
     import recall.campaign_models
     import recall.models
     import recall.outbox_models  # noqa: F401
+    import routing.availability_models
     import routing.plan_models  # noqa: F401

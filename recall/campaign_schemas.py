@@ -201,6 +201,7 @@ class VisitOut(BaseModel):
     campaign_id: int
     site_key: str
     site_name: str
+    site_timezone: str
     partner_key: str
     status: str
     unit_count: int

@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session
 
 from core.errors import InvalidInput, NotFound
 from core.events import record_event
-from devices.models import Partner, Site, Unit
+from devices.models import Unit
 from recall import campaign_repository as repo
 from recall import notices
 from recall.campaign_models import Campaign, CampaignUnit
@@ -186,6 +186,15 @@ def reevaluate(
     )
 
 
+def reevaluate_active(session: Session, *, actor: str) -> dict[int, ReevaluationOut]:
+    """Re-evaluate every active campaign (the worker does this periodically, so late
+    imports and new installs join their recall without anyone asking)."""
+    ids = session.scalars(
+        select(Campaign.id).where(Campaign.status == "active").order_by(Campaign.id)
+    ).all()
+    return {cid: reevaluate(session, campaign_id=cid, actor=actor) for cid in ids}
+
+
 def get_campaign(
     session: Session, *, campaign_id: int, partner_id: int | None, lock: bool = False
 ) -> Campaign:
@@ -232,23 +241,3 @@ def list_campaigns(session: Session, *, partner_id: int | None) -> list[Campaign
             .exists()
         )
     return list(session.scalars(stmt))
-
-
-def partner_keys_of(session: Session, campaign_id: int) -> list[tuple[int, str]]:
-    """(partner_id, partner_key) of every partner with units in the campaign."""
-    return [
-        (pid, key)
-        for pid, key in session.execute(
-            select(Partner.id, Partner.partner_key)
-            .where(
-                Partner.id.in_(
-                    select(CampaignUnit.partner_id).where(CampaignUnit.campaign_id == campaign_id)
-                )
-            )
-            .order_by(Partner.partner_key)
-        )
-    ]
-
-
-def site_key_of(session: Session, site_id: int) -> str:
-    return session.scalars(select(Site.site_key).where(Site.id == site_id)).one()

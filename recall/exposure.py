@@ -229,10 +229,12 @@ def _statements(variable: str, extreme: str) -> list[tuple[str, str]]:
         # Temporary tables get no statistics from autovacuum; without them the planner
         # guesses row counts and picks nested loops over millions of rows.
         ("analyze_days", "ANALYZE det_day"),
+        # MATERIALIZED: computed once. With stale statistics (a table ANALYZEd while empty)
+        # the planner otherwise re-runs the aggregate for every unit, for minutes.
         (
             "unit_intervals",
             """CREATE TEMP TABLE det_unit AS
-            WITH first_failure AS (
+            WITH first_failure AS MATERIALIZED (
                 SELECT f.unit_id, min((f.occurred_at AT TIME ZONE s.timezone)::date) AS day
                 FROM failure_report f
                 JOIN unit u ON u.id = f.unit_id

@@ -7,9 +7,11 @@ import logging
 import procrastinate
 
 from core.db import transaction
+from core.settings import get_settings
 
 log = logging.getLogger("fieldrecall.jobs")
 DETECTION_TASK = "recall.run_detection"
+REEVALUATE_TASK = "recall.reevaluate_campaigns"
 
 
 def run_detection(run_id: int) -> None:
@@ -28,5 +30,21 @@ def run_detection(run_id: int) -> None:
         raise
 
 
+def reevaluate_campaigns(timestamp: int) -> int:
+    """Periodic: add units that entered an active recall's scope; returns how many."""
+    from recall.campaigns import reevaluate_active
+
+    with transaction() as session:
+        results = reevaluate_active(session, actor="scheduler")
+    return sum(len(r.added_serials) for r in results.values())
+
+
 def register(app: procrastinate.App) -> None:
     app.task(name=DETECTION_TASK, queue="fieldrecall", pass_context=False)(run_detection)
+    reevaluate_task = app.task(
+        name=REEVALUATE_TASK,
+        queue="fieldrecall",
+        pass_context=False,
+        queueing_lock=REEVALUATE_TASK,
+    )(reevaluate_campaigns)
+    app.periodic(cron=get_settings().reevaluate_cron)(reevaluate_task)

@@ -9,6 +9,7 @@ next: partners value being told early and honestly.
 from __future__ import annotations
 
 import hashlib
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
@@ -195,5 +196,86 @@ def visit_done(
         f"{lines}\n{follow_up}",
         data={"campaign_id": campaign.id, "visit_id": visit.id, "outcomes": outcomes},
         idempotency_key=f"visit:{visit.id}:done",
+        topic=topic(campaign.id),
+    )
+
+
+def _site_of(session: Session, visit: VisitRequest) -> tuple[str, str, str, str]:
+    partner_key, site_key, site_name, tz = session.execute(
+        select(Partner.partner_key, Site.site_key, Site.name, Site.timezone)
+        .join(Site, Site.partner_id == Partner.id)
+        .where(Site.id == visit.site_id)
+    ).one()
+    return partner_key, site_key, site_name, tz
+
+
+def visit_window_text(visit: VisitRequest, tz: str) -> str:
+    """'Tuesday 1 December 2026, between 10:00 and 12:00 (Europe/Helsinki time)'."""
+    assert visit.scheduled_date is not None
+    day = visit.scheduled_date
+    text = f"{day.strftime('%A')} {day.day} {day.strftime('%B %Y')}"
+    if visit.window_start is not None and visit.window_end is not None:
+        zone = ZoneInfo(tz)
+        start, end = visit.window_start.astimezone(zone), visit.window_end.astimezone(zone)
+        text += f", between {start:%H:%M} and {end:%H:%M} ({tz} time)"
+    return text
+
+
+def visit_scheduled(
+    session: Session, *, campaign: Campaign, visit: VisitRequest, plan_key: str, moved: bool
+) -> None:
+    """Tell the partner the date and arrival window of a visit: a new one, or a new date
+    for a visit it already knew (``moved``)."""
+    partner_key, site_key, site_name, tz = _site_of(session, visit)
+    when = visit_window_text(visit, tz)
+    if moved:
+        subject = f"Recall {campaign.title}: new date for the visit at {site_name}"
+        opening = f"We had to move the visit to {site_name} ({site_key}). The new date is {when}."
+    else:
+        subject = f"Recall {campaign.title}: visit at {site_name} on {visit.scheduled_date}"
+        opening = f"A technician will visit {site_name} ({site_key}) on {when}."
+    body = (
+        f"{opening}\n\n"
+        f"{visit.unit_count} affected unit{'s' * (visit.unit_count != 1)} will be fixed: "
+        f"{campaign.remedy}\n"
+        "Please confirm the date, or tell us which dates do not suit you and we will plan "
+        "the visit again around them.\n"
+    )
+    notify_partner(
+        session,
+        partner_key=partner_key,
+        kind="visit_moved" if moved else "visit_scheduled",
+        subject=subject,
+        body=body,
+        data={
+            "campaign_id": campaign.id,
+            "visit_id": visit.id,
+            "site_key": site_key,
+            "scheduled_date": visit.scheduled_date,
+            "window_start": visit.window_start,
+            "window_end": visit.window_end,
+            "timezone": tz,
+        },
+        idempotency_key=f"{plan_key}:visit:{visit.id}:scheduled",
+        topic=topic(campaign.id),
+    )
+
+
+def visit_unscheduled(
+    session: Session, *, campaign: Campaign, visit: VisitRequest, plan_key: str, was: str
+) -> None:
+    """A visit the new plan could not keep: say so, and that a new date will follow."""
+    partner_key, site_key, site_name, _ = _site_of(session, visit)
+    notify_partner(
+        session,
+        partner_key=partner_key,
+        kind="visit_unscheduled",
+        subject=f"Recall {campaign.title}: the visit at {site_name} is postponed",
+        body=(
+            f"We cannot keep the visit to {site_name} ({site_key}) planned for {was}.\n"
+            "We are sorry. We will send you a new date as soon as we have one.\n"
+        ),
+        data={"campaign_id": campaign.id, "visit_id": visit.id, "site_key": site_key},
+        idempotency_key=f"{plan_key}:visit:{visit.id}:unscheduled",
         topic=topic(campaign.id),
     )

@@ -23,18 +23,21 @@ from recall.lifecycle import move_units
 
 def _visits() -> Select:
     return (
-        select(VisitRequest, Site.site_key, Site.name, Partner.partner_key)
+        select(VisitRequest, Site.site_key, Site.name, Site.timezone, Partner.partner_key)
         .join(Site, Site.id == VisitRequest.site_id)
         .join(Partner, Partner.id == VisitRequest.partner_id)
     )
 
 
-def _out(visit: VisitRequest, site_key: str, site_name: str, partner_key: str) -> VisitOut:
+def _out(
+    visit: VisitRequest, site_key: str, site_name: str, site_timezone: str, partner_key: str
+) -> VisitOut:
     return VisitOut(
         id=visit.id,
         campaign_id=visit.campaign_id,
         site_key=site_key,
         site_name=site_name,
+        site_timezone=site_timezone,
         partner_key=partner_key,
         status=visit.status,
         unit_count=visit.unit_count,

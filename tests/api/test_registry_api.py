@@ -14,6 +14,7 @@ from core.settings import get_settings
 from tests.fixtures import REGISTRY_TABLES, Keys, load_registry, row_counts
 from tests.recall.test_campaign_isolation import LEAD_ONLY as RECALL_LEAD_ONLY
 from tests.recall.test_campaign_isolation import PARTNER_ROUTES as RECALL_PARTNER_ROUTES
+from tests.routing.test_plan_api import PLAN_ROUTES
 from tests.routing.test_technician_workflow import TECHNICIAN_ROUTES
 
 
@@ -78,7 +79,7 @@ def test_isolation_table_covers_every_route_with_an_id(client: TestClient) -> No
     """Every route with an id is in a table of some isolation test: registry routes here,
     recall routes in tests/recall/test_campaign_isolation.py."""
     templated = {path for _, path in api_routes(client) if "{" in path}
-    tables = LEAD_ONLY | RECALL_PARTNER_ROUTES | RECALL_LEAD_ONLY | TECHNICIAN_ROUTES
+    tables = LEAD_ONLY | RECALL_PARTNER_ROUTES | RECALL_LEAD_ONLY | TECHNICIAN_ROUTES | PLAN_ROUTES
     covered = set(FOREIGN_IDS) | {path for _, path in tables if "{" in path}
     assert templated == covered
 

@@ -5,12 +5,12 @@ from __future__ import annotations
 
 import pytest
 from fastapi.testclient import TestClient
-from recall.outbox_models import OutboxMessage
 from sqlalchemy import func, select, text
 from sqlalchemy.orm import Session
 
 from devices.importer import import_csv
 from recall.campaign_models import Campaign, CampaignUnit, VisitRequest
+from recall.outbox_models import OutboxMessage
 from tests.fixtures import Keys
 from tests.recall.campaign_fixtures import (
     OULU,
@@ -285,3 +285,24 @@ def test_a_declaration_from_a_signal_closes_the_signal(
     assert response.status_code == 201, response.text
     status = session.scalar(text("SELECT status FROM signal WHERE id = :id"), {"id": signal})
     assert status == "recall_declared"
+
+
+def test_the_periodic_reevaluation_picks_up_late_units_in_every_active_recall(
+    client: TestClient, keys: Keys, session: Session
+) -> None:
+    from recall.campaigns import reevaluate_active
+
+    b1 = declare(client, keys.lead, batch_keys=["B1"])
+    b2 = declare(client, keys.lead, batch_keys=["B2"])
+    import_csv(
+        session,
+        "units",
+        b"serial,batch_key,site_key,installed_on\nUA9,B2,SA3,2025-10-01\n",
+        filename="units.csv",
+    )
+    results = reevaluate_active(session, actor="scheduler")
+    assert {cid: r.added_serials for cid, r in results.items()} == {b1["id"]: [], b2["id"]: ["UA9"]}
+    history = client.get(f"/api/v1/campaigns/{b2['id']}/units/UA9", headers=h(keys.lead)).json()
+    assert [(e["actor"], e["reason"]) for e in history["history"]] == [
+        ("scheduler", "re-evaluation")
+    ]

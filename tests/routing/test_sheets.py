@@ -8,6 +8,7 @@ import json
 import re
 from datetime import datetime
 from html.parser import HTMLParser
+from zoneinfo import ZoneInfo
 
 import gpxpy
 import pytest
@@ -63,18 +64,59 @@ class _Stops(HTMLParser):
             self.stops[-1] = (self.stops[-1][0], a.get("datetime") or "")
 
 
-def test_every_format_has_the_stored_stops_order_and_times(
-    client: TestClient, keys: Keys, world: PlanWorld, session: Session
-) -> None:
-    stops = stored_stops(session, world.route_id)
+def assert_every_format_agrees_with_the_stored_plan(
+    client: TestClient, key: str, route_id: int, session: Session
+) -> dict:
+    """Same stops, order and times in JSON, HTML, PDF, iCalendar, GPX and GeoJSON as in
+    plan_stop; returns the JSON sheet."""
+    stops = stored_stops(session, route_id)
     ids = [s.id for s in stops]
     arrivals = [s.arrival for s in stops]
     starts = [(s.service_start, s.service_end) for s in stops]
-    key = keys.technician
 
-    body = json.loads(sheet(client, key, world.route_id, "json"))
+    body = json.loads(sheet(client, key, route_id, "json"))
     assert [s["stop_id"] for s in body["stops"]] == ids
     assert [datetime.fromisoformat(s["eta"]) for s in body["stops"]] == arrivals
+    assert [
+        (datetime.fromisoformat(s["service_start"]), datetime.fromisoformat(s["service_end"]))
+        for s in body["stops"]
+    ] == starts
+
+    page = _Stops()
+    page.feed(sheet(client, key, route_id, "html").decode())
+    assert [sid for sid, _ in page.stops] == ids
+    assert [datetime.fromisoformat(t) for _, t in page.stops] == arrivals
+
+    pdf = PdfReader(io.BytesIO(sheet(client, key, route_id, "pdf")))
+    text = "".join(p.extract_text() for p in pdf.pages)
+    zone = ZoneInfo(body["timezone"])
+    etas = [(str(s.seq), s.arrival.astimezone(zone).strftime("%H:%M")) for s in stops]
+    assert re.findall(r"^(\d+)\. .*ETA (\d\d:\d\d)", text, flags=re.M) == etas
+    for stop in body["stops"]:
+        assert all(u["serial"] in text for u in stop["units"])
+
+    events = Calendar.from_ical(sheet(client, key, route_id, "ics")).walk("VEVENT")
+    assert [str(e["uid"]) for e in events] == [f"stop-{i}@fieldrecall" for i in ids]
+    assert [(e.decoded("dtstart"), e.decoded("dtend")) for e in events] == starts
+
+    gpx = gpxpy.parse(sheet(client, key, route_id, "gpx").decode())
+    assert [w.time for w in gpx.waypoints] == arrivals
+    assert len(gpx.routes[0].points) == len(stops) + 2
+
+    geo = json.loads(sheet(client, key, route_id, "geojson"))
+    points = [f for f in geo["features"] if f["properties"]["kind"] == "stop"]
+    assert [datetime.fromisoformat(p["properties"]["eta"]) for p in points] == arrivals
+    line = next(f for f in geo["features"] if f["properties"]["kind"] == "route")
+    assert line["geometry"]["coordinates"][1:-1] == [p["geometry"]["coordinates"] for p in points]
+    return body
+
+
+def test_every_format_has_the_stored_stops_order_and_times(
+    client: TestClient, keys: Keys, world: PlanWorld, session: Session
+) -> None:
+    body = assert_every_format_agrees_with_the_stored_plan(
+        client, keys.technician, world.route_id, session
+    )
     assert [s["units"] for s in body["stops"]] == [
         [{"serial": "UA1", "state": "scheduled"}, {"serial": "UA4", "state": "scheduled"}],
         [{"serial": "UB1", "state": "scheduled"}],
@@ -88,41 +130,16 @@ def test_every_format_has_the_stored_stops_order_and_times(
     }
     assert body["stops"][0]["partner"]["email"] == "ops@alpha.example"
     assert body["stops"][0]["remedy"] == "Replace the power board"
-
-    page = _Stops()
-    page.feed(sheet(client, key, world.route_id, "html").decode())
-    assert [sid for sid, _ in page.stops] == ids
-    assert [datetime.fromisoformat(t) for _, t in page.stops] == arrivals
-
-    text = "".join(
-        p.extract_text()
-        for p in PdfReader(io.BytesIO(sheet(client, key, world.route_id, "pdf"))).pages
-    )
-    # ETAs in Helsinki time, in stop order, with every serial.
-    assert re.findall(r"^(\d)\. .*ETA (\d\d:\d\d)", text, flags=re.M) == [
-        ("1", "08:20"),
-        ("2", "09:40"),
-    ]
-    assert all(serial in text for serial in ("UA1", "UA4", "UB1"))
-
-    events = Calendar.from_ical(sheet(client, key, world.route_id, "ics")).walk("VEVENT")
-    assert [str(e["uid"]) for e in events] == [f"stop-{i}@fieldrecall" for i in ids]
-    assert [(e.decoded("dtstart"), e.decoded("dtend")) for e in events] == starts
-
-    gpx = gpxpy.parse(sheet(client, key, world.route_id, "gpx").decode())
-    assert [w.time for w in gpx.waypoints] == arrivals
+    assert [s["arrival_window"]["start"] for s in body["stops"]] == [
+        "2026-12-03T06:00:00+00:00"
+    ] * 2
+    gpx = gpxpy.parse(sheet(client, keys.technician, world.route_id, "gpx").decode())
     assert [p.name for p in gpx.routes[0].points] == [
         "Start",
         "1. Alpha North (SA1)",
         "2. Beta One (SB1)",
         "End",
     ]
-
-    geo = json.loads(sheet(client, key, world.route_id, "geojson"))
-    points = [f for f in geo["features"] if f["properties"]["kind"] == "stop"]
-    assert [datetime.fromisoformat(p["properties"]["eta"]) for p in points] == arrivals
-    line = next(f for f in geo["features"] if f["properties"]["kind"] == "route")
-    assert line["geometry"]["coordinates"][1:-1] == [p["geometry"]["coordinates"] for p in points]
 
 
 def test_technicians_read_only_their_own_published_routes(
@@ -170,6 +187,7 @@ def test_secret_links_open_sheets_and_partner_pages_without_a_key(
     status = partner["urls"]["status"][partner["urls"]["status"].index("/p/") :]
     page = client.get(status).text
     assert "Beta One" in page and "UB1: scheduled" in page
+    assert "07:00–09:00 (Europe/Stockholm)" in page  # the promised window, in site time
     assert "Alpha" not in page and "UA1" not in page
     # A technician's token is not a partner's link, and a partner's is no sheet link.
     assert client.get(base.replace("/t/", "/p/")).status_code == 404
