@@ -187,7 +187,7 @@ def test_secret_links_open_sheets_and_partner_pages_without_a_key(
     status = partner["urls"]["status"][partner["urls"]["status"].index("/p/") :]
     page = client.get(status).text
     assert "Beta One" in page and "UB1: scheduled" in page
-    assert "07:00–09:00 (Europe/Stockholm)" in page  # the promised window, in site time
+    assert "07:00\u201309:00 (Europe/Stockholm)" in page  # the promised window, in site time
     assert "Alpha" not in page and "UA1" not in page
     # A technician's token is not a partner's link, and a partner's is no sheet link.
     assert client.get(base.replace("/t/", "/p/")).status_code == 404
