@@ -32,6 +32,7 @@ typecheck: install
 	$(BIN)/mypy
 
 test: lint typecheck
+	@scripts/ensure_chromium.sh
 	DATABASE_URL="$$(scripts/ensure_db.sh fieldrecall_test)" $(BIN)/pytest -q -p no:cacheprovider
 
 demo: install

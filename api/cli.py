@@ -10,6 +10,8 @@ from typing import Any, NoReturn
 
 import typer
 
+from api.cli_plan import plan_app
+from api.cli_recall import recall_app
 from core.errors import AppError
 
 app = typer.Typer(help="fieldrecall: field-service and hardware recall coordinator.")
@@ -19,6 +21,8 @@ demo_app = typer.Typer(help="The demo scenario.")
 app.add_typer(db_app, name="db")
 app.add_typer(keys_app, name="keys")
 app.add_typer(demo_app, name="demo")
+app.add_typer(recall_app, name="recall")
+app.add_typer(plan_app, name="plan")
 
 
 def _fail(exc: AppError) -> NoReturn:
@@ -138,11 +142,22 @@ def demo_run(
 @app.command("detect")
 def detect_cmd(
     as_of: datetime | None = typer.Option(
-        None, "--as-of", formats=["%Y-%m-%d"], help="default: today"
+        None,
+        "--as-of",
+        formats=["%Y-%m-%d"],
+        help="use only what was known that day (default: today)",
     ),
     variable: str = typer.Option("temp_min_c", help="temp_min_c (cold) or temp_max_c (heat)"),
     direction: str | None = typer.Option(None, help="below or above (default from variable)"),
     since: datetime | None = typer.Option(None, formats=["%Y-%m-%d"], help="window start"),
+    max_station_km: float | None = typer.Option(
+        None, help="nearest weather station limit (default: the setting, 50 km)"
+    ),
+    min_failures: int | None = typer.Option(None, help="evidence: failures beyond (default 3)"),
+    min_sites: int | None = typer.Option(None, help="evidence: distinct sites beyond (default 2)"),
+    min_rr_lower: float | None = typer.Option(
+        None, help="evidence: lower confidence bound of the rate ratio above this (default 1.5)"
+    ),
     as_json: bool = typer.Option(False, "--json", help="print every batch with a failure as JSON"),
 ) -> None:
     """Run detection now (inline) and store the run, its results and signals."""
@@ -158,6 +173,12 @@ def detect_cmd(
                 variable=variable,
                 direction=direction,  # type: ignore[arg-type]
                 window_start=since.date() if since else None,
+                max_station_km=max_station_km,
+                evidence={
+                    "min_failures_beyond": min_failures,
+                    "min_sites_beyond": min_sites,
+                    "min_rate_ratio_lower": min_rr_lower,
+                },
                 enqueue=False,
             )
             execute_run(session, run.id, actor="cli")
@@ -167,32 +188,62 @@ def detect_cmd(
         _fail(exc)
     if as_json:
         typer.echo(json.dumps(results, indent=2))
-        return
-    typer.echo(
-        f"detection run {run.id}: as of {run.as_of}, {run.variable} {run.direction}, "
-        f"window from {run.window_start}; {summary.get('batches_tested')} batches with failures"
+    else:
+        typer.echo(
+            f"detection run {run.id}: as of {run.as_of}, {run.variable} {run.direction}, "
+            f"window from {run.window_start}; {summary.get('batches_tested')} batches with "
+            f"failures, flagged: {', '.join(summary.get('flagged', [])) or 'none'}"
+        )
+        for r in results:
+            typer.echo(describe_result(r))
+    # What could not be used goes to stderr, so that --json output stays one JSON list.
+    _note_sites(
+        summary.get("sites_without_station"),
+        f"have no weather station within {run.parameters['max_station_km']:g} km",
     )
-    for r in results:
-        mark = "FLAGGED" if r["flagged"] else "       "
-        rr = r["rate_ratio"]
+    _note_sites(
+        summary.get("sites_without_weather"),
+        f"have a station without {run.variable} observations in the window",
+    )
+    if summary.get("failures_without_weather"):
         typer.echo(
-            f"  {mark} {r['batch_key']:<12} threshold {r['threshold_c']} C  "
-            f"failures {r['direction']} {r['failures_below']} / other {r['failures_above']}  "
-            f"rate ratio {'inf' if rr is None else f'{rr:.1f}'}  q {r['q_value']:.3g}  "
-            f"failed {100 * (r['failed_fraction'] or 0):.2f} %"
+            f"note: {summary['failures_without_weather']} failures fell on days without a "
+            "weather observation at their station and were left out",
+            err=True,
         )
-        if r.get("iceberg"):
-            ice = r["iceberg"]
-            typer.echo(
-                f"          iceberg: {ice['units_not_failed']} units not failed yet at "
-                f"{ice['sites']} sites of {ice['partners']} partners; "
-                f"{ice['units_beyond_threshold_now']} at sites already beyond the threshold"
-            )
-    if summary.get("sites_without_station"):
-        typer.echo(
-            f"  note: {len(summary['sites_without_station'])} sites have no weather station "
-            "within reach; their units were left out"
+
+
+def _note_sites(sites: list[dict[str, Any]] | None, why: str) -> None:
+    if not sites:
+        return
+    keys = ", ".join(m["site_key"] for m in sites[:10])
+    more = f" and {len(sites) - 10} more" if len(sites) > 10 else ""
+    units = sum(m["units"] for m in sites)
+    typer.echo(f"note: {len(sites)} sites {why} ({units} units left out): {keys}{more}", err=True)
+
+
+def describe_result(r: dict[str, Any]) -> str:
+    """One batch's detection result for people (with the iceberg of a flagged batch)."""
+    mark = "FLAGGED" if r["flagged"] else "       "
+    rr, ci = r["rate_ratio"], r["rate_ratio_ci"]
+
+    def num(x: float | None) -> str:
+        return "inf" if x is None else f"{x:.1f}"
+
+    line = (
+        f"  {mark} {r['batch_key']:<12} threshold {r['threshold_c']} C  "
+        f"failures {r['direction']} {r['failures_below']} / other {r['failures_above']}  "
+        f"rate ratio {num(rr)} [{num(ci[0])}, {num(ci[1])}]  q {r['q_value']:.3g}  "
+        f"failed {100 * (r['failed_fraction'] or 0):.2f} %"
+    )
+    ice = r.get("iceberg")
+    if ice:
+        line += (
+            f"\n          iceberg: {ice['units_not_failed']} units not failed yet at "
+            f"{ice['sites']} sites of {ice['partners']} partners; "
+            f"{ice['units_beyond_threshold_now']} at sites already beyond the threshold"
         )
+    return line
 
 
 @app.command("worker")

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Awaitable, Callable
 
 from fastapi import FastAPI, Request
 from fastapi.encoders import jsonable_encoder
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from core.errors import AppError
@@ -20,6 +21,16 @@ def _body(name: str, detail: object, status: int) -> JSONResponse:
 
 
 def install_error_handlers(app: FastAPI) -> None:
+    @app.middleware("http")
+    async def refuse_nul_in_url(
+        request: Request, call_next: Callable[[Request], Awaitable[Response]]
+    ) -> Response:
+        # PostgreSQL text cannot hold NUL: a key like "a%00b" would fail in the database
+        # (a 500) instead of being refused as the bad input it is.
+        if "\x00" in request.scope["path"] or b"%00" in request.scope["query_string"]:
+            return _body("InvalidInput", "the URL contains a NUL character (%00)", 422)
+        return await call_next(request)
+
     @app.exception_handler(AppError)
     async def app_error(_: Request, exc: AppError) -> JSONResponse:
         return _body(exc.name, exc.detail, exc.status_code)

@@ -10,9 +10,11 @@ each week, and a batch's first flag is its first look with ``flagged``. Figures:
 * median cumulative failed fraction of that batch at its first flag (target <= 1 %);
 * median |estimated - true threshold| at the first flag (target within 2 C).
 
-``--calibrate`` also tabulates the figures for a grid of CUSUM limits h (the flag rule is
-"evidence rules and (CUSUM max >= h or BH q <= alpha)", so every h can be evaluated from one
-run) and prints the smallest h whose false-alarm rate is at most ``--target-fa``.
+``--calibrate`` also tabulates the figures for a grid of CUSUM limits h, for the flag rules
+"evidence rules and CUSUM max >= h" (the default) and "... and (CUSUM or BH q <= alpha)"
+(every h is evaluated from one run), and prints the smallest h whose false-alarm rate is at
+most ``--target-fa``. Only the false-alarm rate, measured on the batches that are not
+cold-sensitive, chooses h.
 
 Run: ``.venv/bin/python benchmarks/detection_sim.py --seasons 200 --workers 2``.
 The last line printed is one JSON object with the headline figures.

@@ -22,6 +22,11 @@ NAMING_CONVENTION = {
 }
 
 
+def one_of(column: str, values: tuple[str, ...]) -> str:
+    """SQL for a CHECK that ``column`` holds one of ``values`` (the states of a lifecycle)."""
+    return f"{column} IN (" + ", ".join(f"'{v}'" for v in values) + ")"
+
+
 class Base(DeclarativeBase):
     metadata = MetaData(naming_convention=NAMING_CONVENTION)
 

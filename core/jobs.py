@@ -9,6 +9,7 @@ Procrastinate's psycopg connector.
 from __future__ import annotations
 
 import json
+from datetime import datetime
 from typing import Any
 
 import procrastinate
@@ -26,12 +27,17 @@ def defer_job(
     queue: str = QUEUE,
     lock: str | None = None,
     queueing_lock: str | None = None,
+    scheduled_at: datetime | None = None,
 ) -> int:
-    """Enqueue ``task_name(**args)`` in the caller's transaction; returns the job id."""
+    """Enqueue ``task_name(**args)`` in the caller's transaction; returns the job id.
+
+    ``scheduled_at`` (timezone-aware) delays the job: no worker starts it before then.
+    """
     job_id = session.scalar(
         text(
             "SELECT unnest(procrastinate_defer_jobs_v1(ARRAY[ROW(:queue, :task, 0, :lock,"
-            " :queueing_lock, CAST(:args AS jsonb), NULL)::procrastinate_job_to_defer_v1]))"
+            " :queueing_lock, CAST(:args AS jsonb), :scheduled_at)"
+            "::procrastinate_job_to_defer_v1]))"
         ),
         {
             "queue": queue,
@@ -39,6 +45,7 @@ def defer_job(
             "lock": lock,
             "queueing_lock": queueing_lock,
             "args": json.dumps(args),
+            "scheduled_at": scheduled_at,
         },
     )
     assert job_id is not None
@@ -47,9 +54,24 @@ def defer_job(
 
 def worker_app(database_url: str) -> procrastinate.App:
     """The Procrastinate app with every task of the project registered."""
+    from core.settings import get_settings
     from recall.jobs import register as register_recall
+    from recall.notify_jobs import register as register_notify
+    from routing.plan_jobs import register as register_plans
 
+    settings = get_settings()
     conninfo = database_url.replace("postgresql+psycopg://", "postgresql://", 1)
-    app = procrastinate.App(connector=procrastinate.PsycopgConnector(conninfo=conninfo))
+    app = procrastinate.App(
+        connector=procrastinate.PsycopgConnector(conninfo=conninfo),
+        # Retries are jobs scheduled in the future, which no NOTIFY announces when they
+        # fall due: the poll interval bounds how late a worker notices them.
+        worker_defaults={
+            "fetch_job_polling_interval": settings.worker_poll_interval_s,
+            "update_heartbeat_interval": settings.worker_heartbeat_interval_s,
+            "stalled_worker_timeout": settings.worker_stalled_after_s,
+        },
+    )
     register_recall(app)
+    register_notify(app)
+    register_plans(app)
     return app

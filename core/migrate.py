@@ -13,6 +13,10 @@ ROOT = Path(__file__).resolve().parents[1]
 def alembic_config(database_url: str) -> Config:
     cfg = Config(str(ROOT / "alembic.ini"))
     cfg.set_main_option("script_location", str(ROOT / "migrations"))
+    # alembic.ini prepends "." to sys.path for the alembic command run from the checkout;
+    # here the project is importable already, and a `migrations` package in whatever
+    # directory we run from (another checkout) must not shadow ours.
+    cfg.set_main_option("prepend_sys_path", "")
     cfg.attributes["database_url"] = database_url
     return cfg
 

@@ -45,7 +45,7 @@ class Near:
     within_km: float
 
 
-def _page(session: Session, stmt: Select, page: PageRequest) -> tuple[list[Any], int]:
+def paginate(session: Session, stmt: Select, page: PageRequest) -> tuple[list[Any], int]:
     total = session.scalar(select(func.count()).select_from(stmt.order_by(None).subquery())) or 0
     rows = session.execute(stmt.limit(page.limit).offset(page.offset)).all()
     return list(rows), int(total)
@@ -61,7 +61,7 @@ def list_partners(
     stmt = select(Partner).order_by(Partner.partner_key)
     if partner_id is not None:
         stmt = stmt.where(Partner.id == partner_id)
-    rows, total = _page(session, stmt, page)
+    rows, total = paginate(session, stmt, page)
     return [r[0] for r in rows], total
 
 
@@ -119,7 +119,7 @@ def list_sites(
         ).order_by(distance, Site.site_key)
     else:
         stmt = stmt.order_by(Site.site_key)
-    return _page(session, stmt, page)
+    return paginate(session, stmt, page)
 
 
 def list_batches(
@@ -154,7 +154,7 @@ def list_batches(
         stmt = stmt.where(unit_counts.c.n > 0)
     if batch_key is not None:
         stmt = stmt.where(Batch.batch_key == batch_key)
-    return _page(session, stmt, page)
+    return paginate(session, stmt, page)
 
 
 def list_units(
@@ -189,7 +189,7 @@ def list_units(
         stmt = stmt.where(Site.site_key == site_key)
     if serial is not None:
         stmt = stmt.where(Unit.serial == serial)
-    return _page(session, stmt, page)
+    return paginate(session, stmt, page)
 
 
 def failure_select(partner_id: int | None) -> Select:
@@ -238,14 +238,14 @@ def list_failures(
         stmt = stmt.where(FailureReport.occurred_at < until)
     if report_keys is not None:
         stmt = stmt.where(FailureReport.report_key.in_(report_keys))
-    return _page(session, stmt, page)
+    return paginate(session, stmt, page)
 
 
 def list_stations(session: Session, *, page: PageRequest) -> tuple[list[Any], int]:
     stmt: Select = select(
         WeatherStation.station_key, WeatherStation.name, WeatherStation.lat, WeatherStation.lon
     ).order_by(WeatherStation.station_key)
-    return _page(session, stmt, page)
+    return paginate(session, stmt, page)
 
 
 def list_observations(
@@ -272,7 +272,7 @@ def list_observations(
         stmt = stmt.where(WeatherObservation.day >= since)
     if until is not None:
         stmt = stmt.where(WeatherObservation.day <= until)
-    return _page(session, stmt, page)
+    return paginate(session, stmt, page)
 
 
 def list_technicians(
@@ -281,15 +281,15 @@ def list_technicians(
     stmt = select(Technician).order_by(Technician.technician_key)
     if technician_id is not None:
         stmt = stmt.where(Technician.id == technician_id)
-    rows, total = _page(session, stmt, page)
+    rows, total = paginate(session, stmt, page)
     return [r[0] for r in rows], total
 
 
 def units_by_serial(
     session: Session, serials: Sequence[str], *, partner_id: int | None
-) -> dict[str, int]:
-    """unit id per serial, for the serials visible in the scope."""
-    stmt = select(Unit.serial, Unit.id).where(Unit.serial.in_(serials))
+) -> dict[str, tuple[int, date | None]]:
+    """(unit id, installed_on) per serial, for the serials visible in the scope."""
+    stmt = select(Unit.serial, Unit.id, Unit.installed_on).where(Unit.serial.in_(serials))
     if partner_id is not None:
         stmt = stmt.join(Site, Site.id == Unit.site_id).where(Site.partner_id == partner_id)
-    return {serial: unit_id for serial, unit_id in session.execute(stmt)}
+    return {serial: (unit_id, installed) for serial, unit_id, installed in session.execute(stmt)}

@@ -35,11 +35,13 @@ from devices.schemas import (
 
 router = APIRouter(prefix="/api/v1", tags=["registry"])
 GEOJSON = "application/geo+json"
+MAX_OFFSET = 10**12
 
 
 def page_request(
     limit: int = Query(100, ge=1, le=1000, description="page size"),
-    offset: int = Query(0, ge=0),
+    # Bounded so that a huge number is a 422, not an overflow in the database.
+    offset: int = Query(0, ge=0, le=MAX_OFFSET),
 ) -> PageRequest:
     return PageRequest(limit=limit, offset=offset)
 
@@ -58,6 +60,16 @@ def _floats(text: str, count: int, name: str) -> list[float]:
     if len(values) != count:
         raise InvalidInput(f"{name} needs {count} comma-separated numbers, got {text!r}")
     return values
+
+
+def _bbox(text: str) -> BBox:
+    box = BBox(*_floats(text, 4, "bbox"))
+    if not (-180 <= box.min_lon <= box.max_lon <= 180 and -90 <= box.min_lat <= box.max_lat <= 90):
+        raise InvalidInput(
+            f"bbox must be min_lon,min_lat,max_lon,max_lat within -180..180 and -90..90, "
+            f"minimum first; got {text!r}"
+        )
+    return box
 
 
 @router.get("/partners", response_model=Page[PartnerOut])
@@ -121,7 +133,7 @@ def list_sites(
     principal: Principal = Depends(current_principal),
     session: Session = Depends(get_session),
 ) -> Any:
-    box = BBox(*_floats(bbox, 4, "bbox")) if bbox else None
+    box = _bbox(bbox) if bbox else None
     around = None
     if near or within_km is not None:
         if not (near and within_km is not None):

@@ -79,6 +79,14 @@ class FailureIn(BaseModel):
     ambient_temp_c: float | None = Field(default=None, ge=-90, le=60)
     source: Literal["partner", "technician", "telemetry"] | None = None
 
+    @field_validator("report_key", "serial", "symptom")
+    @classmethod
+    def _no_nul(cls, value: str | None) -> str | None:
+        # PostgreSQL text cannot hold NUL; refuse it here rather than fail in the database.
+        if value is not None and "\x00" in value:
+            raise ValueError("must not contain NUL characters")
+        return value
+
     @field_validator("occurred_at")
     @classmethod
     def _needs_zone(cls, value: datetime) -> datetime:

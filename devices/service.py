@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
 from sqlalchemy import select
@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 from core.errors import Conflict, InvalidInput, NotFound
 from core.events import record_event
 from devices import repository
-from devices.models import FailureReport, Site, Unit
+from devices.models import MIN_DATE, FailureReport, Site, Unit
 from devices.schemas import FailureIn
 
 
@@ -48,15 +48,12 @@ def report_failures(
     units = repository.units_by_serial(
         session, sorted({r.serial for r in new}), partner_id=partner_id
     )
-    problems = [
-        f"report {r.report_key}: unknown serial {r.serial!r}" for r in new if r.serial not in units
-    ]
-    latest = datetime.now(UTC) + timedelta(days=1)
-    problems += [
-        f"report {r.report_key}: occurred_at is in the future"
-        for r in new
-        if r.occurred_at > latest
-    ]
+    problems = []
+    for report in new:
+        if report.serial not in units:
+            problems.append(f"report {report.report_key}: unknown serial {report.serial!r}")
+        else:
+            problems += _date_problems(report, installed_on=units[report.serial][1])
     if problems:
         raise (NotFound if all("unknown serial" in p for p in problems) else InvalidInput)(
             "; ".join(problems)
@@ -67,7 +64,7 @@ def report_failures(
             insert(FailureReport)
             .values(
                 report_key=report.report_key,
-                unit_id=units[report.serial],
+                unit_id=units[report.serial][0],
                 occurred_at=report.occurred_at,
                 symptom=report.symptom,
                 ambient_temp_c=report.ambient_temp_c,
@@ -96,6 +93,23 @@ def report_failures(
     )
     by_key = {row.report_key: row for row in rows}
     return [by_key[k] for k in keys if k in by_key], created
+
+
+def _date_problems(report: FailureIn, *, installed_on: date | None) -> list[str]:
+    """The same date rules as the CSV import of failures (devices/csv_formats.py), checked
+    before the insert so that a bad date is a 422 naming it, not a refused constraint."""
+    when = report.occurred_at
+    earliest = datetime.fromisoformat(MIN_DATE).replace(tzinfo=UTC)
+    problems = []
+    if when < earliest:
+        problems.append(f"occurred_at {when.isoformat()} is before {MIN_DATE}")
+    if when > datetime.now(UTC) + timedelta(days=1):
+        problems.append(f"occurred_at {when.isoformat()} is in the future")
+    if installed_on and when < datetime.combine(installed_on, time(), UTC) - timedelta(days=1):
+        problems.append(
+            f"occurred_at {when.isoformat()} is before the unit was installed ({installed_on})"
+        )
+    return [f"report {report.report_key}: {p}" for p in problems]
 
 
 def _stored_owners(session: Session, keys: list[str]) -> dict[str, int]:

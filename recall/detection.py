@@ -18,12 +18,13 @@ from sqlalchemy.orm import Session
 from core.errors import Conflict, InvalidInput, NotFound
 from core.events import record_event
 from core.jobs import defer_job
+from core.settings import get_settings
 from devices.models import Batch
 from recall.exposure import load_exposure
+from recall.jobs import DETECTION_TASK
 from recall.models import DetectionResult, DetectionRun, Signal
 from recall.statistics import DetectionConfig, detect
 
-DETECTION_TASK = "recall.run_detection"
 DEFAULT_DIRECTION = {"temp_min_c": "below", "temp_max_c": "above"}
 # Allowed signal transitions; anything else is a 409.
 SIGNAL_TRANSITIONS = {
@@ -32,6 +33,35 @@ SIGNAL_TRANSITIONS = {
     "dismissed": {"new"},
     "recall_declared": set(),
 }
+# The evidence rules a run may override (issue 3: "all configurable"); stored on the run so
+# that its results can be re-read with the rules they were decided by.
+EVIDENCE_RULES = ("min_failures_beyond", "min_sites_beyond", "min_rate_ratio_lower")
+
+
+def _evidence_overrides(rules: dict[str, float | None] | None) -> dict[str, float]:
+    """Validate evidence-rule overrides; unknown names and impossible values are a 422."""
+    given = {k: v for k, v in (rules or {}).items() if v is not None}
+    unknown = sorted(set(given) - set(EVIDENCE_RULES))
+    if unknown:
+        raise InvalidInput(
+            f"unknown evidence rule(s) {', '.join(unknown)}; known: {', '.join(EVIDENCE_RULES)}"
+        )
+    for name in ("min_failures_beyond", "min_sites_beyond"):
+        if name in given and (given[name] < 1 or given[name] != int(given[name])):
+            raise InvalidInput(f"{name} must be a whole number of at least 1, not {given[name]}")
+    if "min_rate_ratio_lower" in given and not given["min_rate_ratio_lower"] >= 0:
+        raise InvalidInput("min_rate_ratio_lower must be at least 0")
+    return {k: (int(v) if k != "min_rate_ratio_lower" else float(v)) for k, v in given.items()}
+
+
+def run_config(run: DetectionRun) -> DetectionConfig:
+    """The statistics configuration of a run: defaults plus the run's evidence overrides."""
+    overrides = {k: run.parameters[k] for k in EVIDENCE_RULES if k in run.parameters}
+    return DetectionConfig(
+        variable=run.variable,
+        direction=run.direction,  # type: ignore[arg-type]
+        **overrides,
+    )
 
 
 def create_run(
@@ -42,10 +72,14 @@ def create_run(
     variable: str = "temp_min_c",
     direction: Literal["below", "above"] | None = None,
     window_start: date | None = None,
-    max_station_km: float = 50.0,
+    max_station_km: float | None = None,
+    evidence: dict[str, float | None] | None = None,
     enqueue: bool = True,
 ) -> DetectionRun:
-    """Record a queued run; with ``enqueue`` its job is deferred in the same transaction."""
+    """Record a queued run; with ``enqueue`` its job is deferred in the same transaction.
+
+    ``max_station_km`` defaults to the ``station_max_distance_km`` setting (50 km);
+    ``evidence`` overrides the evidence rules of ``EVIDENCE_RULES`` for this run."""
     if variable not in DEFAULT_DIRECTION:
         raise InvalidInput(f"variable must be temp_min_c or temp_max_c, not {variable!r}")
     direction = direction or DEFAULT_DIRECTION[variable]  # type: ignore[assignment]
@@ -54,13 +88,17 @@ def create_run(
     as_of = as_of or datetime.now(UTC).date()
     if window_start and window_start > as_of:
         raise InvalidInput(f"the window start {window_start} is after the as-of date {as_of}")
+    if max_station_km is None:
+        max_station_km = get_settings().station_max_distance_km
+    if not max_station_km > 0:
+        raise InvalidInput(f"the station distance limit must be positive, not {max_station_km}")
     run = DetectionRun(
         status="queued",
         as_of=as_of,
         window_start=window_start,
         variable=variable,
         direction=direction,
-        parameters={"max_station_km": max_station_km},
+        parameters={"max_station_km": max_station_km, **_evidence_overrides(evidence)},
         created_by=actor,
     )
     session.add(run)
@@ -87,15 +125,16 @@ def execute_run(session: Session, run_id: int, *, actor: str = "worker") -> Dete
     if run.status == "done":
         return run  # a job delivered twice does its work once
     run.status, run.started_at = "running", datetime.now(UTC)
+    max_station_km = float(run.parameters["max_station_km"])
     exposure = load_exposure(
         session,
         as_of=run.as_of,
         variable=run.variable,
         direction=run.direction,  # type: ignore[arg-type]
         window_start=run.window_start,
-        max_station_km=float(run.parameters.get("max_station_km", 50.0)),
+        max_station_km=max_station_km,
     )
-    config = DetectionConfig(variable=run.variable, direction=run.direction)  # type: ignore[arg-type]
+    config = run_config(run)
     started = time.perf_counter()
     results = detect(
         exposure.cells,
@@ -117,6 +156,7 @@ def execute_run(session: Session, run_id: int, *, actor: str = "worker") -> Dete
                 variable=run.variable,
                 direction=run.direction,
                 as_of=run.as_of,
+                max_station_km=max_station_km,
             )
             flagged.append(result.batch_key)
         row = DetectionResult(
@@ -136,9 +176,11 @@ def execute_run(session: Session, run_id: int, *, actor: str = "worker") -> Dete
         "batches_tested": len(results),
         "flagged": flagged,
         "sites_without_station": [asdict(s) for s in exposure.sites_without_station],
+        "sites_without_weather": [asdict(s) for s in exposure.sites_without_weather],
         "failures_without_weather": exposure.failures_without_weather,
         "sql_seconds": round(exposure.sql_seconds, 3),
         "stats_seconds": round(stats_seconds, 3),
+        "sql_timings": {k: round(v, 3) for k, v in exposure.timings.items()},
     }
     record_event(
         session,
@@ -249,30 +291,37 @@ def iceberg(
     if variable not in DEFAULT_DIRECTION:
         raise InvalidInput(f"unknown variable {variable!r}")
     beyond = "<" if direction == "below" else ">="
+    # A failure counts as known when it occurred by the as-of day in the site's local time,
+    # as in the exposure aggregation; the weather is looked up once per site, not per unit.
     row = session.execute(
         text(
             f"""
             WITH not_failed AS (
-                SELECT u.id, u.site_id, s.partner_id, s.location
+                SELECT u.id, u.site_id, s.partner_id
                 FROM unit u JOIN batch b ON b.id = u.batch_id JOIN site s ON s.id = u.site_id
                 WHERE b.batch_key = :batch_key
                   AND (u.installed_on IS NULL OR u.installed_on <= :as_of)
-                  AND NOT EXISTS (SELECT 1 FROM failure_report f WHERE f.unit_id = u.id
-                                  AND f.occurred_at < CAST(:as_of AS date) + 1)
+                  AND NOT EXISTS (
+                      SELECT 1 FROM failure_report f WHERE f.unit_id = u.id
+                      AND f.occurred_at < CAST(:as_of AS date) + 2
+                      AND (f.occurred_at AT TIME ZONE s.timezone)::date <= :as_of)
             ), latest AS (
-                SELECT n.id, (
+                SELECT s.id AS site_id, (
                     SELECT o.{variable} FROM weather_observation o
-                    WHERE o.station_id = (
-                        SELECT w.id FROM weather_station w
-                        WHERE ST_DWithin(w.location, n.location, :max_m)
-                        ORDER BY w.location <-> n.location LIMIT 1)
-                      AND o.day <= :as_of
+                    WHERE o.station_id = st.id AND o.day <= :as_of
+                      AND o.{variable} IS NOT NULL
                     ORDER BY o.day DESC LIMIT 1) AS value
-                FROM not_failed n
+                FROM site s
+                LEFT JOIN LATERAL (
+                    SELECT w.id FROM weather_station w
+                    WHERE ST_DWithin(w.location, s.location, :max_m)
+                    ORDER BY w.location <-> s.location LIMIT 1
+                ) st ON true
+                WHERE s.id IN (SELECT site_id FROM not_failed)
             )
             SELECT count(*), count(DISTINCT n.site_id), count(DISTINCT n.partner_id),
                    count(*) FILTER (WHERE l.value {beyond} :threshold)
-            FROM not_failed n JOIN latest l ON l.id = n.id
+            FROM not_failed n JOIN latest l ON l.site_id = n.site_id
             """
         ),
         {

@@ -3,8 +3,8 @@
 Each site takes its daily weather from its nearest station within a distance limit
 (sites without one are reported). A unit is at risk from max(installed_on, window start)
 to min(first failure, as-of date), both inclusive, and leaves the risk set at its first
-failure. Everything is aggregated in SQL to counts per (batch, week, temperature bin);
-no per-unit-day row is ever produced, in SQL or in Python.
+failure. Failures, and everything per unit, are aggregated in SQL; no per-unit-day row is
+ever produced, in SQL or in Python.
 
 The unit-days avoid a units x days expansion: with C(s, b, w) the units of batch b at
 station s at risk when week w starts, and N(s, w, t) the days of week w whose bin is t,
@@ -13,7 +13,10 @@ station s at risk when week w starts, and N(s, w, t) the days of week w whose bi
                          + the in-week part of every entry or exit during week w,
 
 where entries (+1 on the first day at risk) and exits (-1 the day after the last one) are
-grouped by station, batch and day. Only failures that occurred, and weather observed, up
+grouped by station, batch and day. SQL returns C's weekly changes per (station, batch,
+week), N, and the in-week part per (batch, week, bin); the sum over stations is one small
+matrix product per week in numpy (``recall/exposure_product.py``), since as a SQL join it
+was 13 million rows at a million units. Only failures that occurred, and weather observed, up
 to the as-of date are used, so a run answers "what was known on that day".
 """
 
@@ -25,10 +28,12 @@ from dataclasses import dataclass, field
 from datetime import date, timedelta
 from typing import Literal
 
+import numpy as np
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
 from core.errors import InvalidInput
+from recall.exposure_product import weekly_unit_days
 from recall.statistics import ExposureCell, FailureSite, LogisticCell
 
 VARIABLES = ("temp_min_c", "temp_max_c")
@@ -37,6 +42,8 @@ DEFAULT_WINDOW_DAYS = 365
 
 @dataclass(frozen=True)
 class SiteWithoutStation:
+    """A site left out of a run (no station within reach, or its station has no data)."""
+
     site_key: str
     units: int
 
@@ -54,6 +61,8 @@ class Exposure:
     logistic_cells: list[LogisticCell]
     units_per_batch: dict[str, int]
     sites_without_station: list[SiteWithoutStation]
+    # Sites whose nearest station has no observation of the variable in the window.
+    sites_without_weather: list[SiteWithoutStation]
     failures_without_weather: int
     sql_seconds: float
     timings: dict[str, float] = field(default_factory=dict)
@@ -82,17 +91,27 @@ def load_exposure(
         "ws": ws,
         "as_of": as_of,
         "max_m": max_station_km * 1000.0,
-        "weeks": (as_of - ws).days // 7 + 1,
     }
     extreme = "min" if direction == "below" else "max"
     timings: dict[str, float] = {}
     started = time.perf_counter()
-    for name, sql in _statements(variable, extreme):
-        t0 = time.perf_counter()
-        session.execute(text(sql), params)
-        timings[name] = time.perf_counter() - t0
+    previous_work_mem = session.scalar(text("SELECT current_setting('work_mem')"))
+    # With the default 4 MB, the weekly grid's sorts and the final aggregation (tens of
+    # millions of rows at a million units) spill to disk, which costs most of the run.
+    session.execute(text("SELECT set_config('work_mem', '256MB', true)"))
+    # Row estimates on fresh temporary tables are poor and inflate plan costs, which
+    # triggers JIT compilation that costs more than it saves on these queries.
+    previous_jit = session.scalar(text("SELECT current_setting('jit')"))
+    session.execute(text("SELECT set_config('jit', 'off', true)"))
     try:
-        cells = _cells(session, ws)
+        for name, sql in _statements(variable, extreme):
+            t0 = time.perf_counter()
+            session.execute(text(sql), params)
+            timings[name] = time.perf_counter() - t0
+        t0 = time.perf_counter()
+        cells = _cells(session, ws, (as_of - ws).days // 7 + 1)
+        timings["read_cells"] = time.perf_counter() - t0
+        t0 = time.perf_counter()
         failure_sites = [
             FailureSite(batch_key=b, site_key=s, bin_c=int(t))
             for b, s, t in session.execute(text(FAILURE_SITES_SQL))
@@ -101,6 +120,7 @@ def load_exposure(
             LogisticCell(batch_key=b, extreme_c=float(x), units=int(n), failed=int(f))
             for b, x, n, f in session.execute(text(LOGISTIC_SQL.format(extreme=extreme)), params)
         ]
+        timings["read_logistic"] = time.perf_counter() - t0
         units_per_batch = {
             b: int(n)
             for b, n in session.execute(
@@ -120,6 +140,17 @@ def load_exposure(
                 )
             )
         ]
+        no_data = [
+            SiteWithoutStation(site_key=k, units=int(n))
+            for k, n in session.execute(
+                text(
+                    "SELECT s.site_key, count(u.id) FROM det_site s LEFT JOIN unit u"
+                    " ON u.site_id = s.site_id WHERE s.station_id IS NOT NULL AND NOT EXISTS"
+                    " (SELECT 1 FROM det_day d WHERE d.station_id = s.station_id)"
+                    " GROUP BY s.site_key ORDER BY s.site_key"
+                )
+            )
+        ]
         no_weather = session.scalar(
             text(
                 "SELECT count(*) FROM det_unit u WHERE u.failed AND NOT EXISTS"
@@ -129,6 +160,10 @@ def load_exposure(
         )
     finally:
         session.execute(text("DROP TABLE IF EXISTS " + ", ".join(TEMP_TABLES)))
+        session.execute(
+            text("SELECT set_config('work_mem', :w, true), set_config('jit', :j, true)"),
+            {"w": previous_work_mem, "j": previous_jit},
+        )
     return Exposure(
         window_start=ws,
         as_of=as_of,
@@ -139,6 +174,7 @@ def load_exposure(
         logistic_cells=logistic_cells,
         units_per_batch=units_per_batch,
         sites_without_station=missing,
+        sites_without_weather=no_data,
         failures_without_weather=int(no_weather or 0),
         sql_seconds=time.perf_counter() - started,
         timings=timings,
@@ -155,7 +191,16 @@ def _default_window_start(session: Session, as_of: date) -> date:
     return first or earliest
 
 
-TEMP_TABLES = ("det_site", "det_day", "det_unit", "det_event", "det_n", "det_c", "det_ext")
+TEMP_TABLES = (
+    "det_site",
+    "det_day",
+    "det_rest",
+    "det_unit",
+    "det_event",
+    "det_n",
+    "det_ext",
+    "det_week",
+)
 
 
 def _statements(variable: str, extreme: str) -> list[tuple[str, str]]:
@@ -181,10 +226,15 @@ def _statements(variable: str, extreme: str) -> list[tuple[str, str]]:
             WHERE day BETWEEN :ws AND :as_of AND {variable} IS NOT NULL""",
         ),
         ("index_days", "CREATE INDEX ON det_day (station_id, day)"),
+        # Temporary tables get no statistics from autovacuum; without them the planner
+        # guesses row counts and picks nested loops over millions of rows.
+        ("analyze_days", "ANALYZE det_day"),
+        # MATERIALIZED: computed once. With stale statistics (a table ANALYZEd while empty)
+        # the planner otherwise re-runs the aggregate for every unit, for minutes.
         (
             "unit_intervals",
             """CREATE TEMP TABLE det_unit AS
-            WITH first_failure AS (
+            WITH first_failure AS MATERIALIZED (
                 SELECT f.unit_id, min((f.occurred_at AT TIME ZONE s.timezone)::date) AS day
                 FROM failure_report f
                 JOIN unit u ON u.id = f.unit_id
@@ -207,6 +257,7 @@ def _statements(variable: str, extreme: str) -> list[tuple[str, str]]:
             "fill_end",
             "UPDATE det_unit SET end_day = :as_of WHERE end_day IS NULL",
         ),
+        ("analyze_units", "ANALYZE det_unit"),
         (
             "entries_exits",
             """CREATE TEMP TABLE det_event AS
@@ -218,36 +269,26 @@ def _statements(variable: str, extreme: str) -> list[tuple[str, str]]:
                 FROM det_unit WHERE start_day <= end_day AND end_day < :as_of
             ) e GROUP BY station_id, batch_id, day""",
         ),
+        ("analyze_events", "ANALYZE det_event"),
+        (
+            "rest_of_week",
+            # Per station and day with an entry or exit (observed or not): the days left in
+            # that week per bin. Joined to entries and exits by equality, it gives their
+            # in-week part without a range probe per event.
+            """CREATE TEMP TABLE det_rest AS
+            SELECT c.station_id, c.day, d.week, d.bin_c, count(*)::int AS days
+            FROM (SELECT DISTINCT station_id, day FROM det_event) c
+            JOIN det_day d
+              ON d.station_id = c.station_id
+             AND d.day BETWEEN c.day
+                 AND CAST(:ws AS date) + (c.day - CAST(:ws AS date)) / 7 * 7 + 6
+            GROUP BY 1, 2, 3, 4""",
+        ),
         (
             "days_per_bin",
             """CREATE TEMP TABLE det_n AS
             SELECT station_id, week, bin_c, count(*) AS days
             FROM det_day GROUP BY station_id, week, bin_c""",
-        ),
-        (
-            "at_risk_by_week",
-            """CREATE TEMP TABLE det_c AS
-            WITH weekly AS (
-                SELECT station_id, batch_id, (day - CAST(:ws AS date)) / 7 AS week,
-                       sum(delta) AS delta
-                FROM det_event GROUP BY 1, 2, 3
-            ), grid AS (
-                -- every week after the first with an entry, per station and batch
-                SELECT f.station_id, f.batch_id, g.week
-                FROM (SELECT station_id, batch_id, min(week) AS week FROM weekly GROUP BY 1, 2) f
-                CROSS JOIN LATERAL generate_series(f.week + 1, :weeks - 1) g(week)
-            )
-            SELECT station_id, batch_id, week, at_risk FROM (
-                -- at risk when week g starts: every entry and exit of the weeks before it
-                SELECT g.station_id, g.batch_id, g.week,
-                       sum(coalesce(w.delta, 0)) OVER (
-                           PARTITION BY g.station_id, g.batch_id ORDER BY g.week
-                       ) AS at_risk
-                FROM grid g
-                LEFT JOIN weekly w
-                  ON w.station_id = g.station_id AND w.batch_id = g.batch_id
-                 AND w.week = g.week - 1
-            ) c WHERE at_risk <> 0""",
         ),
         (
             "running_extremes",
@@ -259,29 +300,44 @@ def _statements(variable: str, extreme: str) -> list[tuple[str, str]]:
             FROM det_day""",
         ),
         ("index_ext", "CREATE INDEX ON det_ext (station_id, day)"),
+        (
+            "weekly_extremes",
+            f"""CREATE TEMP TABLE det_week AS
+            SELECT station_id, week, {extreme}(value) AS value FROM det_day GROUP BY 1, 2""",
+        ),
+        ("index_week", "CREATE INDEX ON det_week (station_id, week)"),
+        ("analyze", "ANALYZE det_rest, det_n, det_ext, det_week"),
     ]
 
 
-UNIT_DAYS_SQL = """
-    SELECT b.batch_key, x.week, x.bin_c, sum(x.unit_days) AS unit_days FROM (
-        SELECT c.batch_id, c.week, n.bin_c, c.at_risk * n.days AS unit_days
-        FROM det_c c JOIN det_n n ON n.station_id = c.station_id AND n.week = c.week
-        UNION ALL
-        SELECT e.batch_id, d.week, d.bin_c, e.delta
-        FROM det_event e JOIN det_day d
-          ON d.station_id = e.station_id AND d.week = (e.day - CAST(:ws AS date)) / 7
-         AND d.day >= e.day
-    ) x JOIN batch b ON b.id = x.batch_id
-    GROUP BY b.batch_key, x.week, x.bin_c
+# The three aggregates the station-to-batch product needs (recall/exposure_product.py),
+# each returned as one row of arrays: psycopg converts arrays far faster than rows.
+WEEKLY_DELTAS_SQL = """
+    SELECT coalesce(array_agg(station_id), '{}'), coalesce(array_agg(batch_id), '{}'),
+           coalesce(array_agg(week), '{}'), coalesce(array_agg(delta), '{}')
+    FROM (SELECT station_id, batch_id, (day - CAST(:ws AS date)) / 7 AS week,
+                 sum(delta)::float8 AS delta
+          FROM det_event GROUP BY 1, 2, 3) w
+"""
+
+DAYS_PER_BIN_SQL = """
+    SELECT coalesce(array_agg(station_id), '{}'), coalesce(array_agg(week), '{}'),
+           coalesce(array_agg(bin_c), '{}'), coalesce(array_agg(days::float8), '{}')
+    FROM det_n
+"""
+
+IN_WEEK_SQL = """
+    SELECT e.batch_id, r.week, r.bin_c, sum(e.delta * r.days)::float8 AS unit_days
+    FROM det_event e JOIN det_rest r ON r.station_id = e.station_id AND r.day = e.day
+    GROUP BY e.batch_id, r.week, r.bin_c
 """
 
 FAILURES_SQL = """
-    SELECT b.batch_key, d.week, d.bin_c, count(*) AS failures
+    SELECT u.batch_id, d.week, d.bin_c, count(*) AS failures
     FROM det_unit u
     JOIN det_day d ON d.station_id = u.station_id AND d.day = u.fail_day
-    JOIN batch b ON b.id = u.batch_id
     WHERE u.failed
-    GROUP BY b.batch_key, d.week, d.bin_c
+    GROUP BY u.batch_id, d.week, d.bin_c
 """
 
 FAILURE_SITES_SQL = """
@@ -298,37 +354,82 @@ FAILURE_SITES_SQL = """
 # extremes answer the common cases (whole window, from the start, to the as-of date)
 # from one row each; only units both installed and failed inside the window scan days.
 LOGISTIC_SQL = """
-    SELECT b.batch_key, x.extreme, count(*) AS units, count(*) FILTER (WHERE x.failed)
-    FROM (
-        SELECT u.batch_id, u.failed, CASE
-            WHEN u.start_day = :ws AND u.end_day = :as_of THEN whole.whole
-            WHEN u.start_day = :ws AND upto.upto IS NOT NULL THEN upto.upto
-            WHEN u.end_day = :as_of AND from_day.from_day IS NOT NULL THEN from_day.from_day
-            ELSE (SELECT {extreme}(d.value) FROM det_day d
-                  WHERE d.station_id = u.station_id AND d.day BETWEEN u.start_day AND u.end_day)
+    WITH spans AS (
+        -- the extreme depends only on the station and the span, which many units share
+        SELECT DISTINCT station_id, start_day, end_day FROM det_unit WHERE start_day <= end_day
+    ), extremes AS MATERIALIZED (
+        SELECT p.station_id, p.start_day, p.end_day, CASE
+            WHEN p.start_day = :ws AND p.end_day = :as_of THEN whole.whole
+            WHEN p.start_day = :ws AND upto.upto IS NOT NULL THEN upto.upto
+            WHEN p.end_day = :as_of AND from_day.from_day IS NOT NULL THEN from_day.from_day
+            -- an inner span: its partial first and last weeks day by day, whole weeks
+            -- between them from the weekly extremes (at most 7 + 7 rows + one per week)
+            ELSE (SELECT {extreme}(x.value) FROM (
+                SELECT d.value FROM det_day d
+                WHERE d.station_id = p.station_id AND d.day BETWEEN p.start_day
+                      AND least(p.end_day,
+                                CAST(:ws AS date) + (p.start_day - CAST(:ws AS date)) / 7 * 7 + 6)
+                UNION ALL
+                SELECT k.value FROM det_week k
+                WHERE k.station_id = p.station_id
+                  AND k.week > (p.start_day - CAST(:ws AS date)) / 7
+                  AND k.week < (p.end_day - CAST(:ws AS date)) / 7
+                UNION ALL
+                SELECT d.value FROM det_day d
+                WHERE d.station_id = p.station_id AND d.day <= p.end_day
+                  AND d.day >= greatest(p.start_day,
+                                        CAST(:ws AS date) + (p.end_day - CAST(:ws AS date)) / 7 * 7)
+            ) x WHERE x.value IS NOT NULL)
         END AS extreme
-        FROM det_unit u
+        FROM spans p
         LEFT JOIN (SELECT DISTINCT station_id, whole FROM det_ext) whole
-               ON whole.station_id = u.station_id
-        LEFT JOIN det_ext upto ON upto.station_id = u.station_id AND upto.day = u.end_day
+               ON whole.station_id = p.station_id
+        LEFT JOIN det_ext upto ON upto.station_id = p.station_id AND upto.day = p.end_day
         LEFT JOIN det_ext from_day
-               ON from_day.station_id = u.station_id AND from_day.day = u.start_day
-        WHERE u.start_day <= u.end_day
-    ) x JOIN batch b ON b.id = x.batch_id
-    WHERE x.extreme IS NOT NULL
-    GROUP BY b.batch_key, x.extreme
-    ORDER BY b.batch_key, x.extreme
+               ON from_day.station_id = p.station_id AND from_day.day = p.start_day
+    ), grouped AS (
+        SELECT u.batch_id, e.extreme, count(*) AS units, count(*) FILTER (WHERE u.failed) AS failed
+        FROM det_unit u
+        JOIN extremes e ON e.station_id = u.station_id AND e.start_day = u.start_day
+                       AND e.end_day = u.end_day
+        WHERE e.extreme IS NOT NULL
+        GROUP BY u.batch_id, e.extreme
+    )
+    SELECT b.batch_key, g.extreme, g.units, g.failed
+    FROM grouped g JOIN batch b ON b.id = g.batch_id
+    ORDER BY b.batch_key, g.extreme
 """
 
 
-def _cells(session: Session, ws: date) -> list[ExposureCell]:
-    merged: dict[tuple[str, int, int], list[float]] = defaultdict(lambda: [0.0, 0])
-    for batch_key, week, bin_c, unit_days in session.execute(text(UNIT_DAYS_SQL), {"ws": ws}):
-        merged[(batch_key, int(week), int(bin_c))][0] += float(unit_days)
-    for batch_key, week, bin_c, failures in session.execute(text(FAILURES_SQL)):
-        merged[(batch_key, int(week), int(bin_c))][1] += int(failures)
+def _cells(session: Session, ws: date, n_weeks: int) -> list[ExposureCell]:
+    params = {"ws": ws}
+    st, bt, wk, dl = session.execute(text(WEEKLY_DELTAS_SQL), params).one()
+    ns, nw, nb, nd = session.execute(text(DAYS_PER_BIN_SQL)).one()
+    product = weekly_unit_days(
+        n_weeks=n_weeks,
+        delta_station=np.asarray(st, dtype=np.int64),
+        delta_batch=np.asarray(bt, dtype=np.int64),
+        delta_week=np.asarray(wk, dtype=np.int64),
+        delta=np.asarray(dl, dtype=np.float64),
+        days_station=np.asarray(ns, dtype=np.int64),
+        days_week=np.asarray(nw, dtype=np.int64),
+        days_bin=np.asarray(nb, dtype=np.int64),
+        days=np.asarray(nd, dtype=np.float64),
+    )
+    merged: dict[tuple[int, int, int], list[float]] = defaultdict(lambda: [0.0, 0])
+    i_idx, w_idx, k_idx = np.nonzero(product.unit_days)
+    for i, w, k in zip(i_idx.tolist(), w_idx.tolist(), k_idx.tolist(), strict=True):
+        key = (int(product.batch_ids[i]), w, int(product.bins_c[k]))
+        merged[key][0] += float(product.unit_days[i, w, k])
+    for batch_id, week, bin_c, unit_days in session.execute(text(IN_WEEK_SQL), params):
+        merged[(batch_id, int(week), int(bin_c))][0] += float(unit_days)
+    for batch_id, week, bin_c, failures in session.execute(text(FAILURES_SQL)):
+        merged[(batch_id, int(week), int(bin_c))][1] += int(failures)
+    keys: dict[int, str] = {
+        int(i): str(k) for i, k in session.execute(text("SELECT id, batch_key FROM batch"))
+    }
     return [
-        ExposureCell(batch_key=b, week=w, bin_c=t, unit_days=v[0], failures=int(v[1]))
-        for (b, w, t), v in sorted(merged.items())
+        ExposureCell(batch_key=keys[b], week=w, bin_c=t, unit_days=v[0], failures=int(v[1]))
+        for (b, w, t), v in sorted(merged.items(), key=lambda kv: (keys[kv[0][0]], kv[0][1:]))
         if v[0] > 0 or v[1] > 0
     ]

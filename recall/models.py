@@ -23,7 +23,7 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 
-from core.db import Base
+from core.db import Base, one_of
 
 RUN_STATUSES = ("queued", "running", "done", "failed")
 SIGNAL_STATUSES = ("new", "acknowledged", "dismissed", "recall_declared")
@@ -50,9 +50,7 @@ class DetectionRun(Base):
     summary: Mapped[dict[str, Any] | None] = mapped_column(JSONB)
 
     __table_args__ = (
-        CheckConstraint(
-            "status IN (" + ", ".join(f"'{s}'" for s in RUN_STATUSES) + ")", name="status"
-        ),
+        CheckConstraint(one_of("status", RUN_STATUSES), name="status"),
         CheckConstraint("variable IN ('temp_min_c', 'temp_max_c')", name="variable"),
         CheckConstraint("direction IN ('below', 'above')", name="direction"),
     )
@@ -99,9 +97,7 @@ class Signal(Base):
     status_reason: Mapped[str | None] = mapped_column(Text)
 
     __table_args__ = (
-        CheckConstraint(
-            "status IN (" + ", ".join(f"'{s}'" for s in SIGNAL_STATUSES) + ")", name="status"
-        ),
+        CheckConstraint(one_of("status", SIGNAL_STATUSES), name="status"),
         Index(
             "uq_signal_open_per_batch",
             "batch_id",

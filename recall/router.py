@@ -3,7 +3,7 @@ Support leads only."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
 
 from fastapi import APIRouter, Depends, Query
 from sqlalchemy import select
@@ -41,6 +41,7 @@ def start_run(
         direction=body.direction,
         window_start=body.since,
         max_station_km=body.max_station_km,
+        evidence={name: getattr(body, name) for name in detection.EVIDENCE_RULES},
     )
     return _run_out(run)
 
@@ -84,7 +85,7 @@ def _signal_out(signal: Any, batch_key: str, result: dict[str, Any]) -> SignalOu
 
 @router.get("/signals", response_model=list[SignalOut])
 def list_signals(
-    status: str | None = Query(None, description="new, acknowledged, dismissed, recall_declared"),
+    status: Literal["new", "acknowledged", "dismissed", "recall_declared"] | None = Query(None),
     principal: Principal = Depends(lead),
     session: Session = Depends(get_session),
 ) -> list[SignalOut]:

@@ -17,7 +17,13 @@ class DetectionRunIn(BaseModel):
         None, description="default: below for temp_min_c, above for temp_max_c"
     )
     since: date | None = Field(None, description="window start (default: a year before as_of)")
-    max_station_km: float = Field(50.0, gt=0, le=500)
+    max_station_km: float | None = Field(
+        None, gt=0, le=500, description="nearest-station limit (default: the setting, 50 km)"
+    )
+    # Evidence rules (defaults in recall.statistics.DetectionConfig: 3, 2, 1.5).
+    min_failures_beyond: int | None = Field(None, ge=1, le=10_000)
+    min_sites_beyond: int | None = Field(None, ge=1, le=10_000)
+    min_rate_ratio_lower: float | None = Field(None, ge=0, le=1_000)
 
 
 class DetectionRunOut(BaseModel):
@@ -27,6 +33,7 @@ class DetectionRunOut(BaseModel):
     window_start: date | None
     variable: str
     direction: str
+    parameters: dict[str, Any]
     created_by: str
     created_at: datetime
     started_at: datetime | None

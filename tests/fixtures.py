@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from sqlalchemy import text
 from sqlalchemy.orm import Session
 
 from api.keys import create_key
@@ -43,6 +44,23 @@ W1,2025-11-04,-10.0,-2.0
 T1,Tea Tech,65.0,25.4,OU-200;GW-10,08:00,16:30,Mo-Fr
 """,
 }
+
+
+REGISTRY_TABLES = (
+    "partner",
+    "site",
+    "batch",
+    "unit",
+    "failure_report",
+    "weather_station",
+    "weather_observation",
+    "technician",
+)
+
+
+def row_counts(session: Session, tables: tuple[str, ...] = REGISTRY_TABLES) -> dict[str, int]:
+    """Rows per table, to show that a refused request or a repeated import changed nothing."""
+    return {t: session.scalar(text(f"SELECT count(*) FROM {t}")) or 0 for t in tables}
 
 
 @dataclass(frozen=True)

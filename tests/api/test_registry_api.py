@@ -11,7 +11,11 @@ from sqlalchemy import text
 from sqlalchemy.orm import Session
 
 from core.settings import get_settings
-from tests.fixtures import Keys, load_registry
+from tests.fixtures import REGISTRY_TABLES, Keys, load_registry, row_counts
+from tests.recall.test_campaign_isolation import LEAD_ONLY as RECALL_LEAD_ONLY
+from tests.recall.test_campaign_isolation import PARTNER_ROUTES as RECALL_PARTNER_ROUTES
+from tests.routing.test_plan_api import PLAN_ROUTES
+from tests.routing.test_technician_workflow import TECHNICIAN_ROUTES
 
 
 @pytest.fixture
@@ -55,6 +59,9 @@ FOREIGN_IDS = {
     "/api/v1/units/{serial}": "UB1",
     "/api/v1/failures/{report_key}": "RB1",
     "/api/v1/imports/{kind}": None,  # refused with 403 for partners (below)
+    # Numeric ids made by the test itself: tests/api/test_notifications_api.py checks them.
+    "/api/v1/outbox/{message_id}": None,
+    "/api/v1/webhooks/{webhook_id}": None,
 }
 
 # Routes only a support lead may use, whatever the id: partners and technicians get 403.
@@ -64,13 +71,17 @@ LEAD_ONLY = {
     ("POST", "/api/v1/detection/runs"),
     ("GET", "/api/v1/detection/runs"),
     ("GET", "/api/v1/signals"),
+    ("POST", "/api/v1/outbox/{message_id}/retry"),
 }
 
 
 def test_isolation_table_covers_every_route_with_an_id(client: TestClient) -> None:
+    """Every route with an id is in a table of some isolation test: registry routes here,
+    recall routes in tests/recall/test_campaign_isolation.py."""
     templated = {path for _, path in api_routes(client) if "{" in path}
-    lead_only = {path for _, path in LEAD_ONLY}
-    assert templated == set(FOREIGN_IDS) | (lead_only & templated)
+    tables = LEAD_ONLY | RECALL_PARTNER_ROUTES | RECALL_LEAD_ONLY | TECHNICIAN_ROUTES | PLAN_ROUTES
+    covered = set(FOREIGN_IDS) | {path for _, path in tables if "{" in path}
+    assert templated == covered
 
 
 @pytest.mark.parametrize(("method", "path"), sorted(LEAD_ONLY))
@@ -181,6 +192,13 @@ def test_bad_query_parameters_are_clear_4xx(client: TestClient, keys: Keys) -> N
         "/api/v1/sites?near=60,10",
         "/api/v1/units?limit=0",
         "/api/v1/failures?since=yesterday",
+        # Values the database itself would choke on (a 500) unless refused first.
+        "/api/v1/units/UA%001",
+        "/api/v1/units?serial=UA%001",
+        "/api/v1/units?offset=99999999999999999999",
+        "/api/v1/sites?bbox=200,1,300,3",
+        "/api/v1/sites?bbox=nan,59,26,61",
+        "/api/v1/sites?bbox=26,59,24,61",
     ):
         response = client.get(url, headers=h(keys.lead))
         assert response.status_code == 422, url
@@ -290,3 +308,90 @@ def test_weather_and_stations(client: TestClient, keys: Keys) -> None:
     assert [(o["day"], o["temp_min_c"]) for o in body.json()["items"]] == [("2025-11-04", -10.0)]
     stations = client.get("/api/v1/stations", headers=h(keys.lead)).json()
     assert stations["items"][0]["station_key"] == "W1"
+
+
+# Malformed uploads: (kind, file bytes, status, text that must name the problem).
+BAD_UPLOADS = {
+    "wrong encoding": (
+        "partners",
+        "partner_key,name\nPX,Caf\u00e9\n".encode("latin-1"),
+        422,
+        "not UTF-8",
+    ),
+    "missing columns": ("units", b"serial,site_key\nUX,SA1\n", 422, "batch_key"),
+    "bad coordinates": (
+        "sites",
+        b"site_key,partner_key,name,lat,lon\nSX,PA,N,91,25\nSY,PA,N,60,east\n",
+        422,
+        "out of range",
+    ),
+    "bad dates": (
+        "units",
+        b"serial,batch_key,site_key,installed_on\nUX,B1,SA1,2025-02-30\n",
+        422,
+        "not a date",
+    ),
+    "unknown serial": (
+        "failures",
+        b"report_key,serial,occurred_at\nRX,NO-SUCH-UNIT,2025-11-03T07:15:00Z\n",
+        422,
+        "NO-SUCH-UNIT",
+    ),
+    "quote never closed": ("partners", b'partner_key,name\nPX,"open\n', 422, "end of data"),
+    "oversized upload": ("partners", b"partner_key,name\n" + b"PQ,Q\n" * 50, 413, "larger than"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(BAD_UPLOADS))
+def test_malformed_uploads_are_4xx_naming_the_problem_and_change_nothing(
+    client: TestClient,
+    keys: Keys,
+    session: Session,
+    monkeypatch: pytest.MonkeyPatch,
+    case: str,
+) -> None:
+    kind, data, status, named = BAD_UPLOADS[case]
+    if case == "oversized upload":
+        monkeypatch.setattr(get_settings(), "max_upload_bytes", 64)
+    before = row_counts(session, (*REGISTRY_TABLES, "event"))
+    upload = {"file": (f"{kind}.csv", data, "text/csv")}
+    response = client.post(f"/api/v1/imports/{kind}", files=upload, headers=h(keys.lead))
+    assert response.status_code == status, response.text
+    assert set(response.json()) == {"error", "detail"}
+    assert named in response.text
+    assert row_counts(session, (*REGISTRY_TABLES, "event")) == before
+
+
+GOOD_REPORT = {"report_key": "G1", "serial": "UA1", "occurred_at": "2025-11-10T10:00:00Z"}
+# Malformed failure reports, each posted in a batch after a good one: (changes, status, named).
+BAD_REPORTS = {
+    "unknown serial": ({"serial": "NO-SUCH-UNIT"}, 404, "NO-SUCH-UNIT"),
+    "not a date": ({"occurred_at": "yesterday"}, 422, "occurred_at"),
+    "date without a zone": ({"occurred_at": "2025-11-10T10:00:00"}, 422, "time zone"),
+    "date before 1970": ({"occurred_at": "1900-01-01T00:00:00Z"}, 422, "before 1970-01-01"),
+    "date in the future": ({"occurred_at": "2090-01-01T00:00:00Z"}, 422, "in the future"),
+    "date before installation": (
+        {"occurred_at": "2025-01-01T00:00:00Z"},
+        422,
+        "before the unit was installed (2025-03-01)",
+    ),
+    "temperature out of range": ({"ambient_temp_c": -120}, 422, "ambient_temp_c"),
+    "unknown source": ({"source": "rumour"}, 422, "source"),
+    "NUL in a key": ({"report_key": "B\u0000D"}, 422, "NUL"),
+    "unknown field": ({"colour": "red"}, 422, "colour"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(BAD_REPORTS))
+def test_malformed_failure_reports_are_4xx_naming_the_problem_and_store_nothing(
+    client: TestClient, keys: Keys, session: Session, case: str
+) -> None:
+    changes, status, named = BAD_REPORTS[case]
+    before = row_counts(session, ("failure_report", "event"))
+    bad = {**GOOD_REPORT, "report_key": "G2", **changes}
+    response = client.post("/api/v1/failures", json=[GOOD_REPORT, bad], headers=h(keys.lead))
+    assert response.status_code == status, response.text
+    assert set(response.json()) == {"error", "detail"}
+    assert named in response.text
+    # The good report of the same request is not stored either.
+    assert row_counts(session, ("failure_report", "event")) == before

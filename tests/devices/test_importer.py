@@ -10,25 +10,11 @@ from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
 from core.errors import ImportRejected, InvalidInput
+from devices.csv_formats import IMPORT_ORDER
 from devices.demo import DemoSpec, generate
 from devices.importer import import_csv, import_directory
 from devices.models import Batch, FailureReport, Site, Technician, Unit
-from tests.fixtures import CSV, load_registry
-
-TABLES = (
-    "partner",
-    "site",
-    "batch",
-    "unit",
-    "failure_report",
-    "weather_station",
-    "weather_observation",
-    "technician",
-)
-
-
-def counts(session: Session) -> dict[str, int]:
-    return {t: session.scalar(text(f"SELECT count(*) FROM {t}")) or 0 for t in TABLES}
+from tests.fixtures import CSV, load_registry, row_counts
 
 
 def rejected(session: Session, kind: str, body: str | bytes) -> dict:
@@ -39,24 +25,27 @@ def rejected(session: Session, kind: str, body: str | bytes) -> dict:
 
 
 def test_importing_the_demo_twice_changes_no_row_count(session: Session, tmp_path: Path) -> None:
-    generate(tmp_path, DemoSpec(seed=3, sites=120, units=3000, partners=12, technicians=4))
+    # The scenario `make demo` loads (default sizes and seed), all eight files.
+    summary = generate(tmp_path, DemoSpec())
     first = import_directory(session, tmp_path)
-    after_first = counts(session)
+    after_first = row_counts(session)
     second = import_directory(session, tmp_path)
-    assert counts(session) == after_first
-    assert after_first["unit"] == 3000 and after_first["site"] == 120
-    assert sum(r.inserted for r in first) > 0
-    assert all(r.inserted == 0 and r.updated == 0 for r in second)
+    assert row_counts(session) == after_first
+    assert [r.kind for r in first] == list(IMPORT_ORDER)
+    assert all(count > 0 for count in after_first.values()), after_first
+    assert after_first["unit"] == summary.row_counts["units"] == DemoSpec().units
+    assert all(r.inserted == r.rows or r.kind == "failures" for r in first)
+    assert all(r.inserted == 0 and r.updated == 0 and r.unchanged == r.rows for r in second)
 
 
 def test_one_bad_row_among_ten_thousand_imports_nothing_and_is_named(session: Session) -> None:
     load_registry(session)
-    before = counts(session)
+    before = row_counts(session)
     lines = ["serial,batch_key,site_key,installed_on"]
     lines += [f"N{i:05d},B1,SA1,2025-04-01" for i in range(10_000)]
     lines[5001] = "N05000,B1,NO-SUCH-SITE,2025-04-01"  # data row 5001 sits on file line 5002
     detail = rejected(session, "units", "\n".join(lines) + "\n")
-    assert counts(session) == before
+    assert row_counts(session) == before
     assert detail["bad_rows"] == 1 and detail["rows"] == 10_000
     [error] = detail["errors"]
     assert error["line"] == 5002
@@ -96,6 +85,20 @@ def test_line_numbers_count_quoted_fields_that_span_lines(session: Session) -> N
     )
     [error] = rejected(session, "sites", body)["errors"]
     assert error["line"] == 4 and error["column"] == "lon"
+
+
+def test_a_quote_left_open_to_the_end_of_the_file_is_named(session: Session) -> None:
+    body = 'partner_key,name\nP1,Ok\nP2,"never closed\nP3,Three\n'
+    [error] = rejected(session, "partners", body)["errors"]
+    assert error["line"] == 3 and "end of data" in error["reason"]
+    assert row_counts(session)["partner"] == 0
+
+
+def test_a_long_file_name_is_shortened_in_the_audit_trail(session: Session) -> None:
+    name = "/deep" * 60 + "/partners.csv"
+    import_csv(session, "partners", b"partner_key,name\nPL,Long\n", filename=name)
+    key = session.scalar(text("SELECT entity_key FROM event WHERE action = 'import_partners'"))
+    assert key is not None and len(key) == 200 and key.endswith("/deep/partners.csv")
 
 
 def test_known_keys_update_and_unchanged_rows_are_left_alone(session: Session) -> None:
@@ -212,11 +215,11 @@ def test_bad_values_are_refused_with_a_reason(
     session: Session, kind: str, body: str, column: str, reason_part: str
 ) -> None:
     load_registry(session)
-    before = counts(session)
+    before = row_counts(session)
     [error] = rejected(session, kind, body)["errors"]
     assert error["line"] == 2 and error["column"] == column
     assert reason_part in error["reason"]
-    assert counts(session) == before
+    assert row_counts(session) == before
 
 
 def test_missing_required_columns_are_named(session: Session) -> None:
@@ -228,13 +231,13 @@ def test_a_file_that_is_not_utf8_is_refused_with_its_line(session: Session) -> N
     data = "partner_key,name\nP1,Ok\nP2,Caf\u00e9\n".encode("latin-1")
     detail = rejected(session, "partners", data)
     assert "UTF-8" in detail["message"] and detail["errors"][0]["line"] == 3
-    assert counts(session)["partner"] == 0
+    assert row_counts(session)["partner"] == 0
 
 
 def test_rows_with_the_wrong_number_of_fields_are_all_reported(session: Session) -> None:
     detail = rejected(session, "partners", "partner_key,name\nP1,A\nP2\nP3,C,extra\nP4,D\n")
     assert [e["line"] for e in detail["errors"]] == [3, 4]
-    assert counts(session)["partner"] == 0
+    assert row_counts(session)["partner"] == 0
 
 
 def test_unknown_kind_and_empty_file(session: Session) -> None:

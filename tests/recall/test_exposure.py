@@ -127,6 +127,25 @@ def brute_force(session: Session, ws: date, as_of: date, variable: str, directio
 def test_sql_aggregation_matches_a_brute_force_count(
     small_fleet: Session, as_of: date, variable: str, direction: str
 ) -> None:
+    assert_matches_brute_force(small_fleet, as_of, variable, direction)
+
+
+def test_days_without_an_observation_are_skipped_and_entries_on_them_still_count(
+    small_fleet: Session,
+) -> None:
+    # Gaps at half the stations, on days when units are installed and fail.
+    small_fleet.execute(
+        text(
+            "DELETE FROM weather_observation WHERE station_id % 2 = 0"
+            " AND (extract(day FROM day)::int % 3 = 0 OR day BETWEEN '2025-12-01' AND '2025-12-09')"
+        )
+    )
+    assert_matches_brute_force(small_fleet, date(2026, 2, 28), "temp_min_c", "below")
+
+
+def assert_matches_brute_force(
+    small_fleet: Session, as_of: date, variable: str, direction: str
+) -> None:
     ws = date(2025, 9, 1)
     exposure = load_exposure(
         small_fleet, as_of=as_of, variable=variable, direction=direction, window_start=ws

@@ -11,6 +11,7 @@ import statsmodels.api as sm
 from scipy import stats
 
 from recall.cusum import poisson_cusum
+from recall.exposure_product import weekly_unit_days
 from recall.statistics import (
     EXTRA_JSON_KEYS,
     REQUIRED_JSON_KEYS,
@@ -334,3 +335,30 @@ def test_config_rejects_nonsense():
         DetectionConfig(direction="sideways")  # type: ignore[arg-type]
     with pytest.raises(ValueError):
         DetectionConfig(cusum_rate_ratio=1.0)
+
+
+# ---- station-to-batch product of the exposure aggregation ----------------------------
+
+
+def test_weekly_unit_days_by_hand():
+    # Station 1: batch 7 gains 3 units in week 0 and loses 1 in week 1; batch 8 gains 2 in
+    # week 1. Station 2: batch 7 gains 5 in week 0. Entries count from the next week on.
+    product = weekly_unit_days(
+        n_weeks=3,
+        delta_station=np.array([1, 1, 1, 2]),
+        delta_batch=np.array([7, 7, 8, 7]),
+        delta_week=np.array([0, 1, 1, 0]),
+        delta=np.array([3.0, -1.0, 2.0, 5.0]),
+        # station 1: 7 days at -5 every week; station 2: week 1 has 4 days at -5, 3 at 2
+        days_station=np.array([1, 1, 1, 2, 2, 2, 2]),
+        days_week=np.array([0, 1, 2, 0, 1, 1, 2]),
+        days_bin=np.array([-5, -5, -5, 2, -5, 2, 2]),
+        days=np.array([7.0, 7.0, 7.0, 7.0, 4.0, 3.0, 7.0]),
+    )
+    assert product.batch_ids.tolist() == [7, 8]
+    assert product.bins_c.tolist() == [-5, 2]
+    b7, b8 = product.unit_days
+    assert b7[0].tolist() == [0.0, 0.0]  # nobody at risk when week 0 starts
+    assert b7[1].tolist() == [3 * 7 + 5 * 4, 5 * 3]
+    assert b7[2].tolist() == [2 * 7, 5 * 7]
+    assert b8.tolist() == [[0.0, 0.0], [0.0, 0.0], [2 * 7, 0.0]]

@@ -1,0 +1,276 @@
+"""Scale of one detection run: 1,000,000 units, 20,000 failure reports, 500 stations x 365 days.
+
+Builds the fleet through the product's importer (COPY into staging, set-based upserts), then
+times one full detection run exactly as the worker executes it (``execute_run``: exposure
+aggregation in PostGIS, the statistics, iceberg of the flagged batches, results and signals
+stored) and prints the time split between the SQL aggregation and the statistics.
+
+It empties the registry tables of its database, so it never uses DATABASE_URL: it takes
+BENCH_DATABASE_URL, else a local ``fieldrecall_bench_detection`` database made by
+scripts/ensure_db.sh.
+
+Usage: python benchmarks/detection_scale.py [--units 1000000] [--failures 20000]
+       [--stations 500] [--days 365] [--sites 20000] [--batches 100]
+The last line is JSON: {"units", "seconds", "sql_seconds", "stats_seconds"}.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import time
+from datetime import date, timedelta
+from pathlib import Path
+
+import numpy as np
+from sqlalchemy import create_engine, text
+from sqlalchemy.engine import Engine
+from sqlalchemy.orm import Session
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from core.migrate import upgrade  # noqa: E402
+from devices.importer import import_csv  # noqa: E402
+from recall.detection import create_run, execute_run  # noqa: E402
+
+AS_OF = date(2026, 2, 28)
+COLD_BATCH = 7  # one batch fails mostly on days below COLD_THRESHOLD_C, so one run flags it
+COLD_THRESHOLD_C = -10.0
+
+
+def database_url() -> str:
+    url = os.environ.get("BENCH_DATABASE_URL")
+    if url:
+        return url
+    env = {k: v for k, v in os.environ.items() if k != "DATABASE_URL"}
+    return subprocess.run(
+        [str(ROOT / "scripts" / "ensure_db.sh"), "fieldrecall_bench_detection"],
+        check=True,
+        capture_output=True,
+        text=True,
+        env=env,
+    ).stdout.strip()
+
+
+def _csv(header: str, columns: list[np.ndarray]) -> bytes:
+    """Vectorised CSV building: a Python f-string per row would dominate for a million rows."""
+    rows = columns[0].astype(str)
+    for col in columns[1:]:
+        rows = np.char.add(np.char.add(rows, ","), col.astype(str))
+    return (header + "\n" + "\n".join(rows.tolist()) + "\n").encode()
+
+
+def _keys(prefix: str, ids: np.ndarray, width: int) -> np.ndarray:
+    return np.char.add(prefix, np.char.zfill(ids.astype(str), width))
+
+
+def _fmt1(x: np.ndarray) -> np.ndarray:
+    return np.char.mod("%.1f", np.round(x, 1) + 0.0)
+
+
+def make_fleet(args: argparse.Namespace) -> dict[str, bytes]:
+    """Partners, sites, batches, units, stations, weather and failures as CSV bytes."""
+    rng = np.random.default_rng(args.seed)
+    n_days, n_st, n_sites = args.days, args.stations, args.sites
+    first_day = AS_OF - timedelta(days=n_days - 1)
+    days = np.array([first_day + timedelta(days=i) for i in range(n_days)])
+
+    # Stations on a grid-ish cover of the region, so nearly every site has one within 50 km.
+    st_lat = rng.uniform(60.0, 69.0, n_st)
+    st_lon = rng.uniform(21.0, 30.0, n_st)
+    # Daily minimum: a seasonal curve colder in the north, a regional anomaly, local noise.
+    doy = np.array([d.timetuple().tm_yday for d in days])
+    seasonal = 4.0 + 12.0 * np.cos(2 * np.pi * (doy - 200) / 365.0)
+    anomaly = np.zeros(n_days)
+    shocks = rng.normal(0.0, 2.5, n_days)
+    for t in range(1, n_days):
+        anomaly[t] = 0.7 * anomaly[t - 1] + shocks[t]
+    tmin = (
+        seasonal[None, :]
+        - 1.2 * (st_lat[:, None] - 60.0)
+        + anomaly[None, :]
+        + rng.normal(0.0, 1.5, (n_st, n_days))
+    )
+    tmax = tmin + rng.uniform(3.0, 9.0, (n_st, n_days))
+
+    n_partners = max(1, n_sites // 100)
+    site_lat = rng.uniform(60.0, 69.0, n_sites)
+    site_lon = rng.uniform(21.0, 30.0, n_sites)
+    # The nearest station in Python only to place the cold batch's failures on cold days.
+    dlat = np.radians(site_lat[:, None] - st_lat[None, :])
+    dlon = np.radians(site_lon[:, None] - st_lon[None, :]) * np.cos(np.radians(site_lat))[:, None]
+    site_station = np.argmin(dlat**2 + dlon**2, axis=1)
+
+    batch_of = rng.integers(0, args.batches, args.units)
+    site_of = rng.integers(0, n_sites, args.units)
+    install_offset = rng.integers(0, 60, args.units)  # installed in the first two months
+    installed = np.array([first_day + timedelta(days=int(i)) for i in range(60)])[install_offset]
+
+    # Failures: distinct units, then a share of repeat reports on already failed units.
+    n_repeat = args.failures // 20
+    failed_units = rng.choice(args.units, size=args.failures - n_repeat, replace=False)
+    fail_day = np.empty(failed_units.size, dtype=np.int64)
+    for j, u in enumerate(failed_units):
+        lo = int(install_offset[u])
+        if batch_of[u] == COLD_BATCH:
+            cold = np.flatnonzero(tmin[site_station[site_of[u]], lo:] < COLD_THRESHOLD_C) + lo
+            if cold.size:
+                fail_day[j] = int(rng.choice(cold))
+                continue
+        fail_day[j] = int(rng.integers(lo, n_days))
+    repeat_idx = rng.integers(0, failed_units.size, n_repeat)
+    rep_units = np.concatenate([failed_units, failed_units[repeat_idx]])
+    rep_days = np.concatenate(
+        [fail_day, np.minimum(fail_day[repeat_idx] + rng.integers(1, 20, n_repeat), n_days - 1)]
+    )
+    hours = rng.integers(0, 24, rep_units.size)
+    occurred = np.char.add(
+        np.char.add(days[rep_days].astype(str), "T"),
+        np.char.add(np.char.zfill(hours.astype(str), 2), ":00:00+02:00"),
+    )
+
+    partners = np.arange(n_partners)
+    sites = np.arange(n_sites)
+    batches = np.arange(args.batches)
+    stations = np.arange(n_st)
+    return {
+        "partners": _csv(
+            "partner_key,name", [_keys("P", partners, 5), _keys("Partner ", partners, 5)]
+        ),
+        "sites": _csv(
+            "site_key,partner_key,name,lat,lon,timezone",
+            [
+                _keys("S", sites, 6),
+                _keys("P", sites % n_partners, 5),
+                _keys("Site ", sites, 6),
+                np.char.mod("%.5f", site_lat),
+                np.char.mod("%.5f", site_lon),
+                np.full(n_sites, "Europe/Helsinki"),
+            ],
+        ),
+        "batches": _csv(
+            "batch_key,model,manufactured_on",
+            [
+                _keys("B", batches, 4),
+                np.full(args.batches, "OU-200"),
+                np.full(args.batches, "2024-06-01"),
+            ],
+        ),
+        "units": _csv(
+            "serial,batch_key,site_key,installed_on",
+            [
+                _keys("FR-", np.arange(args.units), 8),
+                _keys("B", batch_of, 4),
+                _keys("S", site_of, 6),
+                installed.astype(str),
+            ],
+        ),
+        "stations": _csv(
+            "station_key,lat,lon",
+            [_keys("WS", stations, 4), np.char.mod("%.5f", st_lat), np.char.mod("%.5f", st_lon)],
+        ),
+        "weather": _csv(
+            "station_key,day,temp_min_c,temp_max_c",
+            [
+                np.repeat(_keys("WS", stations, 4), n_days),
+                np.tile(days.astype(str), n_st),
+                _fmt1(tmin.ravel()),
+                _fmt1(tmax.ravel()),
+            ],
+        ),
+        "failures": _csv(
+            "report_key,serial,occurred_at,source",
+            [
+                _keys("R", np.arange(rep_units.size), 7),
+                _keys("FR-", rep_units, 8),
+                occurred,
+                np.full(rep_units.size, "partner"),
+            ],
+        ),
+    }
+
+
+def load(engine: Engine, args: argparse.Namespace) -> None:
+    """Empty the registry and load a generated fleet through the product's importer."""
+    with engine.begin() as conn:
+        conn.execute(
+            text(
+                "TRUNCATE signal, detection_result, detection_run, failure_report, unit, site,"
+                " batch, partner, weather_observation, weather_station RESTART IDENTITY CASCADE"
+            )
+        )
+    t0 = time.perf_counter()
+    files = make_fleet(args)
+    print(f"generated the fleet in {time.perf_counter() - t0:.1f} s")
+    t0 = time.perf_counter()
+    for kind in ("partners", "sites", "batches", "units", "stations", "weather", "failures"):
+        with Session(engine) as session, session.begin():
+            result = import_csv(session, kind, files[kind], filename=f"{kind}.csv", actor="bench")
+        print(f"  imported {kind}: {result.inserted:,} rows")
+    with engine.begin() as conn:
+        conn.execute(text("ANALYZE"))
+    print(f"loaded through the importer in {time.perf_counter() - t0:.1f} s")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--units", type=int, default=1_000_000)
+    parser.add_argument("--failures", type=int, default=20_000)
+    parser.add_argument("--stations", type=int, default=500)
+    parser.add_argument("--days", type=int, default=365)
+    parser.add_argument("--sites", type=int, default=20_000)
+    parser.add_argument("--batches", type=int, default=100)
+    parser.add_argument("--seed", type=int, default=3)
+    parser.add_argument(
+        "--reuse", action="store_true", help="time another run on the fleet already loaded"
+    )
+    args = parser.parse_args()
+
+    url = database_url()
+    upgrade(url)
+    engine = create_engine(url)
+    if args.reuse:
+        with engine.begin() as conn:
+            conn.execute(text("TRUNCATE signal, detection_result, detection_run CASCADE"))
+            args.units = conn.scalar(text("SELECT count(*) FROM unit"))
+    else:
+        load(engine, args)
+
+    start = time.perf_counter()
+    with Session(engine) as session, session.begin():
+        run = create_run(session, actor="bench", as_of=AS_OF, enqueue=False)
+        execute_run(session, run.id, actor="bench")
+        summary = dict(run.summary or {})
+    seconds = time.perf_counter() - start
+    sql_s, stats_s = float(summary["sql_seconds"]), float(summary["stats_seconds"])
+    print(
+        f"detection run: {seconds:.2f} s (target <= 30 s); {summary['batches_tested']} batches "
+        f"tested, flagged {summary['flagged']}"
+    )
+    print(f"  SQL aggregation   {sql_s:7.2f} s")
+    for name, secs in summary.get("sql_timings", {}).items():
+        print(f"    {name:<18} {secs:7.2f} s")
+    print(f"  statistics        {stats_s:7.2f} s")
+    print(f"  iceberg + storing {seconds - sql_s - stats_s:7.2f} s")
+    print(
+        f"  sites without a station within reach: {len(summary['sites_without_station'])}; "
+        f"failures without weather: {summary['failures_without_weather']}"
+    )
+    print(
+        json.dumps(
+            {
+                "units": args.units,
+                "seconds": round(seconds, 2),
+                "sql_seconds": round(sql_s, 2),
+                "stats_seconds": round(stats_s, 2),
+            }
+        )
+    )
+
+
+if __name__ == "__main__":
+    main()

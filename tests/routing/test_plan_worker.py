@@ -1,0 +1,83 @@
+"""A plan started over the API is solved by a real Procrastinate worker (`fieldrecall
+worker --once`), with its progress visible through the API while it solves. Everything
+is committed for real; the ``committed`` fixture empties the database afterwards."""
+
+from __future__ import annotations
+
+import threading
+
+from fastapi.testclient import TestClient
+from sqlalchemy import text
+from sqlalchemy.engine import Engine
+from sqlalchemy.orm import Session
+from typer.testing import CliRunner
+
+from api.app import create_app
+from api.cli import app as cli
+from devices.importer import import_csv
+from tests.recall.campaign_fixtures import declare, h, load_recall_registry
+from tests.recall.conftest import committed  # noqa: F401  (the fixture)
+from tests.recall.outbox_harness import wait_for
+
+
+def test_a_plan_is_solved_by_a_real_worker_with_visible_progress(committed: Engine) -> None:  # noqa: F811
+    with Session(committed) as session:
+        keys = load_recall_registry(session)
+        import_csv(
+            session,
+            "technicians",
+            b"technician_key,name,home_lat,home_lon,skills\nT2,Toni Tech,60.2,24.9,OU-200\n",
+            filename="technicians.csv",
+        )
+        session.commit()
+    lead = h(keys.lead)
+    with TestClient(create_app()) as client:
+        campaign = declare(client, keys.lead, batch_keys=["B1"])
+        started = client.post(
+            f"/api/v1/campaigns/{campaign['id']}/plans",
+            json={"first_day": "2026-11-30", "last_day": "2026-12-04", "seconds": 3},
+            headers=lead,
+        )
+        assert started.status_code == 202, started.text
+        plan_id = started.json()["id"]
+        assert client.get(f"/api/v1/plans/{plan_id}", headers=lead).json()["status"] == "queued"
+
+        outcome: dict[str, object] = {}
+
+        def work() -> None:
+            result = CliRunner().invoke(cli, ["worker", "--once"])
+            outcome["exit"], outcome["output"] = result.exit_code, result.output
+
+        worker = threading.Thread(target=work)
+        worker.start()
+        try:
+            solving = wait_for(
+                "the plan's progress while solving",
+                lambda: (
+                    p
+                    if (p := client.get(f"/api/v1/plans/{plan_id}", headers=lead).json())["status"]
+                    == "running"
+                    and (p["progress"] or {}).get("phase") == "solving"
+                    else None
+                ),
+            )
+        finally:
+            worker.join()
+        assert outcome["exit"] == 0, outcome["output"]
+        progress = solving["progress"]
+        assert progress["time_limit_s"] == 3 and progress["visits"] == 4
+        assert progress["technicians"] == 2 and progress["elapsed_s"] >= 0
+        assert solving["started_at"] is not None and solving["finished_at"] is None
+
+        done = client.get(f"/api/v1/plans/{plan_id}", headers=lead).json()
+        assert done["status"] == "done", done["error"]
+        assert done["stats"]["validator"]["ok"] is True
+        assert done["stats"]["served"] == 3 and done["progress"]["phase"] == "done"
+        assert sorted(r["technician_key"] for r in done["routes"]) == ["T1", "T2"]
+        assert done["finished_at"] is not None
+    with committed.connect() as conn:
+        jobs = conn.execute(
+            text("SELECT args, status FROM procrastinate_jobs WHERE task_name = :t"),
+            {"t": "routing.plan_campaign"},
+        ).all()
+    assert [tuple(j) for j in jobs] == [({"plan_id": plan_id}, "succeeded")]
