@@ -3,8 +3,10 @@
 Plans the synthetic instance of ``routing_field.py`` (opening hours, skills, lunch
 breaks, priorities) through the territory splitter, then removes one technician for
 two days and re-plans. Every plan goes through the validator. With ``--split-cost`` it
-also measures what the territory split costs on a smaller instance solved both whole
-and split at the same time budget. Not run in CI; the last line is one JSON object.
+also measures what the territory split costs: the same instance solved whole (a
+two-process portfolio) and split into territories (two processes), at the same wall
+budget, compared on the same recomputed objective. Not run in CI; the last line is
+one JSON object.
 
     python benchmarks/field_plan.py [--visits 2000] [--seconds 100] [--split-cost]
 """
@@ -12,6 +14,7 @@ and split at the same time budget. Not run in CI; the last line is one JSON obje
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import sys
 import time
@@ -20,45 +23,56 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from routing_field import field_instance
+from routing_field import field_instance, plan_cost
 
 from routing.problem import Plan, Problem
-from routing.replan import Change, kept_share, replan
-from routing.solver import SolverOptions
+from routing.replan import DEFAULT_REPLAN_OPTIONS, Change, kept_share, replan
+from routing.solver import SolverOptions, solve
 from routing.territories import solve_territories
 from routing.validator import validate
+
+VIOLATIONS: list[int] = []  # per reported plan, for the closing summary
 
 
 def report(name: str, problem: Problem, plan: Plan, seconds: float) -> None:
     violations = validate(problem, plan)
+    VIOLATIONS.append(len(violations))
     reasons: dict[str, int] = {}
     for u in plan.unassigned:
         reasons[u.reason] = reasons.get(u.reason, 0) + 1
-    late = sum(max(0, d - problem.visit(v).latest_day) for v, (_, d) in plan.assignment().items())
+    visits = {v.id: v for v in problem.visits}
+    late = sum(max(0, d - visits[v].latest_day) for v, (_, d) in plan.assignment().items())
     print(
         f"{name}: {seconds:.1f} s, served {plan.served_count()}/{len(problem.visits)}, "
         f"unassigned {len(plan.unassigned)} {reasons or ''}, "
         f"drive {plan.drive_time / 60:.1f} h, routes {len(plan.routes)}, "
-        f"visit-days late {late}, validator violations {len(violations)}"
+        f"visit-days late {late}, cost {plan_cost(problem, plan):.0f}, "
+        f"validator violations {len(violations)}",
+        flush=True,
     )
     for v in violations[:5]:
         print("   ", v)
 
 
-def split_cost(seconds: float, visits: int, techs: int) -> None:
-    """Same instance, same budget: solved whole vs split into two territories."""
-    p = field_instance(n_visits=visits, n_techs=techs, seed=11)
-    options = SolverOptions(time_limit_s=seconds)
+def split_cost(args: argparse.Namespace) -> None:
+    """Same instance, same wall budget, two cores each: solved whole vs in territories."""
+    visits = args.split_visits or args.visits
+    techs = max(4, args.techs * visits // args.visits)
+    p = field_instance(n_visits=visits, n_techs=techs, n_days=args.days, seed=args.seed)
+    options = SolverOptions(time_limit_s=args.split_seconds or args.seconds)
+    k = max(2, -(-visits // args.max_visits))
     t0 = time.monotonic()
-    whole = solve_territories(p, options, territories=1)
+    whole = solve(p, SolverOptions(time_limit_s=options.time_limit_s, num_workers=2))
     t1 = time.monotonic()
-    report(f"split-cost whole ({visits} visits)", p, whole, t1 - t0)
-    parts = solve_territories(p, options, territories=2)
-    report(f"split-cost 2 territories ({visits} visits)", p, parts, time.monotonic() - t1)
-    extra = (parts.drive_time / max(1, whole.drive_time) - 1) * 100
+    report(f"split-cost: whole, 2-process portfolio ({visits} visits)", p, whole, t1 - t0)
+    parts = solve_territories(p, options, territories=k)
+    report(f"split-cost: {k} territories, 2 processes", p, parts, time.monotonic() - t1)
+    c_whole, c_parts = plan_cost(p, whole), plan_cost(p, parts)
     print(
-        f"split cost: drive {extra:+.1f} %, unassigned {len(parts.unassigned)} vs "
-        f"{len(whole.unassigned)} (whole problem on one core, territories on two)"
+        f"split cost: objective {(c_parts / c_whole - 1) * 100:+.2f} %, "
+        f"drive {(parts.drive_time / max(1, whole.drive_time) - 1) * 100:+.2f} %, "
+        f"unassigned {len(parts.unassigned)} split vs {len(whole.unassigned)} whole "
+        f"(positive: the split plan is worse)"
     )
 
 
@@ -67,15 +81,19 @@ def main() -> None:
     ap.add_argument("--visits", type=int, default=2000)
     ap.add_argument("--techs", type=int, default=25)
     ap.add_argument("--days", type=int, default=10)
+    ap.add_argument("--seed", type=int, default=7)
     ap.add_argument("--seconds", type=float, default=100.0, help="planning budget")
     ap.add_argument("--replan-seconds", type=float, default=10.0)
     ap.add_argument("--max-visits", type=int, default=1000, help="territory size")
-    ap.add_argument("--split-cost", action="store_true")
-    ap.add_argument("--split-visits", type=int, default=800)
+    ap.add_argument("--split-cost", action="store_true", help="also measure the split's cost")
+    ap.add_argument("--split-visits", type=int, help="instance size for it (default --visits)")
+    ap.add_argument("--split-seconds", type=float, help="budget for it (default --seconds)")
     args = ap.parse_args()
 
     t0 = time.monotonic()
-    problem = field_instance(n_visits=args.visits, n_techs=args.techs, n_days=args.days)
+    problem = field_instance(
+        n_visits=args.visits, n_techs=args.techs, n_days=args.days, seed=args.seed
+    )
     plan = solve_territories(
         problem, SolverOptions(time_limit_s=args.seconds), max_visits=args.max_visits
     )
@@ -85,16 +103,8 @@ def main() -> None:
     absent = problem.technicians[3].id
     change = Change(absences=frozenset({(absent, 2), (absent, 3)}), today=0)
     t1 = time.monotonic()
-    new_problem, new_plan = replan(
-        problem,
-        plan,
-        change,
-        SolverOptions(
-            time_limit_s=args.replan_seconds,
-            first_solution="LOCAL_CHEAPEST_INSERTION",
-            metaheuristic="GUIDED_LOCAL_SEARCH",
-        ),
-    )
+    options = dataclasses.replace(DEFAULT_REPLAN_OPTIONS, time_limit_s=args.replan_seconds)
+    new_problem, new_plan = replan(problem, plan, change, options)
     replan_seconds = time.monotonic() - t1
     report(f"replan ({absent} absent on days 2-3)", new_problem, new_plan, replan_seconds)
     affected = {
@@ -104,12 +114,9 @@ def main() -> None:
     print(f"visits that had to move: {len(affected)}; others kept day and technician: {kept:.1%}")
 
     if args.split_cost:
-        split_cost(
-            args.seconds / 2,
-            args.split_visits,
-            max(4, args.techs * args.split_visits // args.visits),
-        )
+        split_cost(args)
 
+    print(f"plans failing the validator: {sum(1 for n in VIOLATIONS if n)} of {len(VIOLATIONS)}")
     print(
         json.dumps(
             {

@@ -16,6 +16,7 @@ from routing.problem import (
     CostWeights,
     Horizon,
     Location,
+    Plan,
     Problem,
     Technician,
     TimeWindow,
@@ -99,3 +100,20 @@ def field_instance(
         travel=HaversineProvider(circuity=1.3, speed_kmh=70.0),
         costs=CostWeights(unassigned=24 * 60, lateness_per_day=30),
     )
+
+
+def plan_cost(problem: Problem, plan: Plan) -> float:
+    """The objective recomputed from the plan alone, in minutes of driving.
+
+    Drive time, plus each unassigned visit's priority-scaled penalty, plus lateness by
+    priority per day late: the same terms the solver minimises, but independent of how
+    a solver (whole or split) scaled or shifted them internally.
+    """
+    costs = problem.costs
+    visits = {v.id: v for v in problem.visits}
+    late = sum(
+        max(0, day - visits[vid].latest_day) * visits[vid].priority
+        for vid, (_, day) in plan.assignment().items()
+    )
+    dropped = sum(visits[u.visit_id].priority for u in plan.unassigned)
+    return plan.drive_time + costs.unassigned * dropped + costs.lateness_per_day * late

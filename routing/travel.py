@@ -87,11 +87,13 @@ class MatrixProvider:
 
 
 class OsrmProvider:
-    """Client of an OSRM ``/table/v1/driving/`` service, with an in-memory pair cache.
+    """Client of an OSRM ``/table/v1/driving/`` service, with an in-memory cache.
 
-    Durations (seconds) are converted to time units. Pairs already fetched are served
-    from the cache, so re-planning the same sites makes no request at all. Requests are
-    chunked so that no URL carries more than ``max_locations`` coordinates.
+    Durations (seconds) are converted to time units. The cache is one growing numpy
+    matrix over every point seen so far (NaN where a pair was never fetched), so a
+    matrix for known sites is a single fancy-indexing lookup and re-planning the same
+    sites makes no request at all. Requests are chunked so that no URL carries more
+    than ``max_locations`` coordinates.
     """
 
     def __init__(
@@ -108,42 +110,60 @@ class OsrmProvider:
         self.max_locations = max(2, max_locations)
         self.timeout_s = timeout_s
         self.requests_made = 0
-        self._cache: dict[tuple[tuple[float, float], tuple[float, float]], float] = {}
+        self._ids: dict[tuple[float, float], int] = {}
+        self._points: list[tuple[float, float]] = []
+        self._secs = np.full((0, 0), np.nan)
         self._lock = threading.Lock()
 
-    def _fetch(self, sources: list[tuple[float, float]], dests: list[tuple[float, float]]) -> None:
-        pts = list(dict.fromkeys(sources + dests))
-        index = {p: i for i, p in enumerate(pts)}
-        coords = ";".join(f"{lon:.6f},{lat:.6f}" for lat, lon in pts)
-        src = ";".join(str(index[p]) for p in sources)
-        dst = ";".join(str(index[p]) for p in dests)
+    def _grow(self, pts: list[tuple[float, float]]) -> np.ndarray:
+        """Cache ids of ``pts``, registering new points (and enlarging the matrix)."""
+        for p in pts:
+            if p not in self._ids:
+                self._ids[p] = len(self._points)
+                self._points.append(p)
+        n, old = len(self._points), self._secs.shape[0]
+        if n > old:
+            grown = np.full((n, n), np.nan)
+            grown[:old, :old] = self._secs
+            self._secs = grown
+        return np.array([self._ids[p] for p in pts], dtype=np.int64)
+
+    def _fetch(self, src: np.ndarray, dst: np.ndarray) -> None:
+        """Fill the cache for sources ``src`` x destinations ``dst`` (cache ids)."""
+        ids = list(dict.fromkeys(src.tolist() + dst.tolist()))
+        pos = {c: i for i, c in enumerate(ids)}
+        coords = ";".join(f"{self._points[c][1]:.6f},{self._points[c][0]:.6f}" for c in ids)
+        sources = ";".join(str(pos[c]) for c in src.tolist())
+        destinations = ";".join(str(pos[c]) for c in dst.tolist())
         url = (
             f"{self.base_url}/table/v1/{self.profile}/{coords}"
-            f"?sources={src}&destinations={dst}&annotations=duration"
+            f"?sources={sources}&destinations={destinations}&annotations=duration"
         )
         with urllib.request.urlopen(url, timeout=self.timeout_s) as resp:
             body = json.loads(resp.read().decode("utf-8"))
         self.requests_made += 1
         if body.get("code") != "Ok":
             raise RuntimeError(f"OSRM table error: {body.get('code')}: {body.get('message')}")
-        for i, s in enumerate(sources):
-            for j, d in enumerate(dests):
-                value = body["durations"][i][j]
-                # OSRM returns null for unroutable pairs; treat them as unreachable.
-                self._cache[(s, d)] = float("inf") if value is None else float(value)
+        # OSRM returns null for unroutable pairs; they become +inf (unreachable).
+        block = np.array(
+            [[np.inf if v is None else v for v in row] for row in body["durations"]], dtype=float
+        )
+        self._secs[np.ix_(src, dst)] = block
 
     def matrix(self, locations: Sequence[Location]) -> np.ndarray:
         pts = [(loc.lat, loc.lon) for loc in locations]
-        unique = list(dict.fromkeys(pts))
         with self._lock:
-            missing_src = [p for p in unique if any((p, q) not in self._cache for q in unique)]
+            idx = self._grow(pts)
+            unique = np.unique(idx)
+            missing = np.isnan(self._secs[np.ix_(unique, unique)])
             step = max(1, self.max_locations // 2)
-            for a in range(0, len(missing_src), step):
-                src = missing_src[a : a + step]
+            src_missing = unique[missing.any(axis=1)]
+            for a in range(0, len(src_missing), step):
+                src = src_missing[a : a + step]
                 for b in range(0, len(unique), step):
                     dst = unique[b : b + step]
-                    if any((s, d) not in self._cache for s in src for d in dst):
+                    if np.isnan(self._secs[np.ix_(src, dst)]).any():
                         self._fetch(src, dst)
-            secs = np.array([[self._cache[(p, q)] for q in pts] for p in pts], dtype=float)
+            secs = self._secs[np.ix_(idx, idx)]
         secs = np.where(np.isfinite(secs), secs, 10**7)
         return np.ceil(secs / 3600.0 * self.units_per_hour - 1e-9).astype(np.int64)

@@ -19,7 +19,7 @@ from routing.problem import (
 from routing.solver import SolverOptions, solve
 from routing.validator import validate
 
-from .conftest import problem, tech, visit
+from .conftest import at, problem, tech, visit
 
 
 def run(p: Problem, options: SolverOptions) -> Plan:
@@ -187,3 +187,19 @@ def test_portfolio_returns_a_valid_plan():
     p = problem([visit(f"v{i}", float(i * 3)) for i in range(8)], [tech()])
     plan = run(p, SolverOptions(time_limit_s=20.0, solution_limit=20, num_workers=2))
     assert len(plan.assignment()) == 8
+
+
+def test_a_shorter_shift_on_one_day_moves_the_visit(fast):
+    # Out and back to x=20 with 10 of service takes 50: too long for day 0's 30-unit shift.
+    short_day0 = tech(day_shifts={0: TimeWindow(0, 30)})
+    plan = run(problem([visit("a", 20)], [short_day0], days=2), fast)
+    assert plan.assignment() == {"a": ("t1", 1)}
+    route = plan.routes[0]
+    assert route.departure >= 0 and route.arrival_home <= 1000
+
+
+def test_route_ends_at_the_technicians_end_location(fast):
+    p = problem([visit("a", 50)], [tech(end=at(100))])
+    route = run(p, fast).routes[0]
+    # 50 out to the visit, 10 of service, 50 on to the end location (not back to 0).
+    assert route.arrival_home - route.departure == 110

@@ -60,9 +60,16 @@ class _Osrm(BaseHTTPRequestHandler):
         q = parse_qs(url.query)
         src = [int(x) for x in q["sources"][0].split(";")]
         dst = [int(x) for x in q["destinations"][0].split(";")]
+        # Longitudes beyond 100 stand for an island: unroutable, OSRM answers null.
         body = {
             "code": "Ok",
-            "durations": [[abs(lons[i] - lons[j]) * 3600 for j in dst] for i in src],
+            "durations": [
+                [
+                    None if (lons[i] > 100) != (lons[j] > 100) else abs(lons[i] - lons[j]) * 3600
+                    for j in dst
+                ]
+                for i in src
+            ],
         }
         data = json.dumps(body).encode()
         self.send_response(200)
@@ -103,3 +110,20 @@ def test_osrm_client_chunks_large_requests(osrm_url: str):
     m = osrm.matrix(locs)
     assert len(_Osrm.calls) > 1
     assert m[0, 6] == 360 and m[6, 0] == 360
+
+
+def test_osrm_client_asks_again_only_when_a_site_is_new(osrm_url: str):
+    locs = [Location(45.0, 1.0), Location(45.0, 2.0)]
+    osrm = OsrmProvider(osrm_url)
+    osrm.matrix(locs)
+    m = osrm.matrix([*locs, Location(45.0, 4.0)])
+    assert len(_Osrm.calls) == 2
+    assert m.tolist() == [[0, 60, 180], [60, 0, 120], [180, 120, 0]]
+    assert osrm.matrix([Location(45.0, 4.0), locs[0]]).tolist() == [[0, 180], [180, 0]]
+    assert len(_Osrm.calls) == 2
+
+
+def test_osrm_unroutable_pairs_become_prohibitive(osrm_url: str):
+    m = OsrmProvider(osrm_url).matrix([Location(45.0, 1.0), Location(45.0, 120.0)])
+    # null -> unreachable: far more than any working day, so no route uses the leg.
+    assert m[0, 1] > 100_000 and m[1, 0] > 100_000 and m[0, 0] == 0

@@ -73,6 +73,7 @@ def test_good_plan_is_valid():
         (with_stops(Stop("a", 10, 10, 20), Stop("b", 30, 30, 40), arrival_home=1100), "shift"),
         (with_stops(Stop("a", 10, 10, 20), Stop("b", 30, 30, 40), arrival_home=400), "max_work"),
         (with_stops(Stop("a", 10, 10, 20), Stop("b", 30, 30, 40), day=5), "day"),
+        (dataclasses.replace(GOOD, drive_time=39), "drive_time"),
     ],
 )
 def test_each_violation_is_caught(plan: Plan, kind: str):
