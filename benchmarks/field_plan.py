@@ -35,7 +35,7 @@ VIOLATIONS: list[int] = []  # per reported plan, for the closing summary
 
 
 def report(name: str, problem: Problem, plan: Plan, seconds: float) -> None:
-    violations = validate(problem, plan)
+    violations = validate(problem, plan, check_drive_time=True)
     VIOLATIONS.append(len(violations))
     reasons: dict[str, int] = {}
     for u in plan.unassigned:

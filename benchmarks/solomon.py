@@ -62,7 +62,7 @@ def main() -> None:
         t0 = time.monotonic()
         plan = solve(p, SolverOptions(time_limit_s=args.seconds, num_workers=args.workers))
         fr_seconds.append(time.monotonic() - t0)
-        violations = validate(p, plan, matrix)
+        violations = validate(p, plan, matrix, check_drive_time=True)
         invalid += bool(violations)
         if not plan.unassigned and not violations:
             gaps["fieldrecall"][name] = _gap(plan.drive_time, inst.bks)

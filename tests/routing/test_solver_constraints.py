@@ -24,7 +24,7 @@ from .conftest import at, problem, tech, visit
 
 def run(p: Problem, options: SolverOptions) -> Plan:
     plan = solve(p, options)
-    assert validate(p, plan) == []
+    assert validate(p, plan, check_drive_time=True) == []
     return plan
 
 

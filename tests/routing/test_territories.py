@@ -29,6 +29,6 @@ def test_split_solve_and_repair_give_a_valid_plan():
     assert sorted(t for ts, _ in parts for t in ts) == [0, 1, 2, 3]
     assert {frozenset(ts) for ts, _ in parts} == {frozenset({0, 1}), frozenset({2, 3})}
     plan = solve_territories(p, dataclasses.replace(FAST, time_limit_s=4.0), territories=2)
-    assert validate(p, plan) == []
+    assert validate(p, plan, check_drive_time=True) == []
     assert len(plan.assignment()) + len(plan.unassigned) == len(visits)
     assert not plan.unassigned

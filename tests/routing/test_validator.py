@@ -42,7 +42,7 @@ GOOD = Plan(
 
 
 def kinds(plan: Plan, p=P) -> set[str]:
-    return {v.kind for v in validate(p, plan)}
+    return {v.kind for v in validate(p, plan, check_drive_time=True)}
 
 
 def with_stops(*stops: Stop, **kw: object) -> Plan:
@@ -51,7 +51,9 @@ def with_stops(*stops: Stop, **kw: object) -> Plan:
 
 
 def test_good_plan_is_valid():
-    assert validate(P, GOOD) == []
+    assert validate(P, GOOD, check_drive_time=True) == []
+    # Without the check, a plan that does not know its drive time is still valid.
+    assert validate(P, dataclasses.replace(GOOD, drive_time=0)) == []
 
 
 @pytest.mark.parametrize(
