@@ -60,6 +60,8 @@ def test_a_plan_is_solved_by_a_real_worker_with_visible_progress(committed: Engi
                     and (p["progress"] or {}).get("phase") == "solving"
                     else None
                 ),
+                # Only bounds a failure: a loaded machine starts the worker slowly.
+                deadline_s=300.0,
             )
         finally:
             worker.join()
