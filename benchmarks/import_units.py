@@ -2,8 +2,11 @@
 
 Generates partners, sites, batches and units as CSV, imports the first three, then times
 ``import_csv(..., "units", ...)`` (COPY to staging, set-based validation, upsert with every
-index and foreign key in place) and, in the same run, a bare ``COPY`` of the same file into
-an unindexed table of text columns. It empties the registry tables of its database, so it
+foreign key and unique key in place; a file at least as large as the table rebuilds the
+plain secondary indexes once, see devices/bulk_load.py) and, in the same run, a bare
+``COPY`` of the same file into an unindexed table of text columns. It also times a
+re-import of the same file and a tenth as many new units appended to the loaded table,
+which take the incremental path. It empties the registry tables of its database, so it
 never uses DATABASE_URL: it takes BENCH_DATABASE_URL, else a local ``fieldrecall_bench``
 database made by scripts/ensure_db.sh.
 
@@ -145,12 +148,27 @@ def main() -> None:
     reimport_seconds = time.perf_counter() - start
     assert again.inserted == 0 and again.updated == 0, again
 
+    # A file much smaller than the table takes the incremental path (indexes updated row by
+    # row): shown for comparison, not part of the headline figures.
+    append_units = max(1, args.units // 10)
+    lines = files["units"].split(b"\n")
+    appended = (b"\n".join(lines[: append_units + 1]) + b"\n").replace(b"FR-", b"FX-")
+    start = time.perf_counter()
+    with Session(engine) as session, session.begin():
+        more = import_csv(session, "units", appended, filename="more_units.csv", actor="bench")
+    append_seconds = time.perf_counter() - start
+    assert more.inserted == append_units, more
+
     copy_seconds = bare_copy_seconds(url, files["units"])
     units_per_s = args.units / seconds
     copy_per_s = args.units / copy_seconds
     peak_rss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print(f"product import: {seconds:.2f} s, {units_per_s:,.0f} units/s (target >= 100,000)")
     print(f"re-import of the same file (no changes): {reimport_seconds:.2f} s")
+    print(
+        f"{append_units:,} new units into the {args.units:,}-unit table: {append_seconds:.2f} s,"
+        f" {append_units / append_seconds:,.0f} units/s (incremental path)"
+    )
     print(f"bare COPY into an unindexed table: {copy_seconds:.2f} s, {copy_per_s:,.0f} units/s")
     print(f"ratio product/COPY: {units_per_s / copy_per_s:.2f} (target >= 0.3)")
     print(f"peak RSS of this process: {peak_rss_mb:.0f} MB (the database server is separate)")

@@ -9,6 +9,7 @@ from __future__ import annotations
 import csv
 import io
 from collections.abc import Iterator
+from contextlib import nullcontext
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -20,6 +21,7 @@ from sqlalchemy.orm import Session
 
 from core.errors import ImportRejected, InvalidInput
 from core.events import record_event
+from devices.bulk_load import is_bulk_load, secondary_indexes_rebuilt
 from devices.csv_formats import FORMATS, IMPORT_ORDER, CsvFormat
 from devices.import_sql import (
     STAGING,
@@ -90,7 +92,7 @@ def import_csv(
         problems = _python_checks(session, fmt, header) + _sql_checks(session, fmt)
         if problems:
             _reject(fmt, filename, body, header, problems, rows)
-        inserted, updated = _upsert(session, fmt, filename)
+        inserted, updated = _upsert(session, fmt, filename, rows)
     finally:
         session.execute(text(f"DROP TABLE IF EXISTS {STAGING}, {TYPED}"))
         session.execute(
@@ -263,15 +265,19 @@ def _python_checks(session: Session, fmt: CsvFormat, header: list[str]) -> list[
     return problems
 
 
-def _upsert(session: Session, fmt: CsvFormat, filename: str) -> tuple[int, int]:
+def _upsert(session: Session, fmt: CsvFormat, filename: str, rows: int) -> tuple[int, int]:
+    assert fmt.upsert is not None
+    table = fmt.upsert.table
     try:
         with session.begin_nested():
             skip_triggers = _lock_referenced_rows(session, fmt)
-            if skip_triggers:
-                session.execute(text(f"SELECT {REPLICATION_ROLE % 'replica'}"))
-            inserted, updated = session.execute(text(upsert_sql(fmt))).one()
-            if skip_triggers:
-                session.execute(text(f"SELECT {REPLICATION_ROLE % 'origin'}"))
+            bulk = is_bulk_load(session, table, rows)
+            with secondary_indexes_rebuilt(session, table) if bulk else nullcontext():
+                if skip_triggers:
+                    session.execute(text(f"SELECT {REPLICATION_ROLE % 'replica'}"))
+                inserted, updated = session.execute(text(upsert_sql(fmt))).one()
+                if skip_triggers:
+                    session.execute(text(f"SELECT {REPLICATION_ROLE % 'origin'}"))
     except DBAPIError as exc:
         # Validation mirrors every database constraint; this is the safety net.
         message = str(exc.orig).splitlines()[0] if exc.orig else str(exc)
