@@ -2,7 +2,8 @@
 
 A run aggregates exposure in PostGIS (recall/exposure.py), applies the pure statistics
 (recall/statistics.py), and stores one result per batch with a failure. A flagged batch
-raises a signal, or refreshes its open one.
+raises a signal, or refreshes its open one; a batch already under an active recall campaign
+raises none (the recall is the answer; its result still says flagged).
 """
 
 from __future__ import annotations
@@ -12,14 +13,15 @@ from dataclasses import asdict
 from datetime import UTC, date, datetime
 from typing import Any, Literal
 
-from sqlalchemy import select, text
+from sqlalchemy import exists, or_, select, text
 from sqlalchemy.orm import Session
 
 from core.errors import Conflict, InvalidInput, NotFound
 from core.events import record_event
 from core.jobs import defer_job
 from core.settings import get_settings
-from devices.models import Batch
+from devices.models import Batch, Unit
+from recall.campaign_models import Campaign, CampaignUnit
 from recall.exposure import load_exposure
 from recall.jobs import DETECTION_TASK
 from recall.models import DetectionResult, DetectionRun, Signal
@@ -145,7 +147,7 @@ def execute_run(session: Session, run_id: int, *, actor: str = "worker") -> Dete
     )
     stats_seconds = time.perf_counter() - started
     batch_ids = dict(session.execute(select(Batch.batch_key, Batch.id)).all())
-    flagged = []
+    flagged, under_recall = [], []
     for result in results:
         body = result.to_json()
         if result.flagged:
@@ -169,12 +171,16 @@ def execute_run(session: Session, run_id: int, *, actor: str = "worker") -> Dete
         session.add(row)
         session.flush()
         if result.flagged:
-            _raise_signal(session, run, row, actor=actor)
+            if _under_active_recall(session, row.batch_id):
+                under_recall.append(result.batch_key)
+            else:
+                _raise_signal(session, run, row, actor=actor)
     run.window_start = exposure.window_start
     run.status, run.finished_at = "done", datetime.now(UTC)
     run.summary = {
         "batches_tested": len(results),
         "flagged": flagged,
+        "flagged_under_active_recall": under_recall,
         "sites_without_station": [asdict(s) for s in exposure.sites_without_station],
         "sites_without_weather": [asdict(s) for s in exposure.sites_without_weather],
         "failures_without_weather": exposure.failures_without_weather,
@@ -209,6 +215,18 @@ def mark_failed(session: Session, run_id: int, error: str) -> None:
             to_state="failed",
             reason=error[:2000],
         )
+
+
+def _under_active_recall(session: Session, batch_id: int) -> bool:
+    """True when an active campaign answers a signal of this batch or holds its units."""
+    answers_signal = Campaign.signal_id.in_(select(Signal.id).where(Signal.batch_id == batch_id))
+    holds_units = exists(
+        select(CampaignUnit.id)
+        .join(Unit, Unit.id == CampaignUnit.unit_id)
+        .where(CampaignUnit.campaign_id == Campaign.id, Unit.batch_id == batch_id)
+    )
+    stmt = select(Campaign.id).where(Campaign.status == "active", or_(answers_signal, holds_units))
+    return session.scalar(stmt.limit(1)) is not None
 
 
 def _raise_signal(session: Session, run: DetectionRun, row: DetectionResult, *, actor: str) -> None:
