@@ -24,16 +24,18 @@ from devices.models import Batch, Unit
 from recall.campaign_models import Campaign, CampaignUnit
 from recall.exposure import load_exposure
 from recall.jobs import DETECTION_TASK
+from recall.lifecycle import check_transition
 from recall.models import DetectionResult, DetectionRun, Signal
 from recall.statistics import DetectionConfig, detect
 
 DEFAULT_DIRECTION = {"temp_min_c": "below", "temp_max_c": "above"}
-# Allowed signal transitions; anything else is a 409.
-SIGNAL_TRANSITIONS = {
-    "new": {"acknowledged", "dismissed", "recall_declared"},
-    "acknowledged": {"dismissed", "recall_declared"},
-    "dismissed": {"new"},
-    "recall_declared": set(),
+# Allowed signal transitions (checked by recall.lifecycle.check_transition); anything else,
+# a repeat of the current status included, is a 409.
+SIGNAL_TRANSITIONS: dict[str, frozenset[str]] = {
+    "new": frozenset({"acknowledged", "dismissed", "recall_declared"}),
+    "acknowledged": frozenset({"dismissed", "recall_declared"}),
+    "dismissed": frozenset({"new"}),
+    "recall_declared": frozenset(),
 }
 # The evidence rules a run may override (issue 3: "all configurable"); stored on the run so
 # that its results can be re-read with the rules they were decided by.
@@ -270,13 +272,10 @@ def change_signal_status(
     signal = session.get(Signal, signal_id, with_for_update=True)
     if signal is None:
         raise NotFound(f"no signal {signal_id}")
-    if status not in SIGNAL_TRANSITIONS:
-        raise InvalidInput(f"unknown signal status {status!r}")
-    if status not in SIGNAL_TRANSITIONS[signal.status]:
-        allowed = ", ".join(sorted(SIGNAL_TRANSITIONS[signal.status])) or "none"
-        raise Conflict(
-            f"signal {signal_id} is {signal.status}; it cannot become {status} (allowed: {allowed})"
-        )
+    if not check_transition(SIGNAL_TRANSITIONS, f"signal {signal_id}", signal.status, status):
+        # Unlike a unit's move, a repeat is not a no-op: a second recall must not answer a
+        # signal that an earlier one already declared without anyone noticing.
+        raise Conflict(f"signal {signal_id} is already {status}")
     previous = signal.status
     signal.status, signal.status_reason = status, reason
     signal.status_changed_by, signal.status_changed_at = actor, datetime.now(UTC)

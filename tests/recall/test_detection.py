@@ -202,6 +202,12 @@ def test_signals_keep_one_open_per_batch_and_follow_their_lifecycle(
     )
     with pytest.raises(Conflict, match="cannot become new"):
         change_signal_status(session, signal_id=signal_id, status="new", actor="lead@x", reason="")
+    with pytest.raises(Conflict, match="already acknowledged"):
+        change_signal_status(
+            session, signal_id=signal_id, status="acknowledged", actor="lead@x", reason=""
+        )
+    with pytest.raises(InvalidInput, match="unknown state 'closed'"):
+        change_signal_status(session, signal_id=signal_id, status="closed", actor="x", reason="")
     change_signal_status(
         session, signal_id=signal_id, status="recall_declared", actor="boss@x", reason="recall"
     )
