@@ -41,6 +41,37 @@ class CusumPath:
         return np.where(hit.any(axis=1), first, -1).astype(np.int64)
 
 
+def batch_level(
+    o_other: FloatArray,
+    e_other: FloatArray,
+    o_all: FloatArray,
+    e_all: FloatArray,
+    prior_weight: float,
+) -> FloatArray:
+    """Each batch's own failure level where the threshold does not bite, never below 1.
+
+    The level is the rate of observed to expected failures on the not-beyond side, as the
+    posterior mean of a Gamma-Poisson model whose prior is centred on the batch's
+    all-weather level ``o_all / e_all`` (the level under "no threshold effect") and worth
+    ``prior_weight`` expected failures: (o_other + w * o_all / e_all) / (e_other + w).
+    Why: a thick not-beyond side speaks for itself (a cold-sensitive batch keeps its level
+    near 1); a thin one, often one the scan chose because it happened to be quiet, falls
+    back on the batch's all-weather level, so a batch failing 4x in all weather is not
+    taken for a normal batch failing 4x in the cold. The floor of 1 keeps the scan's
+    choice of a quiet not-beyond side from lowering the expectation beyond.
+    """
+    if prior_weight < 0:
+        raise ValueError("the level's prior weight must be >= 0")
+    o_other, e_other = np.asarray(o_other, dtype=np.float64), np.asarray(e_other, dtype=np.float64)
+    o_all, e_all = np.asarray(o_all, dtype=np.float64), np.asarray(e_all, dtype=np.float64)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        prior_mean = np.where(e_all > 0, o_all / e_all, 1.0)
+        num = o_other + prior_weight * prior_mean
+        den = e_other + prior_weight
+        level = np.where(den > 0, num / den, prior_mean)
+    return np.asarray(np.maximum(1.0, level), dtype=np.float64)
+
+
 def poisson_cusum(observed: FloatArray, expected: FloatArray, rate_ratio: float) -> CusumPath:
     """Run a Poisson CUSUM on every row of ``observed``/``expected`` (shape (B, W))."""
     if rate_ratio <= 1.0:

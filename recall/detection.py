@@ -2,7 +2,8 @@
 
 A run aggregates exposure in PostGIS (recall/exposure.py), applies the pure statistics
 (recall/statistics.py), and stores one result per batch with a failure. A flagged batch
-raises a signal, or refreshes its open one.
+raises a signal, or refreshes its open one; a batch already under an active recall campaign
+raises none (the recall is the answer; its result still says flagged).
 """
 
 from __future__ import annotations
@@ -12,26 +13,29 @@ from dataclasses import asdict
 from datetime import UTC, date, datetime
 from typing import Any, Literal
 
-from sqlalchemy import select, text
+from sqlalchemy import exists, or_, select, text
 from sqlalchemy.orm import Session
 
 from core.errors import Conflict, InvalidInput, NotFound
 from core.events import record_event
 from core.jobs import defer_job
 from core.settings import get_settings
-from devices.models import Batch
+from devices.models import Batch, Unit
+from recall.campaign_models import Campaign, CampaignUnit
 from recall.exposure import load_exposure
 from recall.jobs import DETECTION_TASK
+from recall.lifecycle import check_transition
 from recall.models import DetectionResult, DetectionRun, Signal
 from recall.statistics import DetectionConfig, detect
 
 DEFAULT_DIRECTION = {"temp_min_c": "below", "temp_max_c": "above"}
-# Allowed signal transitions; anything else is a 409.
-SIGNAL_TRANSITIONS = {
-    "new": {"acknowledged", "dismissed", "recall_declared"},
-    "acknowledged": {"dismissed", "recall_declared"},
-    "dismissed": {"new"},
-    "recall_declared": set(),
+# Allowed signal transitions (checked by recall.lifecycle.check_transition); anything else,
+# a repeat of the current status included, is a 409.
+SIGNAL_TRANSITIONS: dict[str, frozenset[str]] = {
+    "new": frozenset({"acknowledged", "dismissed", "recall_declared"}),
+    "acknowledged": frozenset({"dismissed", "recall_declared"}),
+    "dismissed": frozenset({"new"}),
+    "recall_declared": frozenset(),
 }
 # The evidence rules a run may override (issue 3: "all configurable"); stored on the run so
 # that its results can be re-read with the rules they were decided by.
@@ -145,7 +149,7 @@ def execute_run(session: Session, run_id: int, *, actor: str = "worker") -> Dete
     )
     stats_seconds = time.perf_counter() - started
     batch_ids = dict(session.execute(select(Batch.batch_key, Batch.id)).all())
-    flagged = []
+    flagged, under_recall = [], []
     for result in results:
         body = result.to_json()
         if result.flagged:
@@ -169,12 +173,16 @@ def execute_run(session: Session, run_id: int, *, actor: str = "worker") -> Dete
         session.add(row)
         session.flush()
         if result.flagged:
-            _raise_signal(session, run, row, actor=actor)
+            if _under_active_recall(session, row.batch_id):
+                under_recall.append(result.batch_key)
+            else:
+                _raise_signal(session, run, row, actor=actor)
     run.window_start = exposure.window_start
     run.status, run.finished_at = "done", datetime.now(UTC)
     run.summary = {
         "batches_tested": len(results),
         "flagged": flagged,
+        "flagged_under_active_recall": under_recall,
         "sites_without_station": [asdict(s) for s in exposure.sites_without_station],
         "sites_without_weather": [asdict(s) for s in exposure.sites_without_weather],
         "failures_without_weather": exposure.failures_without_weather,
@@ -209,6 +217,18 @@ def mark_failed(session: Session, run_id: int, error: str) -> None:
             to_state="failed",
             reason=error[:2000],
         )
+
+
+def _under_active_recall(session: Session, batch_id: int) -> bool:
+    """True when an active campaign answers a signal of this batch or holds its units."""
+    answers_signal = Campaign.signal_id.in_(select(Signal.id).where(Signal.batch_id == batch_id))
+    holds_units = exists(
+        select(CampaignUnit.id)
+        .join(Unit, Unit.id == CampaignUnit.unit_id)
+        .where(CampaignUnit.campaign_id == Campaign.id, Unit.batch_id == batch_id)
+    )
+    stmt = select(Campaign.id).where(Campaign.status == "active", or_(answers_signal, holds_units))
+    return session.scalar(stmt.limit(1)) is not None
 
 
 def _raise_signal(session: Session, run: DetectionRun, row: DetectionResult, *, actor: str) -> None:
@@ -252,13 +272,10 @@ def change_signal_status(
     signal = session.get(Signal, signal_id, with_for_update=True)
     if signal is None:
         raise NotFound(f"no signal {signal_id}")
-    if status not in SIGNAL_TRANSITIONS:
-        raise InvalidInput(f"unknown signal status {status!r}")
-    if status not in SIGNAL_TRANSITIONS[signal.status]:
-        allowed = ", ".join(sorted(SIGNAL_TRANSITIONS[signal.status])) or "none"
-        raise Conflict(
-            f"signal {signal_id} is {signal.status}; it cannot become {status} (allowed: {allowed})"
-        )
+    if not check_transition(SIGNAL_TRANSITIONS, f"signal {signal_id}", signal.status, status):
+        # Unlike a unit's move, a repeat is not a no-op: a second recall must not answer a
+        # signal that an earlier one already declared without anyone noticing.
+        raise Conflict(f"signal {signal_id} is already {status}")
     previous = signal.status
     signal.status, signal.status_reason = status, reason
     signal.status_changed_by, signal.status_changed_at = actor, datetime.now(UTC)

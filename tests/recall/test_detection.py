@@ -15,7 +15,11 @@ from api.keys import create_key
 from core.errors import Conflict, InvalidInput
 from devices.demo import DemoSpec, DemoSummary, generate
 from devices.importer import import_csv, import_directory
+from recall.campaign_models import Campaign
+from recall.campaign_schemas import CampaignIn, Scope
+from recall.campaigns import declare
 from recall.detection import change_signal_status, create_run, execute_run, run_results
+from recall.models import DetectionRun
 from recall.statistics import REQUIRED_JSON_KEYS
 
 # Small enough to load and detect in about a second; seed 7 flags only its cold batch.
@@ -198,6 +202,12 @@ def test_signals_keep_one_open_per_batch_and_follow_their_lifecycle(
     )
     with pytest.raises(Conflict, match="cannot become new"):
         change_signal_status(session, signal_id=signal_id, status="new", actor="lead@x", reason="")
+    with pytest.raises(Conflict, match="already acknowledged"):
+        change_signal_status(
+            session, signal_id=signal_id, status="acknowledged", actor="lead@x", reason=""
+        )
+    with pytest.raises(InvalidInput, match="unknown state 'closed'"):
+        change_signal_status(session, signal_id=signal_id, status="closed", actor="x", reason="")
     change_signal_status(
         session, signal_id=signal_id, status="recall_declared", actor="boss@x", reason="recall"
     )
@@ -221,6 +231,47 @@ def test_signals_keep_one_open_per_batch_and_follow_their_lifecycle(
     # A declared recall closes the signal: the next flag opens a new one.
     _run(session, as_of=AS_OF)
     assert session.scalar(text("SELECT count(*) FROM signal WHERE status = 'new'")) == 1
+
+
+def _declare(session: Session, batch_key: str, signal_id: int | None) -> Campaign:
+    spec = CampaignIn(
+        title="cold boot",
+        scope=Scope(batch_keys=[batch_key]),
+        remedy="Replace the power board",
+        signal_id=signal_id,
+    )
+    return declare(session, spec=spec, actor="lead@x", today=AS_OF)
+
+
+def test_a_batch_under_an_active_recall_raises_no_new_signal(session: Session, fleet: DemoSummary):
+    _run(session, as_of=AS_OF)
+    signal_id = session.scalar(text("SELECT id FROM signal"))
+    campaign = _declare(session, fleet.cold_batch, signal_id)
+    assert session.scalar(text("SELECT status FROM signal")) == "recall_declared"
+    run_id, results = _run(session, as_of=AS_OF)
+    # Still flagged in the results (the statistics do not know about recalls), but no signal.
+    assert [r["batch_key"] for r in results if r["flagged"]] == [fleet.cold_batch]
+    assert session.scalar(text("SELECT count(*) FROM signal")) == 1
+    run = session.get(DetectionRun, run_id)
+    assert run is not None and run.summary is not None
+    assert run.summary["flagged_under_active_recall"] == [fleet.cold_batch]
+    assert run.summary["flagged"] == [fleet.cold_batch]
+    # Closed, the recall no longer answers: the next flag raises a new signal.
+    campaign.status = "closed"
+    session.flush()
+    _run(session, as_of=AS_OF)
+    assert session.scalar(text("SELECT count(*) FROM signal WHERE status = 'new'")) == 1
+    # A campaign that answers no signal but holds the batch's units covers it as well.
+    new_signal = session.scalar(text("SELECT id FROM signal WHERE status = 'new'"))
+    change_signal_status(
+        session, signal_id=new_signal, status="dismissed", actor="lead@x", reason="recalled"
+    )
+    _declare(session, fleet.cold_batch, None)
+    run_id, _ = _run(session, as_of=AS_OF)
+    assert session.scalar(text("SELECT count(*) FROM signal WHERE status = 'new'")) == 0
+    run = session.get(DetectionRun, run_id)
+    assert run is not None and run.summary is not None
+    assert run.summary["flagged_under_active_recall"] == [fleet.cold_batch]
 
 
 def h(key: str) -> dict[str, str]:

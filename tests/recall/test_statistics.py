@@ -10,7 +10,7 @@ import pytest
 import statsmodels.api as sm
 from scipy import stats
 
-from recall.cusum import poisson_cusum
+from recall.cusum import batch_level, poisson_cusum
 from recall.exposure_product import weekly_unit_days
 from recall.statistics import (
     EXTRA_JSON_KEYS,
@@ -288,6 +288,56 @@ def test_cusum_alarms_on_a_step_change_and_not_on_a_null_series():
     assert path.statistic[1, 10] == pytest.approx(4 * np.log(3) - 2)
 
 
+def test_batch_level_by_hand():
+    # (o_other + w * o_all / e_all) / (e_other + w), never below 1.
+    level = batch_level(
+        np.array([100.0, 1.0, 0.0, 0.0, 3.0]),  # failures not beyond
+        np.array([100.0, 1.0, 0.0, 10.0, 1.0]),  # expected not beyond
+        np.array([300.0, 12.0, 8.0, 2.0, 3.0]),  # all failures
+        np.array([150.0, 3.0, 2.0, 12.0, 2.0]),  # all expected
+        1.0,
+    )
+    # A thick side speaks for itself: (100 + 2) / 101.
+    assert level[0] == pytest.approx(102 / 101)
+    # A thin one leans on the all-weather level 4: (1 + 4) / (1 + 1).
+    assert level[1] == pytest.approx(2.5)
+    # No exposure on that side: the all-weather level itself.
+    assert level[2] == pytest.approx(4.0)
+    # A quiet side never lowers the level below the fleet's.
+    assert level[3] == 1.0
+    assert level[4] == pytest.approx((3 + 1.5) / 2)
+    # Without the prior: the plain ratio (3 / 1), floored at 1 (0 / 10).
+    plain = batch_level(np.array([3.0, 0.0]), np.array([1.0, 10.0]), np.ones(2), np.ones(2), 0.0)
+    assert list(plain) == [3.0, 1.0]
+    with pytest.raises(ValueError):
+        batch_level(np.ones(1), np.ones(1), np.ones(1), np.ones(1), -1.0)
+
+
+def test_cusum_expectation_uses_the_shrunk_level_by_hand():
+    # Reference: 0.004 at -10 C and 0.002 at 5 C. The batch: 12 failures beyond (expected 4)
+    # and 4 not beyond (expected 4), so its level is (4 + 1 * 16 / 8) / (4 + 1) = 1.2 and
+    # its one-week CUSUM is 12 ln 3 - (3 - 1) * 4 * 1.2. (An upper confidence bound of the
+    # level, Gamma(5, 4) at 0.9 = 2.0, would give 12 ln 3 - 16 < 0: no evidence at all.)
+    fleet = normal_fleet()
+    add_batch(fleet, "COLD", {-10: (1000.0, 12), 5: (2000.0, 4)})
+    r = run(fleet, PLAIN)["COLD"]
+    assert (r.expected_below, r.expected_above) == (pytest.approx(4.0), pytest.approx(4.0))
+    assert r.cusum.statistic == pytest.approx(12 * np.log(3) - 2 * 4 * 1.2)
+
+
+def test_thin_quiet_warm_side_does_not_hide_an_all_weather_level():
+    # 4x in all weather (32 failures where 8 are expected in the cold), but only 0.2 expected
+    # failures in the warm, and none seen. The plain warm-side ratio (0, floored to 1) would
+    # expect 8 in the cold and alarm; the shrunk level (0 + 32 / 8.2) / (0.2 + 1) = 3.25 does not.
+    fleet = normal_fleet()
+    add_batch(fleet, "DECOY", {-10: (2000.0, 32), 5: (100.0, 0)})
+    r = run(fleet, PLAIN)["DECOY"]
+    assert r.cusum.max_statistic == 0.0 and not r.cusum.alarm
+    plain = run(fleet, replace(PLAIN, cusum_level_prior_weight=0.0))["DECOY"]
+    assert plain.cusum.statistic == pytest.approx(32 * np.log(3) - 2 * 8.0)
+    assert plain.cusum.alarm
+
+
 # ---- result set and JSON ---------------------------------------------------------------
 
 
@@ -335,6 +385,8 @@ def test_config_rejects_nonsense():
         DetectionConfig(direction="sideways")  # type: ignore[arg-type]
     with pytest.raises(ValueError):
         DetectionConfig(cusum_rate_ratio=1.0)
+    with pytest.raises(ValueError):
+        DetectionConfig(cusum_level_prior_weight=-0.5)
 
 
 # ---- station-to-batch product of the exposure aggregation ----------------------------
