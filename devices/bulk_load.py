@@ -1,18 +1,19 @@
 """Large imports: rebuild a table's secondary indexes once instead of updating them per row.
 
-Inserting a million units into a table with non-unique indexes on ``batch_id`` and
-``site_id`` spends most of its time descending those B-trees in random order (about 8 s of
-a 12 s insert here); building the same two indexes afresh from the finished table takes
-about 1 s. So when a file brings at least as many rows as the table already holds, the
-import drops those indexes inside its own transaction and recreates them, from their
-exact stored definitions, before it commits.
+Inserting a million units spends most of its time descending B-trees row by row: the
+``batch_id`` and ``site_id`` indexes in random order, and the unique ``serial`` key. Building
+the same indexes afresh from the finished table costs a fraction of that. So when a file
+brings at least as many rows as the table already holds, the import drops them inside its
+own transaction and recreates them, from their exact stored definitions, before it
+commits. A unique key is dropped and added back as a constraint, so adding it checks every
+key once more (the upsert has already deduplicated the file against the table).
 
-The price: DROP INDEX takes an ACCESS EXCLUSIVE lock on the table until the import
-commits, so readers of that table wait for the import (seconds per million rows). The
-lock is asked for with a short timeout; when the table is busy the import keeps the
-indexes and takes the ordinary, slower path rather than queue behind (and in front of)
-other sessions. Unique and primary-key indexes are never dropped: they enforce the keys
-while the rows go in. A failed or killed import rolls back, indexes included.
+The price: the drop takes an ACCESS EXCLUSIVE lock on the table until the import commits,
+so readers of that table wait for the import (seconds per million rows). The lock is asked
+for with a short timeout; when the table is busy the import keeps the indexes and takes the
+ordinary, slower path rather than queue behind (and in front of) other sessions. The
+primary key, and any index a foreign key relies on, is never dropped. A failed or killed
+import rolls back, indexes included.
 """
 
 from __future__ import annotations
@@ -48,28 +49,21 @@ def is_bulk_load(session: Session, table: str, rows: int) -> bool:
 
 @contextmanager
 def secondary_indexes_rebuilt(session: Session, table: str) -> Iterator[bool]:
-    """Drop ``table``'s plain secondary indexes for the block, then recreate them.
+    """Drop ``table``'s secondary indexes for the block, then recreate them.
 
     Yields whether they were dropped (False when the table's lock was not free in time).
     Run it inside the import's transaction: the drop and the rebuild commit together.
     """
-    definitions = session.execute(
-        text(
-            "SELECT i.indexrelid::regclass::text, pg_get_indexdef(i.indexrelid)"
-            " FROM pg_index i WHERE i.indrelid = CAST(:t AS regclass)"
-            " AND NOT i.indisunique AND NOT i.indisprimary AND NOT i.indisexclusion"
-            " AND i.indisvalid ORDER BY 1"
-        ),
-        {"t": table},
-    ).all()
-    if not definitions:
+    rebuilds = _rebuildable(session, table)
+    if not rebuilds:
         yield False
         return
     previous = str(session.scalar(text("SELECT current_setting('lock_timeout')")))
     try:
         with session.begin_nested():
             _set_local(session, "lock_timeout", LOCK_TIMEOUT)
-            session.execute(text("DROP INDEX " + ", ".join(name for name, _ in definitions)))
+            for drop, _ in rebuilds:
+                session.execute(text(drop))
     except DBAPIError as exc:
         if getattr(exc.orig, "sqlstate", None) != LOCK_NOT_AVAILABLE:
             raise
@@ -83,9 +77,42 @@ def secondary_indexes_rebuilt(session: Session, table: str) -> Iterator[bool]:
     if dropped:
         memory = str(session.scalar(text("SELECT current_setting('maintenance_work_mem')")))
         _set_local(session, "maintenance_work_mem", REBUILD_MEMORY)
-        for _, definition in definitions:
-            session.execute(text(definition))
+        for _, create in rebuilds:
+            session.execute(text(create))
         _set_local(session, "maintenance_work_mem", memory)
+
+
+def _rebuildable(session: Session, table: str) -> list[tuple[str, str]]:
+    """(drop, create) statements for every index of ``table`` but the primary key, those of
+    exclusion constraints, and those a foreign key relies on; a unique constraint is dropped
+    and added back as a constraint, so adding it checks the keys again."""
+    rows = session.execute(
+        text(
+            """
+            SELECT ic.relname, con.conname, pg_get_indexdef(i.indexrelid),
+                   pg_get_constraintdef(con.oid)
+            FROM pg_index i
+            JOIN pg_class ic ON ic.oid = i.indexrelid
+            LEFT JOIN pg_constraint con ON con.conindid = i.indexrelid AND con.contype = 'u'
+                AND con.conrelid = i.indrelid
+            WHERE i.indrelid = CAST(:t AS regclass) AND i.indisvalid
+              AND NOT i.indisprimary AND NOT i.indisexclusion
+              AND NOT EXISTS (SELECT 1 FROM pg_constraint fk
+                              WHERE fk.contype = 'f' AND fk.conindid = i.indexrelid)
+            ORDER BY ic.relname
+            """
+        ),
+        {"t": table},
+    ).all()
+    return [
+        (
+            f"ALTER TABLE {table} DROP CONSTRAINT {constraint}",
+            f"ALTER TABLE {table} ADD CONSTRAINT {constraint} {constraint_def}",
+        )
+        if constraint
+        else (f"DROP INDEX {index}", index_def)
+        for index, constraint, index_def, constraint_def in rows
+    ]
 
 
 def _set_local(session: Session, name: str, value: str) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import func, select, text
 from sqlalchemy.engine import Engine
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from devices import bulk_load
@@ -36,7 +37,7 @@ def small_bulk_threshold(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(bulk_load, "MIN_BULK_ROWS", 100)
 
 
-def test_a_file_larger_than_the_table_rebuilds_the_plain_indexes_and_keeps_the_keys(
+def test_a_file_larger_than_the_table_rebuilds_its_indexes_and_keeps_the_keys(
     session: Session, small_bulk_threshold: None
 ) -> None:
     load_registry(session)
@@ -49,11 +50,24 @@ def test_a_file_larger_than_the_table_rebuilds_the_plain_indexes_and_keeps_the_k
     # Same indexes, same definitions: nothing lost in the rebuild.
     assert {n: d for n, (_, d) in after.items()} == {n: d for n, (_, d) in before.items()}
     rebuilt = {n for n in after if after[n][0] != before[n][0]}
-    assert rebuilt == {"ix_unit_batch_id", "ix_unit_site_id"}  # unique and primary key kept
+    # The primary key stays: the foreign keys of other tables rely on it.
+    assert rebuilt == {"ix_unit_batch_id", "ix_unit_site_id", "uq_unit_serial"}
+    constraints = session.scalars(
+        text("SELECT conname FROM pg_constraint WHERE conrelid = 'unit'::regclass")
+    ).all()
+    assert "uq_unit_serial" in constraints
     # The rebuilt index answers queries.
     batch_id = session.scalar(select(Unit.batch_id).where(Unit.serial == "BULK00000"))
     session.execute(text("SET LOCAL enable_seqscan = off"))
     assert session.scalar(select(func.count()).where(Unit.batch_id == batch_id)) >= 500
+    # The unique key is enforced again.
+    with pytest.raises(IntegrityError), session.begin_nested():
+        session.execute(
+            text(
+                "INSERT INTO unit (serial, batch_id, site_id)"
+                " SELECT serial, batch_id, site_id FROM unit WHERE serial = 'BULK00001'"
+            )
+        )
 
 
 def test_a_small_file_updates_the_indexes_in_place(
