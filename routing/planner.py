@@ -224,15 +224,6 @@ def _change(inputs: PlanInputs) -> Change:
     )
 
 
-def without_idle_technicians(problem: Problem) -> Problem:
-    """Drop technicians with no working day in the horizon. Besides being useless, they
-    make routing.model build start and end nodes that no vehicle owns, and OR-Tools then
-    finds no solution at all (every visit comes back 'insufficient_capacity')."""
-    days = range(problem.horizon.num_days)
-    working = tuple(t for t in problem.technicians if any(t.shift_on(d) for d in days))
-    return dataclasses.replace(problem, technicians=working)
-
-
 # A visit no technician can reach, serve and come home from within one shift, even as
 # the only stop of the day: more time or more technicians would not help.
 OUT_OF_REACH = "out_of_reach"
@@ -296,7 +287,7 @@ def compute(
     )
     change = _change(inputs) if replanning else Change(done=_change(inputs).done)
     previous = inputs.base or Plan((), (), 0)
-    problem = without_idle_technicians(apply_change(base_problem, previous, change))
+    problem = apply_change(base_problem, previous, change)
     matrix = np.asarray(travel.matrix(problem.locations()), dtype=np.int64)
     options = SolverOptions(time_limit_s=seconds)
     if replanning:
