@@ -3,10 +3,11 @@
 Technicians are grouped by their home locations (k-means in travel time, seeded
 deterministically, with balanced group sizes); each visit then goes to the territory
 that is nearest to it among those that can serve it, under a workload quota
-proportional to the territory's technician-days, assigning the visits with the largest
-regret first. Territories are solved in separate processes. Visits a territory could
-not serve are offered to their next-nearest territory, which is re-solved from its
-current routes (the border repair).
+proportional to the territory's technician-days (and one per skill, from the days of its
+technicians who have that skill), assigning the visits with the largest regret first.
+Territories are solved in separate processes. Visits a territory could not serve are
+offered to their next-nearest territory, which is re-solved from its current routes
+(the border repair); a repair that would serve fewer of its own visits is discarded.
 """
 
 from __future__ import annotations
