@@ -28,7 +28,7 @@ from routing_field import field_instance, plan_cost
 from routing.problem import Plan, Problem
 from routing.replan import DEFAULT_REPLAN_OPTIONS, Change, kept_share, replan
 from routing.solver import SolverOptions, solve
-from routing.territories import solve_territories
+from routing.territories import DEFAULT_MAX_VISITS, solve_territories
 from routing.validator import validate
 
 VIOLATIONS: list[int] = []  # per reported plan, for the closing summary
@@ -84,7 +84,7 @@ def main() -> None:
     ap.add_argument("--seed", type=int, default=7)
     ap.add_argument("--seconds", type=float, default=100.0, help="planning budget")
     ap.add_argument("--replan-seconds", type=float, default=10.0)
-    ap.add_argument("--max-visits", type=int, default=1000, help="territory size")
+    ap.add_argument("--max-visits", type=int, default=DEFAULT_MAX_VISITS, help="territory size")
     ap.add_argument("--split-cost", action="store_true", help="also measure the split's cost")
     ap.add_argument("--split-visits", type=int, help="instance size for it (default --visits)")
     ap.add_argument("--split-seconds", type=float, help="budget for it (default --seconds)")

@@ -133,18 +133,21 @@ def build_model(
     n_t = len(techs)
     active = sorted(allowed)
     n = len(active)
-    # Model nodes: active visits, then technician starts, then technician ends.
-    node_loc = np.array(
-        active + [n_all + t for t in range(n_t)] + [n_all + n_t + t for t in range(n_t)]
-    )
+    # Model nodes: active visits, then the starts, then the ends of the technicians that
+    # own a vehicle. A technician with no working day owns none, and its home would
+    # otherwise be an ordinary node that some route must visit.
+    working = sorted({t for t, _ in vehicles})
+    slot = {t: j for j, t in enumerate(working)}
+    n_w = len(working)
+    node_loc = np.array(active + [n_all + t for t in working] + [n_all + n_t + t for t in working])
     travel = matrix[np.ix_(node_loc, node_loc)].astype(np.int64)
     service = np.zeros(len(node_loc), dtype=np.int64)
     service[:n] = [problem.visits[i].service for i in active]
     demand = np.zeros(len(node_loc), dtype=np.int64)
     demand[:n] = [problem.visits[i].demand for i in active]
 
-    starts = [n + t for t, _ in vehicles]
-    ends = [n + n_t + t for t, _ in vehicles]
+    starts = [n + slot[t] for t, _ in vehicles]
+    ends = [n + n_w + slot[t] for t, _ in vehicles]
     manager = pywrapcp.RoutingIndexManager(len(node_loc), len(vehicles), starts, ends)
     routing = pywrapcp.RoutingModel(manager)
     size = routing.Size()

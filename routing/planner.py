@@ -30,7 +30,6 @@ from recall.planning_inputs import (
     visits_for_planning,
 )
 from routing import availability
-from routing.model import Stability
 from routing.plan_models import FieldPlan, PlanRoute, PlanStop
 from routing.plan_problem import Calendar, PlanRules, TechnicianInput, build_problem
 from routing.problem import (
@@ -42,7 +41,7 @@ from routing.problem import (
     TimeWindow,
     Unassigned,
 )
-from routing.replan import Change, apply_change, kept_share
+from routing.replan import Change, apply_change, kept_share, resolve
 from routing.solver import SolverOptions, solve
 from routing.territories import DEFAULT_MAX_VISITS, solve_territories
 from routing.travel import HaversineProvider, OsrmProvider, TravelTimeProvider
@@ -224,15 +223,6 @@ def _change(inputs: PlanInputs) -> Change:
     )
 
 
-def without_idle_technicians(problem: Problem) -> Problem:
-    """Drop technicians with no working day in the horizon. Besides being useless, they
-    make routing.model build start and end nodes that no vehicle owns, and OR-Tools then
-    finds no solution at all (every visit comes back 'insufficient_capacity')."""
-    days = range(problem.horizon.num_days)
-    working = tuple(t for t in problem.technicians if any(t.shift_on(d) for d in days))
-    return dataclasses.replace(problem, technicians=working)
-
-
 # A visit no technician can reach, serve and come home from within one shift, even as
 # the only stop of the day: more time or more technicians would not help.
 OUT_OF_REACH = "out_of_reach"
@@ -296,21 +286,13 @@ def compute(
     )
     change = _change(inputs) if replanning else Change(done=_change(inputs).done)
     previous = inputs.base or Plan((), (), 0)
-    problem = without_idle_technicians(apply_change(base_problem, previous, change))
+    problem = apply_change(base_problem, previous, change)
     matrix = np.asarray(travel.matrix(problem.locations()), dtype=np.int64)
     options = SolverOptions(time_limit_s=seconds)
     if replanning:
-        initial = {
-            s.visit_id: (r.technician_id, r.day, pos)
-            for r in previous.routes
-            for pos, s in enumerate(r.stops)
-        }
-        stability = Stability(
-            previous={v: (t, d) for v, (t, d, _) in initial.items()}, move_cost=move_cost
-        )
-        plan = solve(problem, options, initial=initial, stability=stability, matrix=matrix)
+        plan = resolve(problem, previous, change, options, move_cost=move_cost, matrix=matrix)
     elif len(problem.visits) > DEFAULT_MAX_VISITS:
-        plan = solve_territories(problem, options)
+        plan = solve_territories(problem, options, matrix=matrix)
     else:
         plan = solve(problem, options, matrix=matrix)
     plan = explain_unassigned(problem, plan, matrix)

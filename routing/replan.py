@@ -10,11 +10,15 @@ what saves more driving than the move costs.
 from __future__ import annotations
 
 import dataclasses
+import itertools
 from dataclasses import dataclass
+
+import numpy as np
 
 from routing.model import Stability
 from routing.problem import Plan, Problem, TimeWindow, Visit
 from routing.solver import SolverOptions, solve
+from routing.territories import DEFAULT_MAX_VISITS, sub_problem
 
 
 @dataclass(frozen=True)
@@ -86,9 +90,62 @@ def replan(
     change: Change,
     options: SolverOptions | None = None,
     move_cost: int = 120,
+    *,
+    max_visits: int = DEFAULT_MAX_VISITS,
 ) -> tuple[Problem, Plan]:
     """Apply ``change`` and re-solve from ``previous``; returns the new problem and plan."""
     new_problem = apply_change(problem, previous, change)
+    plan = resolve(
+        new_problem, previous, change, options, move_cost=move_cost, max_visits=max_visits
+    )
+    return new_problem, plan
+
+
+def resolve(
+    problem: Problem,
+    previous: Plan,
+    change: Change,
+    options: SolverOptions | None = None,
+    *,
+    move_cost: int = 120,
+    max_visits: int = DEFAULT_MAX_VISITS,
+    matrix: np.ndarray | None = None,
+) -> Plan:
+    """Re-solve ``problem`` (``change`` already applied) starting from ``previous``.
+
+    Up to ``max_visits`` visits the whole problem is re-solved. Above that, only a
+    neighbourhood is: the technicians the change touches (absent, or with a visit gone
+    or closed on its planned day), the nearest technician able to serve each visit that
+    has no slot yet, and their nearest colleagues while the neighbourhood stays within
+    ``max_visits``. Every other route is kept as it was, so a re-plan of a large plan
+    takes seconds, not a full solve, and moves nothing it does not have to. The plan's
+    ``objective`` is then the re-solved neighbourhood's.
+    """
+    options = options or DEFAULT_REPLAN_OPTIONS
+    if matrix is None:
+        matrix = np.asarray(problem.travel.matrix(problem.locations()), dtype=np.int64)
+    if len(problem.visits) <= max_visits:
+        return _resolve(problem, previous, options, move_cost, matrix)
+    group = _neighbourhood(problem, previous, change, matrix, max_visits)
+    if not group:
+        return _keep(problem, previous, matrix, set(), None)
+    ids = {problem.technicians[t].id for t in group}
+    before = previous.assignment()
+    visits = [
+        i for i, v in enumerate(problem.visits) if v.id not in before or before[v.id][0] in ids
+    ]
+    sub, sub_m = sub_problem(problem, matrix, sorted(group), visits)
+    previous_sub = dataclasses.replace(
+        previous, routes=tuple(r for r in previous.routes if r.technician_id in ids)
+    )
+    return _keep(
+        problem, previous, matrix, ids, _resolve(sub, previous_sub, options, move_cost, sub_m)
+    )
+
+
+def _resolve(
+    problem: Problem, previous: Plan, options: SolverOptions, move_cost: int, matrix: np.ndarray
+) -> Plan:
     initial = {
         s.visit_id: (r.technician_id, r.day, pos)
         for r in previous.routes
@@ -97,10 +154,68 @@ def replan(
     stability = Stability(
         previous={vid: (t, d) for vid, (t, d, _) in initial.items()}, move_cost=move_cost
     )
-    plan = solve(
-        new_problem, options or DEFAULT_REPLAN_OPTIONS, initial=initial, stability=stability
+    return solve(problem, options, initial=initial, stability=stability, matrix=matrix)
+
+
+def _neighbourhood(
+    problem: Problem, previous: Plan, change: Change, matrix: np.ndarray, max_visits: int
+) -> set[int]:
+    """Technician indexes to re-solve (see ``resolve``); empty when nothing changed."""
+    n_v = len(problem.visits)
+    tech_index = {t.id: k for k, t in enumerate(problem.technicians)}
+    present = {v.id for v in problem.visits}
+    group: set[int] = set()
+    for tid, _ in change.absences:
+        if tid in tech_index:
+            group.add(tech_index[tid])
+    closed = {(vid, d) for vid, d in change.closures}
+    load = [0] * len(problem.technicians)
+    for r in previous.routes:
+        k = tech_index.get(r.technician_id)
+        if k is None:
+            continue
+        for s in r.stops:
+            load[k] += 1
+            if s.visit_id not in present or (s.visit_id, r.day) in closed:
+                group.add(k)
+    before = previous.assignment()
+    loose = [i for i, v in enumerate(problem.visits) if v.id not in before]
+    for i in loose:
+        able = [k for k, t in enumerate(problem.technicians) if t.can_do(problem.visits[i])]
+        if able:
+            group.add(min(able, key=lambda k: (matrix[n_v + k, i], k)))
+    if not group:
+        return group
+    homes = matrix[n_v : n_v + len(problem.technicians), n_v : n_v + len(problem.technicians)]
+    size = len(loose) + sum(load[k] for k in group)
+    others = sorted(
+        (k for k in range(len(problem.technicians)) if k not in group),
+        key=lambda k: (min(int(homes[g, k]) + int(homes[k, g]) for g in group), k),
     )
-    return new_problem, plan
+    for k in others:
+        if size + load[k] > max_visits:
+            break
+        group.add(k)
+        size += load[k]
+    return group
+
+
+def _keep(
+    problem: Problem, previous: Plan, matrix: np.ndarray, replaced: set[str], sub: Plan | None
+) -> Plan:
+    """``previous``'s routes of technicians not in ``replaced``, plus the re-solved ``sub``."""
+    n_v, n_t = len(problem.visits), len(problem.technicians)
+    index = {v.id: i for i, v in enumerate(problem.visits)}
+    tech_index = {t.id: k for k, t in enumerate(problem.technicians)}
+    kept = tuple(r for r in previous.routes if r.technician_id not in replaced)
+    drive = 0
+    for r in kept:
+        t = tech_index[r.technician_id]
+        legs = [n_v + t] + [index[s.visit_id] for s in r.stops] + [n_v + n_t + t]
+        drive += int(sum(matrix[a, b] for a, b in itertools.pairwise(legs)))
+    if sub is None:
+        return Plan(kept, (), drive, 0)
+    return Plan(kept + sub.routes, sub.unassigned, drive + sub.drive_time, sub.objective)
 
 
 def kept_share(

@@ -259,7 +259,10 @@ def read_plan(model: Model, solution: pywrapcp.Assignment, rejected: list[Unassi
             drive += leg
             at = solution.Value(time.CumulVar(index))
             arrival = prev_end + leg
-            if b_start is not None and prev_end <= b_start < at:
+            # A break that starts on the way delays the arrival. One that starts after
+            # the earliest arrival is taken there: while waiting for a site to open, or
+            # at home once the route is over (OR-Tools lets a break overlap the end).
+            if b_start is not None and prev_end <= b_start < min(at, arrival):
                 arrival += b_dur
             if routing.IsEnd(index):
                 routes.append(

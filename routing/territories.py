@@ -3,10 +3,11 @@
 Technicians are grouped by their home locations (k-means in travel time, seeded
 deterministically, with balanced group sizes); each visit then goes to the territory
 that is nearest to it among those that can serve it, under a workload quota
-proportional to the territory's technician-days, assigning the visits with the largest
-regret first. Territories are solved in separate processes. Visits a territory could
-not serve are offered to their next-nearest territory, which is re-solved from its
-current routes (the border repair).
+proportional to the territory's technician-days (and one per skill, from the days of its
+technicians who have that skill), assigning the visits with the largest regret first.
+Territories are solved in separate processes. Visits a territory could not serve are
+offered to their next-nearest territory, which is re-solved from its current routes
+(the border repair); a repair that would serve fewer of its own visits is discarded.
 """
 
 from __future__ import annotations
@@ -22,7 +23,12 @@ from routing.model import Stability, precheck, vehicle_days
 from routing.problem import INSUFFICIENT_CAPACITY, Plan, Problem, Unassigned
 from routing.solver import SolverOptions, _Fixed, solve
 
-DEFAULT_MAX_VISITS = 1000
+# Territory size. OR-Tools' first solution grows roughly with visits squared times
+# vehicles: on the field benchmark (10 days) 400 visits and 5 technicians take 4-8 s,
+# 1,000 visits and 13 technicians 73 s (local cheapest insertion) or more, which left a
+# 100 s budget with no plan at all. 400 keeps most of the budget for the search.
+DEFAULT_MAX_VISITS = 400
+SKILL_SHARE = 0.75
 
 
 def _tech_groups(matrix: np.ndarray, n_v: int, n_t: int, k: int) -> list[list[int]]:
@@ -62,8 +68,28 @@ def split(problem: Problem, matrix: np.ndarray, k: int) -> list[tuple[list[int],
         days_of[t] += 1
     work = np.array([v.service for v in problem.visits], dtype=float) + 1.0
     total_days = max(1.0, days_of.sum())
-    quota = [work.sum() * days_of[g].sum() / total_days * 1.05 for g in groups]
+    per_day = work.sum() / total_days * 1.05
+    quota = [per_day * days_of[g].sum() for g in groups]
     load = [0.0] * len(groups)
+    # A territory whose technicians mostly lack a skill must not take all the visits
+    # near it that need that skill: each skill has its own quota, from the days of the
+    # territory's technicians who have it, counted at SKILL_SHARE as they also serve
+    # their other skills. (At full days, on the field benchmark, a territory with one of
+    # five technicians able to do a skill still left 17 of its 85 such visits unserved.)
+    skill_quota: dict[tuple[int, str], float] = {}
+    skill_load: dict[tuple[int, str], float] = {}
+    for skill in sorted({v.skill for v in problem.visits if v.skill is not None}):
+        for g, members in enumerate(groups):
+            able = [t for t in members if skill in problem.technicians[t].skills]
+            skill_quota[g, skill] = per_day * SKILL_SHARE * days_of[able].sum() if able else 0.0
+            skill_load[g, skill] = 0.0
+
+    def fits(i: int, g: int) -> bool:
+        skill = problem.visits[i].skill
+        if load[g] + work[i] > quota[g]:
+            return False
+        return skill is None or skill_load[g, skill] + work[i] <= skill_quota[g, skill]
+
     # dist[v, g]: travel from the nearest home in g whose technician may do v.
     dist = np.full((n_v, len(groups)), np.inf)
     for i, ks in allowed.items():
@@ -81,15 +107,18 @@ def split(problem: Problem, matrix: np.ndarray, k: int) -> list[tuple[list[int],
             visits_of[0].append(int(i))  # unservable: the solver reports why
             continue
         choices = [int(g) for g in np.argsort(finite[i], kind="stable") if np.isfinite(dist[i, g])]
-        g = next((g for g in choices if load[g] + work[i] <= quota[g]), choices[0])
+        g = next((g for g in choices if fits(int(i), g)), choices[0])
         load[g] += work[i]
+        if problem.visits[i].skill is not None:
+            skill_load[g, problem.visits[i].skill] += work[i]
         visits_of[g].append(int(i))
     return [(g, sorted(v)) for g, v in zip(groups, visits_of, strict=True)]
 
 
-def _sub_problem(
+def sub_problem(
     problem: Problem, matrix: np.ndarray, techs: list[int], visits: list[int]
 ) -> tuple[Problem, np.ndarray]:
+    """The problem restricted to some technicians and visits (indexes), with its matrix."""
     n_v, n_t = len(problem.visits), len(problem.technicians)
     idx = visits + [n_v + t for t in techs] + [n_v + n_t + t for t in techs]
     sub_m = matrix[np.ix_(idx, idx)]
@@ -136,7 +165,7 @@ def solve_territories(
     rounds = math.ceil(len(parts) / workers)
     budget = options.time_limit_s - (time.monotonic() - t0)
     per = dataclasses.replace(options, time_limit_s=0.8 * budget / rounds, num_workers=1)
-    jobs = [(*_sub_problem(problem, matrix, t, v), per, None) for t, v in parts]
+    jobs = [(*sub_problem(problem, matrix, t, v), per, None) for t, v in parts]
     with ProcessPoolExecutor(max_workers=workers) as pool:
         plans = list(pool.map(_run, jobs))
 
@@ -174,8 +203,16 @@ def solve_territories(
                     for r in plans[g].routes
                     for pos, s in enumerate(r.stops)
                 }
-                rjobs.append((*_sub_problem(problem, matrix, techs, vs + extra[g]), rep, initial))
+                rjobs.append((*sub_problem(problem, matrix, techs, vs + extra[g]), rep, initial))
             for g, new in zip(targets, pool.map(_run, rjobs), strict=True):
+                own = {problem.visits[i].id for i in parts[g][1]}
+                before = sum(1 for v in plans[g].assignment() if v in own)
+                after = sum(1 for v in new.assignment() if v in own)
+                if after < before:
+                    # A repair that ran out of time (or failed to restore its seed) must
+                    # not cost the territory its own plan: keep it, the offers stay out.
+                    extra[g] = []
+                    continue
                 plans[g] = new
             for g, plan in enumerate(plans):
                 moved = {problem.visits[i].id for i in extra[g]}

@@ -54,3 +54,36 @@ def test_new_done_and_closed_visits():
     assert "new" in after and done not in after
     if closed:
         assert after[closed][1] != 1
+
+
+def test_a_large_plan_is_replanned_only_around_the_change():
+    # Three technicians 100 apart, two visits each. With max_visits=4 the re-plan takes
+    # the absent technician and its nearest colleague (2 + 2 visits) and keeps the
+    # far technician's route exactly as it was.
+    visits = [visit("w0", -100), visit("w1", -103), visit("m0", 2), visit("m1", 5)]
+    visits += [visit("e0", 100), visit("e1", 103)]
+    techs = [tech("west", x=-100), tech("mid", x=0), tech("east", x=100)]
+    p = problem(visits, techs)
+    plan = solve(p, FAST)
+    assert validate(p, plan, check_drive_time=True) == [] and not plan.unassigned
+    assert plan.assignment()["e0"] == ("east", 0)
+
+    change = Change(absences=frozenset({("west", 0)}))
+    new_p, new = replan(p, plan, change, FAST, max_visits=4)
+    assert validate(new_p, new, check_drive_time=True) == []
+    assert not new.unassigned
+    after = new.assignment()
+    assert after["w0"] == after["w1"] == ("mid", 0)
+    assert [r for r in new.routes if r.technician_id == "east"] == [
+        r for r in plan.routes if r.technician_id == "east"
+    ]
+    # mid: 0 -> 5 -> 2 -> -100 -> -103 -> 0 (or reversed) = 216; east: 100 -> 103 -> 100.
+    assert new.drive_time == 216 + 6
+
+
+def test_a_large_plan_with_nothing_changed_comes_back_unchanged():
+    visits = [visit("a", 10), visit("b", 20), visit("c", -10)]
+    p = problem(visits, [tech("t1"), tech("t2", x=-5)])
+    plan = solve(p, FAST)
+    _, new = replan(p, plan, Change(), FAST, max_visits=2)
+    assert new.routes == plan.routes and new.drive_time == plan.drive_time

@@ -203,3 +203,16 @@ def test_route_ends_at_the_technicians_end_location(fast):
     route = run(p, fast).routes[0]
     # 50 out to the visit, 10 of service, 50 on to the end location (not back to 0).
     assert route.arrival_home - route.departure == 110
+
+
+def test_a_technician_without_a_working_day_gets_no_routes(fast):
+    # t0 is off on both days; t1 works day 1 only. The visit at x=30 goes to t1 on
+    # day 1 (30 out, 10 of service, 30 back), and the idle technician's home, at x=5,
+    # is not a stop anybody must make.
+    idle = tech("t0", x=5, days_off=frozenset({0, 1}))
+    p = problem([visit("a", 30)], [idle, tech("t1", days_off=frozenset({0}))], days=2)
+    plan = run(p, fast)
+    assert plan.assignment() == {"a": ("t1", 1)}
+    assert plan.unassigned == ()
+    assert [(r.technician_id, r.day) for r in plan.routes] == [("t1", 1)]
+    assert plan.drive_time == 60
