@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from routing.model import Stability
+from routing.model import Stability, precheck, vehicle_days
 from routing.problem import Plan, Problem, TimeWindow, Visit
 from routing.solver import SolverOptions, solve
 from routing.territories import DEFAULT_MAX_VISITS, sub_problem
@@ -128,7 +128,12 @@ def resolve(
         return _resolve(problem, previous, options, move_cost, matrix)
     group = _neighbourhood(problem, previous, change, matrix, max_visits)
     if not group:
-        return _keep(problem, previous, matrix, set(), None)
+        # Nothing to re-solve; the visits without a slot are those nobody can serve, and
+        # they must stay reported with their reason, not drop out of the plan.
+        before = previous.assignment()
+        _, rejected = precheck(problem, vehicle_days(problem))
+        unservable = tuple(u for u in rejected if u.visit_id not in before)
+        return _keep(problem, previous, matrix, set(), Plan((), unservable, 0, 0))
     ids = {problem.technicians[t].id for t in group}
     before = previous.assignment()
     visits = [
@@ -201,7 +206,7 @@ def _neighbourhood(
 
 
 def _keep(
-    problem: Problem, previous: Plan, matrix: np.ndarray, replaced: set[str], sub: Plan | None
+    problem: Problem, previous: Plan, matrix: np.ndarray, replaced: set[str], sub: Plan
 ) -> Plan:
     """``previous``'s routes of technicians not in ``replaced``, plus the re-solved ``sub``."""
     n_v, n_t = len(problem.visits), len(problem.technicians)
@@ -213,8 +218,6 @@ def _keep(
         t = tech_index[r.technician_id]
         legs = [n_v + t] + [index[s.visit_id] for s in r.stops] + [n_v + n_t + t]
         drive += int(sum(matrix[a, b] for a, b in itertools.pairwise(legs)))
-    if sub is None:
-        return Plan(kept, (), drive, 0)
     return Plan(kept + sub.routes, sub.unassigned, drive + sub.drive_time, sub.objective)
 
 

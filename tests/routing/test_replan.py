@@ -87,3 +87,18 @@ def test_a_large_plan_with_nothing_changed_comes_back_unchanged():
     plan = solve(p, FAST)
     _, new = replan(p, plan, Change(), FAST, max_visits=2)
     assert new.routes == plan.routes and new.drive_time == plan.drive_time
+
+
+def test_a_large_replan_with_nothing_to_resolve_still_reports_the_unservable_visit():
+    # No technician has skill "X": the visit is unassigned before, and must stay reported
+    # (the validator wants every visit served or reported) when no route is re-solved.
+    visits = [visit("a", 10), visit("b", 20), visit("c", -10), visit("x", 5, skill="X")]
+    p = problem(visits, [tech("t1"), tech("t2", x=-5)])
+    plan = solve(p, FAST)
+    assert [u.visit_id for u in plan.unassigned] == ["x"]
+    new_p, new = replan(p, plan, Change(), FAST, max_visits=2)
+    assert new.routes == plan.routes
+    assert [(u.visit_id, u.reason) for u in new.unassigned] == [
+        (u.visit_id, u.reason) for u in plan.unassigned
+    ]
+    assert validate(new_p, new, check_drive_time=True) == []
