@@ -2,8 +2,8 @@
 
 Generates partners, sites, batches and units as CSV, imports the first three, then times
 ``import_csv(..., "units", ...)`` (COPY to staging, set-based validation, upsert with every
-foreign key and unique key in place; a file at least as large as the table rebuilds the
-plain secondary indexes once, see devices/bulk_load.py) and, in the same run, a bare
+foreign key checked; a file at least as large as the table drops its secondary indexes and
+unique keys and rebuilds them once, see devices/bulk_load.py) and, in the same run, a bare
 ``COPY`` of the same file into an unindexed table of text columns. It also times a
 re-import of the same file and a tenth as many new units appended to the loaded table,
 which take the incremental path. It empties the registry tables of its database, so it
