@@ -9,15 +9,13 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Depends, Query
 from pydantic import BaseModel
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from core.deps import get_session, require_roles
-from core.errors import InvalidInput, NotFound
-from core.links import new_link_token
+from core.errors import InvalidInput
+from core.links import link_urls, new_link_token
 from core.security import Principal
-from core.settings import get_settings
-from devices.models import Partner, Technician
+from devices import service as devices
 
 router = APIRouter(prefix="/api/v1", tags=["links"])
 
@@ -32,33 +30,18 @@ def _owner(
 ) -> tuple[int | None, int | None, str]:
     if principal.role == "partner":
         assert principal.partner_id is not None
-        key = session.scalars(select(Partner.partner_key).where(Partner.id == principal.partner_id))
-        return principal.partner_id, None, f"partner:{key.one()}"
+        key = devices.partner_key(session, principal.partner_id)
+        return principal.partner_id, None, f"partner:{key}"
     if principal.role == "technician":
         assert principal.technician_id is not None
-        key = session.scalars(
-            select(Technician.technician_key).where(Technician.id == principal.technician_id)
-        )
-        return None, principal.technician_id, f"technician:{key.one()}"
+        key = devices.technician_key(session, principal.technician_id)
+        return None, principal.technician_id, f"technician:{key}"
     if (partner is None) == (technician is None):
         raise InvalidInput("a support lead names one owner: ?partner=KEY or ?technician=KEY")
     if partner is not None:
-        pid = session.scalar(select(Partner.id).where(Partner.partner_key == partner))
-        if pid is None:
-            raise NotFound(f"no partner {partner!r}")
-        return pid, None, f"partner:{partner}"
-    tid = session.scalar(select(Technician.id).where(Technician.technician_key == technician))
-    if tid is None:
-        raise NotFound(f"no technician {technician!r}")
-    return None, tid, f"technician:{technician}"
-
-
-def link_urls(token: str, *, partner: bool, base: str | None = None) -> dict[str, str]:
-    """The link's addresses, under ``base`` (default: the public base URL setting)."""
-    base = get_settings().public_base_url if base is None else base
-    if partner:
-        return {"calendar": f"{base}/feeds/{token}.ics", "status": f"{base}/p/{token}"}
-    return {"sheets": f"{base}/t/{token}"}
+        return devices.partner_id(session, partner), None, f"partner:{partner}"
+    assert technician is not None
+    return None, devices.technician_id(session, technician), f"technician:{technician}"
 
 
 @router.post("/links", response_model=LinkOut, status_code=201)

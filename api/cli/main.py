@@ -6,13 +6,25 @@ import json
 import sys
 from datetime import datetime
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import Any
 
 import typer
+import uvicorn
 
-from api.cli_plan import plan_app
-from api.cli_recall import recall_app
+from api.app import create_app
+from api.cli.plan import plan_app
+from api.cli.recall import recall_app
+from api.demo.run import describe, run_demo
+from api.demo.scenario import DemoSpec, generate
+from api.keys import create_key
+from api.output import describe_result, fail
+from api.worker import run_worker
+from core.db import transaction, upgrade
 from core.errors import AppError
+from core.settings import get_settings
+from devices.importer import import_csv, import_directory
+from recall.detection.repository import run_results
+from recall.detection.service import create_run, execute_run
 
 app = typer.Typer(help="fieldrecall: field-service and hardware recall coordinator.")
 db_app = typer.Typer(help="Database commands.")
@@ -25,27 +37,9 @@ app.add_typer(recall_app, name="recall")
 app.add_typer(plan_app, name="plan")
 
 
-def _fail(exc: AppError) -> NoReturn:
-    """Print a domain error for people (every bad row on its own line) and exit non-zero."""
-    detail: Any = exc.detail
-    if isinstance(detail, dict):
-        typer.echo(f"error: {detail.get('message', exc.name)}", err=True)
-        file = detail.get("file", "")
-        for err in detail.get("errors", []):
-            where = f"{file}:{err['line']}"
-            if err.get("column"):
-                where += f": column {err.get('column_number')} ({err['column']})"
-            typer.echo(f"  {where}: {err['reason']}", err=True)
-    else:
-        typer.echo(f"error: {detail}", err=True)
-    raise typer.Exit(code=2)
-
-
 @db_app.command("upgrade")
 def db_upgrade() -> None:
     """Apply the migrations (PostGIS extension included) to the database in DATABASE_URL."""
-    from core.migrate import upgrade
-    from core.settings import get_settings
 
     upgrade(get_settings().database_url)
     typer.echo("database is at the latest migration")
@@ -57,14 +51,12 @@ def import_file(
     file: Path = typer.Argument(..., exists=True, dir_okay=False, readable=True),
 ) -> None:
     """Import one CSV file; a file with any bad row imports nothing (exit code 2)."""
-    from core.db import transaction
-    from devices.importer import import_csv
 
     try:
         with transaction() as session:
             result = import_csv(session, kind, file.read_bytes(), filename=str(file))
     except AppError as exc:
-        _fail(exc)
+        fail(exc)
     typer.echo(json.dumps(result.as_dict()))
 
 
@@ -76,8 +68,6 @@ def keys_create(
     label: str | None = typer.Option(None, help="a note on who holds the key"),
 ) -> None:
     """Create an API key and print it (this is the only time it is shown)."""
-    from api.keys import create_key
-    from core.db import transaction
 
     try:
         with transaction() as session:
@@ -85,7 +75,7 @@ def keys_create(
                 session, role=role, partner_key=partner, technician_key=technician, label=label
             )
     except AppError as exc:
-        _fail(exc)
+        fail(exc)
     typer.echo(plain)
 
 
@@ -95,7 +85,6 @@ def demo_generate(
     seed: int = typer.Option(7, help="the same seed writes the same files"),
 ) -> None:
     """Write the synthetic demo fleet as CSV files (and scenario.json, the ground truth)."""
-    from devices.demo import DemoSpec, generate
 
     summary = generate(directory, DemoSpec(seed=seed))
     typer.echo(json.dumps({"directory": str(directory), "rows": summary.row_counts}))
@@ -104,14 +93,12 @@ def demo_generate(
 @demo_app.command("load")
 def demo_load(directory: Path = typer.Argument(..., exists=True, file_okay=False)) -> None:
     """Import every CSV of a directory in reference order, all or nothing."""
-    from core.db import transaction
-    from devices.importer import import_directory
 
     try:
         with transaction() as session:
             results = import_directory(session, directory)
     except AppError as exc:
-        _fail(exc)
+        fail(exc)
     for result in results:
         typer.echo(json.dumps(result.as_dict()))
 
@@ -125,15 +112,12 @@ def demo_run(
     serve_app: bool = typer.Option(True, "--serve/--no-serve", help="serve the app afterwards"),
 ) -> None:
     """Migrate, generate and import the demo, run the main job, print URLs and keys, serve."""
-    from api.demo_run import describe, run_demo
-    from core.migrate import upgrade
-    from core.settings import get_settings
 
     upgrade(get_settings().database_url)
     try:
         report = run_demo(directory, seed=seed)
     except AppError as exc:
-        _fail(exc)
+        fail(exc)
     typer.echo(describe(report, f"http://{host}:{port}"))
     if serve_app:
         serve(host=host, port=port)
@@ -161,8 +145,6 @@ def detect_cmd(
     as_json: bool = typer.Option(False, "--json", help="print every batch with a failure as JSON"),
 ) -> None:
     """Run detection now (inline) and store the run, its results and signals."""
-    from core.db import transaction
-    from recall.detection import create_run, execute_run, run_results
 
     try:
         with transaction() as session:
@@ -185,7 +167,7 @@ def detect_cmd(
             results = run_results(session, run.id)
             summary = dict(run.summary or {})
     except AppError as exc:
-        _fail(exc)
+        fail(exc)
     if as_json:
         typer.echo(json.dumps(results, indent=2))
     else:
@@ -222,41 +204,12 @@ def _note_sites(sites: list[dict[str, Any]] | None, why: str) -> None:
     typer.echo(f"note: {len(sites)} sites {why} ({units} units left out): {keys}{more}", err=True)
 
 
-def describe_result(r: dict[str, Any]) -> str:
-    """One batch's detection result for people (with the iceberg of a flagged batch)."""
-    mark = "FLAGGED" if r["flagged"] else "       "
-    rr, ci = r["rate_ratio"], r["rate_ratio_ci"]
-
-    def num(x: float | None) -> str:
-        return "inf" if x is None else f"{x:.1f}"
-
-    line = (
-        f"  {mark} {r['batch_key']:<12} threshold {r['threshold_c']} C  "
-        f"failures {r['direction']} {r['failures_below']} / other {r['failures_above']}  "
-        f"rate ratio {num(rr)} [{num(ci[0])}, {num(ci[1])}]  q {r['q_value']:.3g}  "
-        f"failed {100 * (r['failed_fraction'] or 0):.2f} %"
-    )
-    ice = r.get("iceberg")
-    if ice:
-        line += (
-            f"\n          iceberg: {ice['units_not_failed']} units not failed yet at "
-            f"{ice['sites']} sites of {ice['partners']} partners; "
-            f"{ice['units_beyond_threshold_now']} at sites already beyond the threshold"
-        )
-    return line
-
-
 @app.command("worker")
 def worker(
     once: bool = typer.Option(False, help="process the queued jobs, then exit"),
 ) -> None:
-    """Run a Procrastinate worker for the background jobs (detection runs, ...)."""
-    from core.jobs import QUEUE, worker_app
-    from core.settings import get_settings
-
-    jobs = worker_app(get_settings().database_url)
-    with jobs.open():
-        jobs.run_worker(queues=[QUEUE], wait=not once, install_signal_handlers=not once)
+    """Run a Procrastinate worker for the background jobs (detection runs, plans, notices)."""
+    run_worker(get_settings().database_url, once=once)
 
 
 @app.command("serve")
@@ -265,9 +218,6 @@ def serve(
     port: int = typer.Option(8000),
 ) -> None:
     """Serve the API (OpenAPI docs at /docs)."""
-    import uvicorn
-
-    from api.app import create_app
 
     uvicorn.run(create_app(), host=host, port=port)
 

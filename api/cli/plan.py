@@ -8,54 +8,19 @@ from datetime import datetime
 
 import typer
 
+from api.output import describe_plan, fail
+from core.db import transaction
 from core.errors import AppError
-from routing.plan_schemas import PlanDetailOut
+from core.settings import get_settings
+from routing.plans import availability
+from routing.plans import service as plans
+from routing.plans.tasks import run_plan
 
 plan_app = typer.Typer(help="Field plans: technicians' routes for a recall.")
 DAY = ["%Y-%m-%d"]
 
 
-def describe_plan(plan: PlanDetailOut) -> list[str]:
-    """A plan in a few lines for people (the CLI and ``make demo`` print them)."""
-    lines = [
-        f"plan {plan.id} (campaign {plan.campaign_id} version {plan.version}): {plan.status}, "
-        f"{plan.first_day}..{plan.last_day} ({plan.timezone})"
-    ]
-    if plan.error:
-        lines.append(f"  error: {plan.error}")
-    s = plan.stats or {}
-    if s:
-        reasons = ", ".join(f"{k} {v}" for k, v in s.get("unassigned_by_reason", {}).items())
-        lines.append(
-            f"  visits planned {s['served']} of {s['visits']}; unassigned {s['unassigned']}"
-            + (f" ({reasons})" if reasons else "")
-        )
-        lines.append(
-            f"  {s['routes']} technician-days, drive {s['drive_minutes'] / 60:.1f} h "
-            f"({s.get('distance_km', 0):.0f} km), on site {s.get('work_minutes', 0) / 60:.1f} h; "
-            f"solved in {s['solve_seconds']:.1f} s (limit {s['time_limit_s']:g} s); "
-            f"validator {'ok' if s['validator']['ok'] else 'FAILED'}"
-        )
-        if "replan" in s:
-            r = s["replan"]
-            lines.append(
-                f"  re-plan: {100 * r['kept_share']:.0f} % of planned visits kept their "
-                f"technician-day; {r['frozen']} frozen"
-            )
-    elif plan.progress:
-        lines.append(f"  progress: {json.dumps(plan.progress)}")
-    if plan.routes:
-        first = plan.routes[0]
-        lines.append(
-            f"  first route: {first.technician_name} ({first.technician_key}) on {first.day}, "
-            f"{len(first.stops)} stops"
-        )
-    return lines
-
-
 def _show(plan_id: int, as_json: bool) -> None:
-    from core.db import transaction
-    from routing import plans
 
     with transaction() as session:
         detail = plans.plan_detail(session, plan_id=plan_id)
@@ -66,7 +31,6 @@ def _show(plan_id: int, as_json: bool) -> None:
 
 
 def _run_inline(plan_id: int) -> None:
-    from routing.plan_run import run_plan
 
     try:
         run_plan(plan_id)
@@ -84,10 +48,6 @@ def start_cmd(
     as_json: bool = typer.Option(False, "--json"),
 ) -> None:
     """Start a new plan version (a worker solves it, or this command with --wait)."""
-    from api.cli import _fail
-    from core.db import transaction
-    from core.settings import get_settings
-    from routing import plans
 
     try:
         with transaction() as session:
@@ -108,7 +68,7 @@ def start_cmd(
             return
         _show(plan.id, as_json)
     except AppError as exc:
-        _fail(exc)
+        fail(exc)
 
 
 @plan_app.command("show")
@@ -116,26 +76,22 @@ def show_cmd(
     plan_id: int = typer.Argument(...), as_json: bool = typer.Option(False, "--json")
 ) -> None:
     """A plan's status, progress, figures and (with --json) routes and stops."""
-    from api.cli import _fail
 
     try:
         _show(plan_id, as_json)
     except AppError as exc:
-        _fail(exc)
+        fail(exc)
 
 
 @plan_app.command("list")
 def list_cmd(campaign_id: int = typer.Argument(...)) -> None:
     """Every version of a campaign's plan."""
-    from api.cli import _fail
-    from core.db import transaction
-    from routing import plans
 
     try:
         with transaction() as session:
             rows = plans.list_plans(session, campaign_id=campaign_id)
     except AppError as exc:
-        _fail(exc)
+        fail(exc)
     for p in rows:
         typer.echo(
             f"plan {p.id} v{p.version}: {p.status}, {p.first_day}..{p.last_day}, "
@@ -147,15 +103,12 @@ def list_cmd(campaign_id: int = typer.Argument(...)) -> None:
 @plan_app.command("publish")
 def publish_cmd(plan_id: int = typer.Argument(...)) -> None:
     """Publish a done plan: visits scheduled, partners told (through the outbox)."""
-    from api.cli import _fail
-    from core.db import transaction
-    from routing import plans
 
     try:
         with transaction() as session:
             out = plans.publish(session, plan_id=plan_id, actor="cli")
     except AppError as exc:
-        _fail(exc)
+        fail(exc)
     typer.echo(
         f"plan {plan_id} published"
         + (f" (plan {out.superseded_plan_id} superseded)" if out.superseded_plan_id else "")
@@ -174,10 +127,6 @@ def replan_cmd(
     as_json: bool = typer.Option(False, "--json"),
 ) -> None:
     """Re-plan from the published plan: today's routes and confirmed visits stay."""
-    from api.cli import _fail
-    from core.db import transaction
-    from core.settings import get_settings
-    from routing import plans
 
     try:
         with transaction() as session:
@@ -197,15 +146,12 @@ def replan_cmd(
         _run_inline(plan.id)
         _show(plan.id, as_json)
     except AppError as exc:
-        _fail(exc)
+        fail(exc)
 
 
 def _record_days(
     kind: str, key: str, first_day: datetime, last_day: datetime | None, reason: str | None
 ) -> list[str]:
-    from api.cli import _fail
-    from core.db import transaction
-    from routing import availability
 
     try:
         with transaction() as session:
@@ -220,7 +166,7 @@ def _record_days(
             )
             return [r.day.isoformat() for r in rows]
     except AppError as exc:
-        _fail(exc)
+        fail(exc)
 
 
 @plan_app.command("absence")

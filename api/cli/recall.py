@@ -11,10 +11,12 @@ from typing import Any
 import typer
 from pydantic import ValidationError
 
+from api.output import describe_ledger, fail
+from core.db import transaction
 from core.errors import AppError, InvalidInput
-from recall.campaign_models import UNIT_STATES
-from recall.campaign_schemas import CampaignIn
-from recall.ledger_schemas import LedgerOut
+from recall.campaigns import ledger
+from recall.campaigns import service as campaigns
+from recall.campaigns.schemas import CampaignIn
 
 recall_app = typer.Typer(help="Recall campaigns.")
 
@@ -61,9 +63,6 @@ def declare_cmd(
     as_json: bool = typer.Option(False, "--json"),
 ) -> None:
     """Declare a recall (after a --dry-run): snapshot the units, open site visits, tell partners."""
-    from api.cli import _fail
-    from core.db import transaction
-    from recall import campaigns
 
     try:
         region_json = json.loads(region.read_text()) if region else None
@@ -99,9 +98,9 @@ def declare_cmd(
                     mode="json"
                 )
     except json.JSONDecodeError as exc:
-        _fail(InvalidInput(f"{region}: not JSON ({exc})"))
+        fail(InvalidInput(f"{region}: not JSON ({exc})"))
     except AppError as exc:
-        _fail(exc)
+        fail(exc)
     if as_json:
         typer.echo(json.dumps(out, indent=2))
     elif dry_run:
@@ -119,29 +118,13 @@ def declare_cmd(
 @recall_app.command("reevaluate")
 def reevaluate_cmd(campaign_id: int = typer.Argument(...)) -> None:
     """Add units that entered the scope since the declaration (none is ever dropped)."""
-    from api.cli import _fail
-    from core.db import transaction
-    from recall import campaigns
 
     try:
         with transaction() as session:
             result = campaigns.reevaluate(session, campaign_id=campaign_id, actor="cli")
     except AppError as exc:
-        _fail(exc)
+        fail(exc)
     typer.echo(json.dumps(result.model_dump(mode="json"), indent=2))
-
-
-def describe_ledger(ledger: LedgerOut) -> str:
-    """The ledger as a few lines for people (the CLI and ``make demo`` print it)."""
-    u = ledger.units
-    lines = [
-        f"recall {ledger.campaign_id} ledger: {u.total} units, "
-        f"{100 * u.completion_rate:.0f} % complete ({u.fixed} fixed)",
-        "  " + ", ".join(f"{state} {getattr(u, state)}" for state in UNIT_STATES),
-        f"  partners: {len(ledger.partners)}; not notified within 24 h: "
-        f"{len(ledger.not_notified_within_24h)}; to follow up: {len(ledger.follow_up)}",
-    ]
-    return "\n".join(lines)
 
 
 @recall_app.command("ledger")
@@ -151,9 +134,6 @@ def ledger_cmd(
     as_json: bool = typer.Option(False, "--json"),
 ) -> None:
     """Counts per state and partner, the follow-up list and the 24-hour promise."""
-    from api.cli import _fail
-    from core.db import transaction
-    from recall import campaigns, ledger
 
     try:
         with transaction() as session:
@@ -162,7 +142,7 @@ def ledger_cmd(
                 session, campaign_id=campaign_id, partner_id=None, follow_up_days=follow_up_days
             )
     except AppError as exc:
-        _fail(exc)
+        fail(exc)
     typer.echo(
         json.dumps(result.model_dump(mode="json"), indent=2) if as_json else describe_ledger(result)
     )

@@ -8,7 +8,7 @@ from datetime import date, timedelta
 
 import numpy as np
 
-from devices.demo_geo import KM_PER_DEG_LAT, KM_PER_DEG_LON, Geography
+from api.demo.geo import KM_PER_DEG_LAT, KM_PER_DEG_LON, Geography
 
 MODELS = ("OU-200", "OU-300", "GW-10", "KX-5")
 MODEL_WEIGHTS = (0.34, 0.30, 0.21, 0.15)

@@ -1,28 +1,42 @@
-"""The main job, end to end, on the demo scenario: what ``make demo`` runs.
+"""The main job, end to end, on the demo scenario: what ``make demo`` runs. Generate the
+fleet, import it, detect, declare a recall for every flagged batch (after a dry run), plan
+it from tomorrow on (solved here: a demo must not depend on a worker being up), publish
+it, then make one key per role and the secret links to show.
 
 Each step owns its transaction, so a step that fails leaves the earlier ones in place and
-re-running the demo is safe (imports are idempotent).
+re-running the demo is safe (imports are idempotent, a batch under recall is left as it
+is, a published plan is kept).
 """
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, datetime, timedelta
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
 
-from api.demo_plan import plan_and_publish
-from api.demo_recall import declare_flagged
+from api.demo.scenario import DemoSpec, DemoSummary, generate
 from api.keys import create_key
-from api.links_router import link_urls
+from api.output import describe_ledger, describe_plan, describe_result
 from core.db import transaction
-from core.links import new_link_token
-from devices.demo import DemoSpec, DemoSummary, generate
+from core.links import link_urls, new_link_token
+from core.settings import get_settings
 from devices.importer import ImportResult, import_directory
-from devices.models import Partner, Technician
-from recall.campaign_models import VisitRequest
-from routing.plan_models import FieldPlan, PlanRoute
+from devices.models import Batch, Partner, Technician
+from recall.campaigns import ledger
+from recall.campaigns import service as campaigns
+from recall.campaigns.planning import campaign_for_planning, visits_for_planning
+from recall.campaigns.schemas import CampaignIn, Scope
+from recall.detection.repository import run_results
+from recall.detection.service import create_run, execute_run
+from recall.models import Campaign, Signal, VisitRequest
+from routing.plans import service as plans
+from routing.plans.models import FieldPlan, PlanRoute
+from routing.plans.planner import planning_timezone, technicians_for
+from routing.plans.tasks import run_plan
 
 
 @dataclass
@@ -127,9 +141,6 @@ def detect_step(report: DemoReport, *, as_of: date) -> None:
     """Run detection on the imported scenario as of its last day (inline, in its own
     transaction, as ``fieldrecall detect`` does) and add the flagged batches, with threshold,
     rate ratio and iceberg, to the report."""
-    from api.cli import describe_result
-    from recall.detection import create_run, execute_run, run_results
-
     with transaction() as session:
         run = create_run(session, actor="demo", as_of=as_of, enqueue=False)
         execute_run(session, run.id, actor="demo")
@@ -176,3 +187,103 @@ def describe(report: DemoReport, base_url: str) -> str:
         f"    curl -H 'X-API-Key: {report.keys['support_lead']}' {base_url}/api/v1/batches",
     ]
     return "\n".join(lines)
+
+
+def declare_flagged(*, actor: str = "demo") -> tuple[list[int], list[str]]:
+    """Declare one recall per new signal; returns the campaign ids (new or already
+    active) and the lines ``make demo`` prints."""
+    lines: list[str] = []
+    campaign_ids: list[int] = []
+    with transaction() as session:
+        signals = session.execute(
+            select(Signal.id, Batch.batch_key, Batch.model)
+            .join(Batch, Batch.id == Signal.batch_id)
+            .where(Signal.status == "new")
+            .order_by(Batch.batch_key)
+        ).all()
+        active = {
+            key: c.id
+            for c in session.scalars(select(Campaign).where(Campaign.status == "active"))
+            for key in c.scope.get("batch_keys", [])
+        }
+    for signal_id, batch_key, model in signals:
+        if batch_key in active:
+            lines.append(f"  batch {batch_key} is already under recall {active[batch_key]}")
+            campaign_ids.append(active[batch_key])
+            continue
+        spec = CampaignIn(
+            title=f"{model} batch {batch_key}: failures in the cold",
+            scope=Scope(batch_keys=[batch_key]),
+            remedy="Replace the power-supply board with the cold-rated revision and "
+            "run the self-test.",
+            required_skill=model,
+            signal_id=signal_id,
+        )
+        with transaction() as session:
+            preview = campaigns.dry_run(session, spec=spec)
+        lines.append(
+            f"  recall dry run for {batch_key}: {preview.units} units at {preview.sites} "
+            f"sites of {preview.partners} partners"
+        )
+        with transaction() as session:
+            campaign = campaigns.declare(
+                session, spec=spec, actor=actor, idempotency_key=f"demo:signal:{signal_id}"
+            )
+            result = ledger.campaign_ledger(session, campaign_id=campaign.id, partner_id=None)
+        campaign_ids.append(campaign.id)
+        lines.append(f"  recall {campaign.id} declared for batch {batch_key}")
+        lines.extend("  " + line for line in describe_ledger(result).splitlines())
+    return campaign_ids, lines
+
+
+DEMO_SECONDS = 45.0
+# On-site hours one technician gets through in a day, net of driving (the demo's region
+# is wide: about as much driving as work). Only sizes the horizon.
+SITE_HOURS_PER_DAY = 3.5
+
+
+def demo_horizon(campaign_id: int, today: date | None = None) -> tuple[date, date]:
+    """From tomorrow, enough calendar days for the skilled technicians to visit every
+    site at the demo's pace, plus a margin."""
+    settings = get_settings()
+    with transaction() as session:
+        campaign = campaign_for_planning(session, campaign_id=campaign_id)
+        visits = visits_for_planning(session, campaign_id=campaign_id)
+        techs = technicians_for(session, campaign.required_skill)
+    zone = planning_timezone(settings, visits)
+    first = (today or datetime.now(ZoneInfo(zone)).date()) + timedelta(days=1)
+    hours = sum(v.estimated_minutes for v in visits) / 60
+    workdays = math.ceil(hours / max(1, len(techs)) / SITE_HOURS_PER_DAY)
+    days = min(settings.plan_max_days, math.ceil(workdays * 7 / 5) + 3)
+    return first, first + timedelta(days=days - 1)
+
+
+def plan_and_publish(
+    campaign_id: int, *, seconds: float = DEMO_SECONDS, today: date | None = None
+) -> list[str]:
+    """Plan, solve inline, publish; returns the lines ``make demo`` prints."""
+    first_day, last_day = demo_horizon(campaign_id, today)
+    with transaction() as session:
+        plan = plans.start_plan(
+            session,
+            campaign_id=campaign_id,
+            first_day=first_day,
+            last_day=last_day,
+            seconds=seconds,
+            actor="demo",
+            settings=get_settings(),
+            enqueue=False,
+        )
+    run_plan(plan.id)
+    with transaction() as session:
+        detail = plans.plan_detail(session, plan_id=plan.id)
+    lines = ["  " + line for line in describe_plan(detail)]
+    if detail.status != "done":
+        return lines
+    with transaction() as session:
+        out = plans.publish(session, plan_id=plan.id, actor="demo")
+    lines.append(
+        f"  plan {plan.id} published: {len(out.new)} visits scheduled, partners told the "
+        "date and arrival window (outbox)"
+    )
+    return lines

@@ -19,27 +19,10 @@ from pathlib import Path
 
 import numpy as np
 
-from devices.demo_failures import Hazard, make_reports, simulate_first_failures
-from devices.demo_fleet import make_batches, make_partners, make_technicians, make_units
-from devices.demo_geo import make_geography, make_weather
-
-HEADERS: dict[str, tuple[str, ...]] = {
-    "partners": ("partner_key", "name", "contact_email", "contact_phone"),
-    "sites": (
-        "site_key", "partner_key", "name", "address", "lat", "lon", "timezone", "opening_hours",
-    ),
-    "batches": ("batch_key", "model", "hardware_rev", "manufactured_on"),
-    "units": ("serial", "batch_key", "site_key", "installed_on", "firmware"),
-    "failures": (
-        "report_key", "serial", "occurred_at", "symptom", "ambient_temp_c", "source",
-    ),
-    "stations": ("station_key", "name", "lat", "lon"),
-    "weather": ("station_key", "day", "temp_min_c", "temp_max_c"),
-    "technicians": (
-        "technician_key", "name", "home_lat", "home_lon", "skills", "shift_start", "shift_end",
-        "workdays",
-    ),
-}  # fmt: skip
+from api.demo.failures import Hazard, make_reports, simulate_first_failures
+from api.demo.fleet import make_batches, make_partners, make_technicians, make_units
+from api.demo.geo import make_geography, make_weather
+from devices.csv_formats import FORMATS
 
 
 @dataclass(frozen=True)
@@ -179,7 +162,7 @@ def generate(out_dir: Path, spec: DemoSpec = DemoSpec()) -> DemoSummary:
 
     def emit(name: str, rows: Iterable[Sequence[object]]) -> None:
         path = out_dir / f"{name}.csv"
-        counts[name] = _write(path, HEADERS[name], rows)
+        counts[name] = _write(path, FORMATS[name].header, rows)
         files.append(path)
 
     emit(

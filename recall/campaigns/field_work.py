@@ -17,9 +17,9 @@ from sqlalchemy.orm import Session
 from core.errors import Conflict, NotFound
 from core.events import record_event
 from devices.models import Partner, Site, Unit
-from recall import notices
-from recall.campaign_models import FINAL_UNIT_STATES, Campaign, CampaignUnit, VisitRequest
-from recall.lifecycle import move_unit, move_units
+from recall.campaigns import notices
+from recall.campaigns.lifecycle import move_unit, move_units
+from recall.models import FINAL_UNIT_STATES, Campaign, CampaignUnit, VisitRequest
 
 
 @dataclass(frozen=True)

@@ -14,10 +14,9 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from devices.models import Partner
-from recall.campaign_models import FINAL_UNIT_STATES, Campaign, CampaignUnit, VisitRequest
-from recall.ledger_schemas import FollowUp, LedgerOut, PartnerLine, StateCounts
-from recall.notices import AFFECTED_KINDS, topic
-from recall.outbox_models import OutboxMessage
+from recall.campaigns.notices import AFFECTED_KINDS, topic
+from recall.campaigns.schemas import FollowUp, LedgerOut, PartnerLine, StateCounts
+from recall.models import FINAL_UNIT_STATES, Campaign, CampaignUnit, OutboxMessage, VisitRequest
 
 PROMISE = timedelta(hours=24)
 

@@ -3,7 +3,9 @@
 affected -> notified -> scheduled -> in_progress -> fixed | unable_to_access | refused |
 not_found; scheduled may go back to notified when its visit is cancelled. A move to the
 state a unit is already in is a no-op, so a retried request does no harm. Every real move
-is an append-only event (who, when, from, to, why).
+is an append-only event (who, when, from, to, why). A partner's units become notified
+when a notice that they are affected is delivered (``on_delivered``, the effect the
+worker applies in the delivery's own transaction).
 """
 
 from __future__ import annotations
@@ -14,14 +16,15 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from core.errors import Conflict, InvalidInput, NotFound
-from core.events import record_event
-from devices.models import FailureReport, Unit
-from recall import notices
-from recall.campaign_models import (
+from core.events import check_transition, record_event
+from devices.models import FailureReport, Partner, Unit
+from recall.campaigns import notices
+from recall.models import (
     FINAL_UNIT_STATES,
     Campaign,
     CampaignFailureReport,
     CampaignUnit,
+    OutboxMessage,
 )
 
 UNIT_TRANSITIONS: dict[str, frozenset[str]] = {
@@ -38,21 +41,6 @@ FAILURE_TRANSITIONS: dict[str, frozenset[str]] = {
     "linked_to_recall": frozenset({"resolved"}),
     "resolved": frozenset(),
 }
-
-
-def check_transition(
-    table: dict[str, frozenset[str]], what: str, current: str, target: str
-) -> bool:
-    """True when ``current -> target`` is a real move, False for a no-op (same state);
-    a 409 naming the allowed moves otherwise."""
-    if target not in table:
-        raise InvalidInput(f"unknown state {target!r}")
-    if target == current:
-        return False
-    if target not in table[current]:
-        allowed = ", ".join(sorted(table[current])) or "none, it is final"
-        raise Conflict(f"{what} is {current}; it cannot become {target} (allowed: {allowed})")
-    return True
 
 
 def unit_entity_key(campaign_id: int, serial: str) -> str:
@@ -181,6 +169,31 @@ def move_failure_report(
     return True
 
 
+def change_failure_status(
+    session: Session,
+    *,
+    report_key: str,
+    to_state: str,
+    actor: str,
+    note: str | None,
+    campaign_id: int | None,
+) -> bool:
+    """Move the failure report with this key (locked); 404 for an unknown key."""
+    report = session.scalar(
+        select(FailureReport).where(FailureReport.report_key == report_key).with_for_update()
+    )
+    if report is None:
+        raise NotFound(f"no failure report {report_key!r}")
+    return move_failure_report(
+        session,
+        report=report,
+        to_state=to_state,
+        actor=actor,
+        note=note,
+        campaign_id=campaign_id,
+    )
+
+
 def link_open_reports(session: Session, *, campaign: Campaign, actor: str) -> int:
     """Link every open or triaged failure report of the campaign's units to it."""
     reports = session.scalars(
@@ -244,3 +257,28 @@ def get_campaign_unit(
     if row is None:
         raise NotFound(f"no unit {serial!r} in campaign {campaign_id}")
     return row[0], row[1]
+
+
+def on_delivered(session: Session, message: OutboxMessage) -> int:
+    """A delivered notice's effect on the campaign: the partner's affected units are now
+    notified. Returns how many units moved."""
+    if message.kind not in notices.AFFECTED_KINDS or not (message.topic or "").startswith(
+        "campaign:"
+    ):
+        return 0
+    campaign = session.get(Campaign, int((message.topic or "").split(":", 1)[1]))
+    partner_id = session.scalar(
+        select(Partner.id).where(Partner.partner_key == message.partner_key)
+    )
+    if campaign is None or partner_id is None:
+        return 0
+    return move_units(
+        session,
+        campaign=campaign,
+        site_id=None,
+        partner_id=partner_id,
+        from_states=("affected",),
+        to_state="notified",
+        actor="notifier",
+        reason=f"{message.channel} notice {message.idempotency_key} delivered",
+    )

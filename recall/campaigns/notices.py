@@ -15,8 +15,8 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from devices.models import FailureReport, Partner, Site, Unit
-from recall.campaign_models import Campaign, CampaignUnit, VisitRequest
-from recall.outbox import notify_partner
+from recall.models import Campaign, CampaignUnit, VisitRequest
+from recall.notify.outbox import notify_partner
 
 # Kinds whose delivery means the partner now knows its units are affected.
 AFFECTED_KINDS = ("recall_declared", "units_added")

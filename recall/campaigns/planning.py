@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session
 
 from core.errors import NotFound
 from devices.models import Partner, Site
-from recall.campaign_models import FINAL_UNIT_STATES, Campaign, CampaignUnit, VisitRequest
+from recall.models import FINAL_UNIT_STATES, Campaign, CampaignUnit, VisitRequest
 
 # Visits a plan may still serve; done and cancelled ones are history.
 OPEN_STATUSES = ("requested", "scheduled")

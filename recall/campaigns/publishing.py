@@ -22,9 +22,10 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from core.events import record_event
-from recall import notices
-from recall.campaign_models import Campaign, CampaignUnit, VisitRequest
-from recall.lifecycle import move_units
+from recall.campaigns import notices
+from recall.campaigns.lifecycle import move_units
+from recall.campaigns.visits import unschedule
+from recall.models import Campaign, CampaignUnit, VisitRequest
 
 # Unit states that still need the visit (anything else is being worked on or finished).
 WAITING_STATES = ("affected", "notified", "scheduled")
@@ -158,19 +159,10 @@ def apply_published_plan(
         if set(site_states) - set(WAITING_STATES):
             continue  # being worked on, or finished: the technician workflow closes it
         was = visit.scheduled_date.isoformat() if visit.scheduled_date else "an earlier date"
-        visit.status = "requested"
-        visit.scheduled_date = visit.window_start = visit.window_end = None
-        visit.technician_id = None
-        visit.partner_confirmed_at = None
-        visit.updated_at = now
-        session.flush()
-        move_units(
+        unschedule(
             session,
             campaign=campaign,
-            site_id=visit.site_id,
-            partner_id=None,
-            from_states=("scheduled",),
-            to_state="notified",
+            visit=visit,
             actor=actor,
             reason=f"the visit is not in the published plan ({plan_key})",
         )

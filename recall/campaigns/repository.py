@@ -1,5 +1,5 @@
 """Queries of recall campaigns: scope evaluation in PostGIS, the snapshot inserts, visit
-requests and their priority, and the scoped reads the API serves."""
+requests and their priority, and the scoped reads the API serves (units, their history)."""
 
 from __future__ import annotations
 
@@ -9,10 +9,12 @@ from sqlalchemy import ColumnElement, Select, and_, func, literal, or_, select, 
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.orm import Session
 
+from core.events import Event
+from core.pagination import PageRequest, paginate
 from core.settings import get_settings
 from devices.models import Batch, Partner, Site, Unit
-from recall.campaign_models import Campaign, CampaignUnit
-from recall.campaign_schemas import Scope
+from recall.campaigns.schemas import CampaignUnitOut, Scope
+from recall.models import Campaign, CampaignUnit
 
 # How far back "recent weather" looks for the default priority rule.
 RECENT_WEATHER_DAYS = 14
@@ -192,4 +194,57 @@ def _rank_visits(session: Session, campaign: Campaign, *, today: date) -> None:
             "since": today - timedelta(days=RECENT_WEATHER_DAYS),
             "today": today,
         },
+    )
+
+
+def unit_rows(campaign_id: int) -> Select:
+    """A campaign's units with batch, site, partner and state, one row each."""
+    return (
+        select(
+            Unit.serial,
+            Batch.batch_key,
+            Site.site_key,
+            Partner.partner_key,
+            CampaignUnit.state,
+            CampaignUnit.state_changed_at,
+            CampaignUnit.note,
+            CampaignUnit.added_by,
+        )
+        .select_from(CampaignUnit)
+        .join(Unit, Unit.id == CampaignUnit.unit_id)
+        .join(Batch, Batch.id == Unit.batch_id)
+        .join(Site, Site.id == CampaignUnit.site_id)
+        .join(Partner, Partner.id == CampaignUnit.partner_id)
+        .where(CampaignUnit.campaign_id == campaign_id)
+    )
+
+
+def list_units(
+    session: Session,
+    *,
+    campaign_id: int,
+    partner_id: int | None,
+    page: PageRequest,
+    state: str | None = None,
+    site_key: str | None = None,
+) -> tuple[list[CampaignUnitOut], int]:
+    stmt = unit_rows(campaign_id)
+    if partner_id is not None:
+        stmt = stmt.where(CampaignUnit.partner_id == partner_id)
+    if state is not None:
+        stmt = stmt.where(CampaignUnit.state == state)
+    if site_key is not None:
+        stmt = stmt.where(Site.site_key == site_key)
+    rows, total = paginate(session, stmt.order_by(Unit.serial), page)
+    return [CampaignUnitOut(**row._mapping) for row in rows], total
+
+
+def unit_events(session: Session, *, entity_key: str) -> list[Event]:
+    """Every event of one campaign unit's life, oldest first."""
+    return list(
+        session.scalars(
+            select(Event)
+            .where(Event.entity == "campaign_unit", Event.entity_key == entity_key)
+            .order_by(Event.occurred_at, Event.id)
+        )
     )

@@ -5,30 +5,26 @@ reschedule their own visits."""
 from __future__ import annotations
 
 from fastapi import APIRouter, Depends, Header, Query
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from core.deps import get_session, require_roles
-from core.errors import NotFound
+from core.pagination import Page, PageRequest, page_request
 from core.security import Principal
-from devices.models import FailureReport
-from devices.repository import PageRequest
-from devices.router import page_request
-from devices.schemas import Page
-from recall import campaign_units, campaigns, ledger, lifecycle, visits
-from recall.campaign_models import UNIT_STATES, VISIT_STATUSES
-from recall.campaign_schemas import (
+from recall.campaigns import ledger, lifecycle, repository, visits
+from recall.campaigns import service as campaigns
+from recall.campaigns.schemas import (
     CampaignIn,
     CampaignOut,
     CampaignUnitOut,
     DryRunOut,
     FailureStatusIn,
+    LedgerOut,
     ReevaluationOut,
     RescheduleIn,
     UnitStateIn,
     VisitOut,
 )
-from recall.ledger_schemas import LedgerOut
+from recall.models import UNIT_STATES, VISIT_STATUSES
 
 router = APIRouter(prefix="/api/v1", tags=["recalls"])
 lead = require_roles("support_lead")
@@ -119,7 +115,7 @@ def list_units(
 ) -> Page[CampaignUnitOut]:
     scope = principal.partner_scope
     campaigns.get_campaign(session, campaign_id=campaign_id, partner_id=scope)
-    items, total = campaign_units.list_units(
+    items, total = repository.list_units(
         session, campaign_id=campaign_id, partner_id=scope, page=page, state=state, site_key=site
     )
     return Page(items=items, total=total, limit=page.limit, offset=page.offset)
@@ -133,7 +129,7 @@ def get_unit(
     session: Session = Depends(get_session),
 ) -> CampaignUnitOut:
     """A unit's state in the recall and its whole history."""
-    return campaign_units.unit_with_history(
+    return campaigns.unit_with_history(
         session, campaign_id=campaign_id, serial=serial, partner_id=principal.partner_scope
     )
 
@@ -160,7 +156,7 @@ def change_unit_state(
         actor=principal.actor,
         reason=body.reason,
     )
-    return campaign_units.unit_with_history(
+    return campaigns.unit_with_history(
         session, campaign_id=campaign_id, serial=serial, partner_id=None
     )
 
@@ -225,14 +221,9 @@ def change_failure_status(
 ) -> None:
     """Triage, link to a recall, or resolve (with a note the reporting partner sees and
     is sent)."""
-    report = session.scalar(
-        select(FailureReport).where(FailureReport.report_key == report_key).with_for_update()
-    )
-    if report is None:
-        raise NotFound(f"no failure report {report_key!r}")
-    lifecycle.move_failure_report(
+    lifecycle.change_failure_status(
         session,
-        report=report,
+        report_key=report_key,
         to_state=body.status,
         actor=principal.actor,
         note=body.note,

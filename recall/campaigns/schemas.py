@@ -1,4 +1,5 @@
-"""Pydantic shapes of the recall campaign API: scope, declaration, dry run, units, visits."""
+"""Pydantic shapes of the recall campaign API: scope, declaration, dry run, units, visits,
+and the ledger."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 from shapely.geometry import shape
 from shapely.geometry.base import BaseGeometry
 
-from recall.campaign_models import PRIORITY_RULES, UNIT_STATES
+from recall.models import PRIORITY_RULES, UNIT_STATES
 
 
 class SerialRange(BaseModel):
@@ -223,3 +224,52 @@ class FailureStatusIn(BaseModel):
     status: Literal["triaged", "linked_to_recall", "resolved"]
     note: str | None = Field(None, max_length=5000, description="required to resolve")
     campaign_id: int | None = Field(None, description="required to link to a recall")
+
+
+# The ledger
+
+
+class StateCounts(BaseModel):
+    affected: int = 0
+    notified: int = 0
+    scheduled: int = 0
+    in_progress: int = 0
+    fixed: int = 0
+    unable_to_access: int = 0
+    refused: int = 0
+    not_found: int = 0
+    total: int = 0
+    # Share of units in a final state, and share fixed.
+    completion_rate: float = 0.0
+    fixed_rate: float = 0.0
+
+
+class PartnerLine(BaseModel):
+    partner_key: str
+    name: str
+    units: StateCounts
+    sites: int
+    visits_requested: int
+    visits_scheduled: int
+    visits_confirmed: int
+    visits_done: int
+    first_notified_at: datetime | None
+    notified_within_24h: bool | None  # None: not notified yet, and 24 hours not yet passed
+
+
+class FollowUp(BaseModel):
+    partner_key: str
+    reason: str  # not_reached or not_confirmed
+    detail: str
+
+
+class LedgerOut(BaseModel):
+    campaign_id: int
+    declared_at: datetime
+    as_of: datetime
+    units: StateCounts
+    partners: list[PartnerLine]
+    follow_up_days: int
+    follow_up: list[FollowUp]
+    # The 24-hour promise: affected partners not notified within 24 hours of the declaration.
+    not_notified_within_24h: list[str]

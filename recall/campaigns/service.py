@@ -16,19 +16,21 @@ from sqlalchemy.orm import Session
 from core.errors import InvalidInput, NotFound
 from core.events import record_event
 from devices.models import Unit
-from recall import campaign_repository as repo
-from recall import notices
-from recall.campaign_models import Campaign, CampaignUnit
-from recall.campaign_schemas import (
+from recall.campaigns import notices
+from recall.campaigns import repository as repo
+from recall.campaigns.lifecycle import get_campaign_unit, link_open_reports, unit_entity_key
+from recall.campaigns.schemas import (
     CampaignIn,
     CampaignOut,
+    CampaignUnitOut,
     DryRunOut,
     ReevaluationOut,
     Scope,
     SiteCount,
+    UnitEventOut,
 )
-from recall.detection import change_signal_status
-from recall.lifecycle import link_open_reports
+from recall.detection.service import change_signal_status
+from recall.models import Campaign, CampaignUnit
 
 DRY_RUN_SERIALS_MAX = 10_000
 
@@ -241,3 +243,16 @@ def list_campaigns(session: Session, *, partner_id: int | None) -> list[Campaign
             .exists()
         )
     return list(session.scalars(stmt))
+
+
+def unit_with_history(
+    session: Session, *, campaign_id: int, serial: str, partner_id: int | None
+) -> CampaignUnitOut:
+    """One unit's state and every event of its life in the campaign, oldest first."""
+    get_campaign_unit(
+        session, campaign_id=campaign_id, serial=serial, partner_id=partner_id, lock=False
+    )
+    row = session.execute(repo.unit_rows(campaign_id).where(Unit.serial == serial)).one()
+    events = repo.unit_events(session, entity_key=unit_entity_key(campaign_id, serial))
+    history = [UnitEventOut.model_validate(e, from_attributes=True) for e in events]
+    return CampaignUnitOut(**row._mapping, history=history)

@@ -2,23 +2,27 @@
 
 The planner (issue 6) reads ``blocked_dates`` and ``preferred_windows`` and must respect
 them; a request that conflicts with the visit's current date sends the visit back to
-``requested`` (its units back to ``notified``) so that the next plan moves it.
+``requested`` (its units back to ``notified``) so that the next plan moves it. Each
+partner also has an iCalendar feed of its scheduled visits, behind its secret link.
 """
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
+from icalendar import Calendar
+from icalendar import Event as CalendarEvent
 from sqlalchemy import Select, select
 from sqlalchemy.orm import Session
 
 from core.errors import Conflict, NotFound
 from core.events import record_event
+from core.links import link_for_token
 from devices.models import Partner, Site
-from recall import notices
-from recall.campaign_models import Campaign, VisitRequest
-from recall.campaign_schemas import RescheduleIn, VisitOut
-from recall.lifecycle import move_units
+from recall.campaigns import notices
+from recall.campaigns.lifecycle import move_units
+from recall.campaigns.schemas import RescheduleIn, VisitOut
+from recall.models import Campaign, VisitRequest
 
 
 def _visits() -> Select:
@@ -130,17 +134,10 @@ def reschedule(
     visit.updated_at = datetime.now(UTC)
     was = visit.status
     if visit.status == "scheduled":
-        visit.status = "requested"
-        visit.scheduled_date = visit.window_start = visit.window_end = None
-        visit.technician_id = None
-        visit.partner_confirmed_at = None
-        move_units(
+        unschedule(
             session,
             campaign=campaign,
-            site_id=visit.site_id,
-            partner_id=None,
-            from_states=("scheduled",),
-            to_state="notified",
+            visit=visit,
             actor=actor,
             reason="the partner asked to reschedule the visit",
         )
@@ -158,3 +155,76 @@ def reschedule(
     session.flush()
     notices.reschedule_received(session, campaign=campaign, visit=visit)
     return get_visit(session, visit_id=visit_id, partner_id=partner_id)
+
+
+def unschedule(
+    session: Session, *, campaign: Campaign, visit: VisitRequest, actor: str, reason: str
+) -> None:
+    """A scheduled visit goes back to requested: its date, window, technician and the
+    partner's confirmation are dropped, and its scheduled units go back to notified."""
+    visit.status = "requested"
+    visit.scheduled_date = visit.window_start = visit.window_end = None
+    visit.technician_id = None
+    visit.partner_confirmed_at = None
+    visit.updated_at = datetime.now(UTC)
+    session.flush()
+    move_units(
+        session,
+        campaign=campaign,
+        site_id=visit.site_id,
+        partner_id=None,
+        from_states=("scheduled",),
+        to_state="notified",
+        actor=actor,
+        reason=reason,
+    )
+
+
+PRODID = "-//fieldrecall//recall visits//EN"
+
+
+def partner_for_token(session: Session, token: str) -> Partner:
+    """The partner whose link this is; 404 for a technician's or an unknown link."""
+    link = link_for_token(session, token)
+    if link.partner_id is None:
+        raise NotFound("nothing at this address (the link may have been replaced)")
+    return session.get_one(Partner, link.partner_id)
+
+
+def partner_calendar(session: Session, *, partner: Partner) -> bytes:
+    """The partner's scheduled visits as VEVENTs; a visit without an arrival window is an
+    all-day event on its date."""
+    cal = Calendar()
+    cal.add("prodid", PRODID)
+    cal.add("version", "2.0")
+    cal.add("x-wr-calname", f"Recall visits: {partner.name}")
+    rows = session.execute(
+        select(VisitRequest, Site, Campaign)
+        .join(Site, Site.id == VisitRequest.site_id)
+        .join(Campaign, Campaign.id == VisitRequest.campaign_id)
+        .where(VisitRequest.partner_id == partner.id, VisitRequest.status == "scheduled")
+        .order_by(VisitRequest.scheduled_date, Site.site_key)
+    ).all()
+    for visit, site, campaign in rows:
+        event = CalendarEvent()
+        event.add("uid", f"visit-{visit.id}@fieldrecall")
+        event.add("dtstamp", visit.updated_at)
+        if visit.window_start and visit.window_end:
+            event.add("dtstart", visit.window_start)
+            event.add("dtend", visit.window_end)
+        else:
+            assert visit.scheduled_date is not None  # the table's check guarantees it
+            event.add("dtstart", visit.scheduled_date)
+            event.add("dtend", visit.scheduled_date + timedelta(days=1))
+        event.add("summary", f"Recall visit: {campaign.title} at {site.name}")
+        event.add("location", ", ".join(p for p in (site.name, site.address) if p))
+        event.add("geo", (site.lat, site.lon))
+        event.add(
+            "description",
+            f"{visit.unit_count} unit(s) to fix. {campaign.remedy}\n"
+            f"Arrival window as shown; about {visit.estimated_minutes} minutes on site."
+            + ("" if visit.partner_confirmed_at else "\nPlease confirm this date."),
+        )
+        event.add("status", "CONFIRMED" if visit.partner_confirmed_at else "TENTATIVE")
+        cal.add_component(event)
+    return cal.to_ical()

@@ -15,9 +15,10 @@ station s at risk when week w starts, and N(s, w, t) the days of week w whose bi
 where entries (+1 on the first day at risk) and exits (-1 the day after the last one) are
 grouped by station, batch and day. SQL returns C's weekly changes per (station, batch,
 week), N, and the in-week part per (batch, week, bin); the sum over stations is one small
-matrix product per week in numpy (``recall/exposure_product.py``), since as a SQL join it
+matrix product per week in numpy (``exposure_product.py``), since as a SQL join it
 was 13 million rows at a million units. Only failures that occurred, and weather observed, up
-to the as-of date are used, so a run answers "what was known on that day".
+to the as-of date are used, so a run answers "what was known on that day". The SQL
+itself is in ``exposure_sql.py``.
 """
 
 from __future__ import annotations
@@ -33,8 +34,9 @@ from sqlalchemy import text
 from sqlalchemy.orm import Session
 
 from core.errors import InvalidInput
-from recall.exposure_product import weekly_unit_days
-from recall.statistics import ExposureCell, FailureSite, LogisticCell
+from recall.detection import exposure_sql
+from recall.detection.exposure_product import weekly_unit_days
+from recall.detection.inputs import ExposureCell, FailureSite, LogisticCell
 
 VARIABLES = ("temp_min_c", "temp_max_c")
 DEFAULT_WINDOW_DAYS = 365
@@ -104,7 +106,7 @@ def load_exposure(
     previous_jit = session.scalar(text("SELECT current_setting('jit')"))
     session.execute(text("SELECT set_config('jit', 'off', true)"))
     try:
-        for name, sql in _statements(variable, extreme):
+        for name, sql in exposure_sql.statements(variable, extreme):
             t0 = time.perf_counter()
             session.execute(text(sql), params)
             timings[name] = time.perf_counter() - t0
@@ -114,11 +116,13 @@ def load_exposure(
         t0 = time.perf_counter()
         failure_sites = [
             FailureSite(batch_key=b, site_key=s, bin_c=int(t))
-            for b, s, t in session.execute(text(FAILURE_SITES_SQL))
+            for b, s, t in session.execute(text(exposure_sql.FAILURE_SITES_SQL))
         ]
         logistic_cells = [
             LogisticCell(batch_key=b, extreme_c=float(x), units=int(n), failed=int(f))
-            for b, x, n, f in session.execute(text(LOGISTIC_SQL.format(extreme=extreme)), params)
+            for b, x, n, f in session.execute(
+                text(exposure_sql.LOGISTIC_SQL.format(extreme=extreme)), params
+            )
         ]
         timings["read_logistic"] = time.perf_counter() - t0
         units_per_batch = {
@@ -159,7 +163,7 @@ def load_exposure(
             )
         )
     finally:
-        session.execute(text("DROP TABLE IF EXISTS " + ", ".join(TEMP_TABLES)))
+        session.execute(text("DROP TABLE IF EXISTS " + ", ".join(exposure_sql.TEMP_TABLES)))
         session.execute(
             text("SELECT set_config('work_mem', :w, true), set_config('jit', :j, true)"),
             {"w": previous_work_mem, "j": previous_jit},
@@ -191,220 +195,10 @@ def _default_window_start(session: Session, as_of: date) -> date:
     return first or earliest
 
 
-TEMP_TABLES = (
-    "det_site",
-    "det_day",
-    "det_rest",
-    "det_unit",
-    "det_event",
-    "det_n",
-    "det_ext",
-    "det_week",
-)
-
-
-def _statements(variable: str, extreme: str) -> list[tuple[str, str]]:
-    """The aggregation, one temporary table at a time (names are not user input)."""
-    return [
-        ("drop", "DROP TABLE IF EXISTS " + ", ".join(TEMP_TABLES)),
-        (
-            "nearest_station",
-            """CREATE TEMP TABLE det_site AS
-            SELECT s.id AS site_id, s.site_key, s.timezone, st.station_id
-            FROM site s LEFT JOIN LATERAL (
-                SELECT w.id AS station_id FROM weather_station w
-                WHERE ST_DWithin(w.location, s.location, :max_m)
-                ORDER BY w.location <-> s.location LIMIT 1
-            ) st ON true""",
-        ),
-        (
-            "weather_days",
-            f"""CREATE TEMP TABLE det_day AS
-            SELECT station_id, day, (day - CAST(:ws AS date)) / 7 AS week,
-                   floor({variable})::int AS bin_c, {variable} AS value
-            FROM weather_observation
-            WHERE day BETWEEN :ws AND :as_of AND {variable} IS NOT NULL""",
-        ),
-        ("index_days", "CREATE INDEX ON det_day (station_id, day)"),
-        # Temporary tables get no statistics from autovacuum; without them the planner
-        # guesses row counts and picks nested loops over millions of rows.
-        ("analyze_days", "ANALYZE det_day"),
-        # MATERIALIZED: computed once. With stale statistics (a table ANALYZEd while empty)
-        # the planner otherwise re-runs the aggregate for every unit, for minutes.
-        (
-            "unit_intervals",
-            """CREATE TEMP TABLE det_unit AS
-            WITH first_failure AS MATERIALIZED (
-                SELECT f.unit_id, min((f.occurred_at AT TIME ZONE s.timezone)::date) AS day
-                FROM failure_report f
-                JOIN unit u ON u.id = f.unit_id
-                JOIN site s ON s.id = u.site_id
-                WHERE f.occurred_at < CAST(:as_of AS date) + 2
-                  AND (f.occurred_at AT TIME ZONE s.timezone)::date <= :as_of
-                GROUP BY f.unit_id
-            )
-            SELECT u.id, u.batch_id, u.site_id, ds.station_id,
-                   greatest(coalesce(u.installed_on, CAST(:ws AS date)), :ws) AS start_day,
-                   least(ff.day, CAST(:as_of AS date)) AS end_day,
-                   ff.day AS fail_day,
-                   coalesce(ff.day >= greatest(coalesce(u.installed_on, CAST(:ws AS date)),
-                                               :ws), false) AS failed
-            FROM unit u
-            JOIN det_site ds ON ds.site_id = u.site_id AND ds.station_id IS NOT NULL
-            LEFT JOIN first_failure ff ON ff.unit_id = u.id""",
-        ),
-        (
-            "fill_end",
-            "UPDATE det_unit SET end_day = :as_of WHERE end_day IS NULL",
-        ),
-        ("analyze_units", "ANALYZE det_unit"),
-        (
-            "entries_exits",
-            """CREATE TEMP TABLE det_event AS
-            SELECT station_id, batch_id, day, sum(delta)::bigint AS delta FROM (
-                SELECT station_id, batch_id, start_day AS day, 1 AS delta
-                FROM det_unit WHERE start_day <= end_day
-                UNION ALL
-                SELECT station_id, batch_id, end_day + 1, -1
-                FROM det_unit WHERE start_day <= end_day AND end_day < :as_of
-            ) e GROUP BY station_id, batch_id, day""",
-        ),
-        ("analyze_events", "ANALYZE det_event"),
-        (
-            "rest_of_week",
-            # Per station and day with an entry or exit (observed or not): the days left in
-            # that week per bin. Joined to entries and exits by equality, it gives their
-            # in-week part without a range probe per event.
-            """CREATE TEMP TABLE det_rest AS
-            SELECT c.station_id, c.day, d.week, d.bin_c, count(*)::int AS days
-            FROM (SELECT DISTINCT station_id, day FROM det_event) c
-            JOIN det_day d
-              ON d.station_id = c.station_id
-             AND d.day BETWEEN c.day
-                 AND CAST(:ws AS date) + (c.day - CAST(:ws AS date)) / 7 * 7 + 6
-            GROUP BY 1, 2, 3, 4""",
-        ),
-        (
-            "days_per_bin",
-            """CREATE TEMP TABLE det_n AS
-            SELECT station_id, week, bin_c, count(*) AS days
-            FROM det_day GROUP BY station_id, week, bin_c""",
-        ),
-        (
-            "running_extremes",
-            f"""CREATE TEMP TABLE det_ext AS
-            SELECT station_id, day,
-                   {extreme}(value) OVER (PARTITION BY station_id ORDER BY day) AS upto,
-                   {extreme}(value) OVER (PARTITION BY station_id ORDER BY day DESC) AS from_day,
-                   {extreme}(value) OVER (PARTITION BY station_id) AS whole
-            FROM det_day""",
-        ),
-        ("index_ext", "CREATE INDEX ON det_ext (station_id, day)"),
-        (
-            "weekly_extremes",
-            f"""CREATE TEMP TABLE det_week AS
-            SELECT station_id, week, {extreme}(value) AS value FROM det_day GROUP BY 1, 2""",
-        ),
-        ("index_week", "CREATE INDEX ON det_week (station_id, week)"),
-        ("analyze", "ANALYZE det_rest, det_n, det_ext, det_week"),
-    ]
-
-
-# The three aggregates the station-to-batch product needs (recall/exposure_product.py),
-# each returned as one row of arrays: psycopg converts arrays far faster than rows.
-WEEKLY_DELTAS_SQL = """
-    SELECT coalesce(array_agg(station_id), '{}'), coalesce(array_agg(batch_id), '{}'),
-           coalesce(array_agg(week), '{}'), coalesce(array_agg(delta), '{}')
-    FROM (SELECT station_id, batch_id, (day - CAST(:ws AS date)) / 7 AS week,
-                 sum(delta)::float8 AS delta
-          FROM det_event GROUP BY 1, 2, 3) w
-"""
-
-DAYS_PER_BIN_SQL = """
-    SELECT coalesce(array_agg(station_id), '{}'), coalesce(array_agg(week), '{}'),
-           coalesce(array_agg(bin_c), '{}'), coalesce(array_agg(days::float8), '{}')
-    FROM det_n
-"""
-
-IN_WEEK_SQL = """
-    SELECT e.batch_id, r.week, r.bin_c, sum(e.delta * r.days)::float8 AS unit_days
-    FROM det_event e JOIN det_rest r ON r.station_id = e.station_id AND r.day = e.day
-    GROUP BY e.batch_id, r.week, r.bin_c
-"""
-
-FAILURES_SQL = """
-    SELECT u.batch_id, d.week, d.bin_c, count(*) AS failures
-    FROM det_unit u
-    JOIN det_day d ON d.station_id = u.station_id AND d.day = u.fail_day
-    WHERE u.failed
-    GROUP BY u.batch_id, d.week, d.bin_c
-"""
-
-FAILURE_SITES_SQL = """
-    SELECT b.batch_key, s.site_key, d.bin_c
-    FROM det_unit u
-    JOIN det_day d ON d.station_id = u.station_id AND d.day = u.fail_day
-    JOIN batch b ON b.id = u.batch_id
-    JOIN site s ON s.id = u.site_id
-    WHERE u.failed
-    ORDER BY b.batch_key, s.site_key
-"""
-
-# A unit's most extreme value between its first day at risk and its last: the running
-# extremes answer the common cases (whole window, from the start, to the as-of date)
-# from one row each; only units both installed and failed inside the window scan days.
-LOGISTIC_SQL = """
-    WITH spans AS (
-        -- the extreme depends only on the station and the span, which many units share
-        SELECT DISTINCT station_id, start_day, end_day FROM det_unit WHERE start_day <= end_day
-    ), extremes AS MATERIALIZED (
-        SELECT p.station_id, p.start_day, p.end_day, CASE
-            WHEN p.start_day = :ws AND p.end_day = :as_of THEN whole.whole
-            WHEN p.start_day = :ws AND upto.upto IS NOT NULL THEN upto.upto
-            WHEN p.end_day = :as_of AND from_day.from_day IS NOT NULL THEN from_day.from_day
-            -- an inner span: its partial first and last weeks day by day, whole weeks
-            -- between them from the weekly extremes (at most 7 + 7 rows + one per week)
-            ELSE (SELECT {extreme}(x.value) FROM (
-                SELECT d.value FROM det_day d
-                WHERE d.station_id = p.station_id AND d.day BETWEEN p.start_day
-                      AND least(p.end_day,
-                                CAST(:ws AS date) + (p.start_day - CAST(:ws AS date)) / 7 * 7 + 6)
-                UNION ALL
-                SELECT k.value FROM det_week k
-                WHERE k.station_id = p.station_id
-                  AND k.week > (p.start_day - CAST(:ws AS date)) / 7
-                  AND k.week < (p.end_day - CAST(:ws AS date)) / 7
-                UNION ALL
-                SELECT d.value FROM det_day d
-                WHERE d.station_id = p.station_id AND d.day <= p.end_day
-                  AND d.day >= greatest(p.start_day,
-                                        CAST(:ws AS date) + (p.end_day - CAST(:ws AS date)) / 7 * 7)
-            ) x WHERE x.value IS NOT NULL)
-        END AS extreme
-        FROM spans p
-        LEFT JOIN (SELECT DISTINCT station_id, whole FROM det_ext) whole
-               ON whole.station_id = p.station_id
-        LEFT JOIN det_ext upto ON upto.station_id = p.station_id AND upto.day = p.end_day
-        LEFT JOIN det_ext from_day
-               ON from_day.station_id = p.station_id AND from_day.day = p.start_day
-    ), grouped AS (
-        SELECT u.batch_id, e.extreme, count(*) AS units, count(*) FILTER (WHERE u.failed) AS failed
-        FROM det_unit u
-        JOIN extremes e ON e.station_id = u.station_id AND e.start_day = u.start_day
-                       AND e.end_day = u.end_day
-        WHERE e.extreme IS NOT NULL
-        GROUP BY u.batch_id, e.extreme
-    )
-    SELECT b.batch_key, g.extreme, g.units, g.failed
-    FROM grouped g JOIN batch b ON b.id = g.batch_id
-    ORDER BY b.batch_key, g.extreme
-"""
-
-
 def _cells(session: Session, ws: date, n_weeks: int) -> list[ExposureCell]:
     params = {"ws": ws}
-    st, bt, wk, dl = session.execute(text(WEEKLY_DELTAS_SQL), params).one()
-    ns, nw, nb, nd = session.execute(text(DAYS_PER_BIN_SQL)).one()
+    st, bt, wk, dl = session.execute(text(exposure_sql.WEEKLY_DELTAS_SQL), params).one()
+    ns, nw, nb, nd = session.execute(text(exposure_sql.DAYS_PER_BIN_SQL)).one()
     product = weekly_unit_days(
         n_weeks=n_weeks,
         delta_station=np.asarray(st, dtype=np.int64),
@@ -421,9 +215,9 @@ def _cells(session: Session, ws: date, n_weeks: int) -> list[ExposureCell]:
     for i, w, k in zip(i_idx.tolist(), w_idx.tolist(), k_idx.tolist(), strict=True):
         key = (int(product.batch_ids[i]), w, int(product.bins_c[k]))
         merged[key][0] += float(product.unit_days[i, w, k])
-    for batch_id, week, bin_c, unit_days in session.execute(text(IN_WEEK_SQL), params):
+    for batch_id, week, bin_c, unit_days in session.execute(text(exposure_sql.IN_WEEK_SQL), params):
         merged[(batch_id, int(week), int(bin_c))][0] += float(unit_days)
-    for batch_id, week, bin_c, failures in session.execute(text(FAILURES_SQL)):
+    for batch_id, week, bin_c, failures in session.execute(text(exposure_sql.FAILURES_SQL)):
         merged[(batch_id, int(week), int(bin_c))][1] += int(failures)
     keys: dict[int, str] = {
         int(i): str(k) for i, k in session.execute(text("SELECT id, batch_key FROM batch"))

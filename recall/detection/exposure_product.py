@@ -1,6 +1,6 @@
 """The station-to-batch step of the exposure aggregation (pure numpy, no database).
 
-SQL (``recall/exposure.py``) reduces a million units to three small aggregates: entries and
+SQL (``exposure.py``) reduces a million units to three small aggregates: entries and
 exits per (station, batch, week), weather days per (station, week, bin), and the in-week part
 of every entry and exit per (batch, week, bin). What remains is a sum over stations,
 

@@ -6,7 +6,6 @@ import warnings
 from dataclasses import dataclass, field
 
 import numpy as np
-import statsmodels.api as sm
 
 
 @dataclass(frozen=True)
@@ -62,6 +61,10 @@ def fit_logistic(
     if np.unique(x).size < 2:
         return LogisticFit(None, None, None, None, n_units, n_failed, note="one temperature only")
     endog = np.column_stack([failed, units - failed])
+    # statsmodels is imported here, when a fit is due: it takes about a second to load,
+    # which every API process and every worker would pay at start-up for nothing.
+    import statsmodels.api as sm
+
     exog = sm.add_constant(x, has_constant="add")
     note = ""
     with warnings.catch_warnings(record=True) as caught:

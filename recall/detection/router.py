@@ -6,15 +6,15 @@ from __future__ import annotations
 from typing import Any, Literal
 
 from fastapi import APIRouter, Depends, Query
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from core.deps import get_session, require_roles
 from core.errors import NotFound
 from core.security import Principal
-from recall import detection
+from recall.detection import repository
+from recall.detection import service as detection
+from recall.detection.schemas import DetectionRunIn, DetectionRunOut, SignalOut, SignalStatusIn
 from recall.models import DetectionRun
-from recall.schemas import DetectionRunIn, DetectionRunOut, SignalOut, SignalStatusIn
 
 router = APIRouter(prefix="/api/v1", tags=["detection"])
 lead = require_roles("support_lead")
@@ -52,8 +52,7 @@ def list_runs(
     principal: Principal = Depends(lead),
     session: Session = Depends(get_session),
 ) -> list[DetectionRunOut]:
-    runs = session.scalars(select(DetectionRun).order_by(DetectionRun.id.desc()).limit(limit))
-    return [_run_out(r) for r in runs]
+    return [_run_out(r) for r in repository.list_runs(session, limit=limit)]
 
 
 @router.get("/detection/runs/{run_id}", response_model=DetectionRunOut)
@@ -62,10 +61,10 @@ def get_run(
     principal: Principal = Depends(lead),
     session: Session = Depends(get_session),
 ) -> DetectionRunOut:
-    run = session.get(DetectionRun, run_id)
+    run = repository.get_run(session, run_id)
     if run is None:
         raise NotFound(f"no detection run {run_id}")
-    return _run_out(run, detection.run_results(session, run_id))
+    return _run_out(run, repository.run_results(session, run_id))
 
 
 def _signal_out(signal: Any, batch_key: str, result: dict[str, Any]) -> SignalOut:
@@ -89,7 +88,7 @@ def list_signals(
     principal: Principal = Depends(lead),
     session: Session = Depends(get_session),
 ) -> list[SignalOut]:
-    return [_signal_out(*row) for row in detection.list_signals(session, status=status)]
+    return [_signal_out(*row) for row in repository.list_signals(session, status=status)]
 
 
 @router.post("/signals/{signal_id}/status", response_model=SignalOut)
@@ -102,5 +101,5 @@ def change_signal_status(
     detection.change_signal_status(
         session, signal_id=signal_id, status=body.status, actor=principal.actor, reason=body.reason
     )
-    [row] = [r for r in detection.list_signals(session) if r[0].id == signal_id]
+    [row] = repository.list_signals(session, signal_id=signal_id)
     return _signal_out(*row)

@@ -20,7 +20,7 @@ class DetectionRunIn(BaseModel):
     max_station_km: float | None = Field(
         None, gt=0, le=500, description="nearest-station limit (default: the setting, 50 km)"
     )
-    # Evidence rules (defaults in recall.statistics.DetectionConfig: 3, 2, 1.5).
+    # Evidence rules (defaults in recall.detection.statistics.DetectionConfig: 3, 2, 1.5).
     min_failures_beyond: int | None = Field(None, ge=1, le=10_000)
     min_sites_beyond: int | None = Field(None, ge=1, le=10_000)
     min_rate_ratio_lower: float | None = Field(None, ge=0, le=1_000)

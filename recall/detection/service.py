@@ -1,7 +1,7 @@
 """Detection use cases: start and execute runs, keep signals, size the iceberg.
 
-A run aggregates exposure in PostGIS (recall/exposure.py), applies the pure statistics
-(recall/statistics.py), and stores one result per batch with a failure. A flagged batch
+A run aggregates exposure in PostGIS (``exposure.py``), applies the pure statistics
+(``statistics.py``), and stores one result per batch with a failure. A flagged batch
 raises a signal, or refreshes its open one; a batch already under an active recall campaign
 raises none (the recall is the answer; its result still says flagged).
 """
@@ -11,25 +11,25 @@ from __future__ import annotations
 import time
 from dataclasses import asdict
 from datetime import UTC, date, datetime
-from typing import Any, Literal
+from typing import Literal
 
-from sqlalchemy import exists, or_, select, text
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from core.errors import Conflict, InvalidInput, NotFound
-from core.events import record_event
+from core.events import check_transition, record_event
 from core.jobs import defer_job
 from core.settings import get_settings
-from devices.models import Batch, Unit
-from recall.campaign_models import Campaign, CampaignUnit
-from recall.exposure import load_exposure
-from recall.jobs import DETECTION_TASK
-from recall.lifecycle import check_transition
+from devices.models import Batch
+from recall.detection import repository
+from recall.detection.exposure import load_exposure
+from recall.detection.statistics import DetectionConfig, detect
 from recall.models import DetectionResult, DetectionRun, Signal
-from recall.statistics import DetectionConfig, detect
 
+# The worker task that executes a queued run (registered by recall.tasks).
+DETECTION_TASK = "recall.run_detection"
 DEFAULT_DIRECTION = {"temp_min_c": "below", "temp_max_c": "above"}
-# Allowed signal transitions (checked by recall.lifecycle.check_transition); anything else,
+# Allowed signal transitions (checked by core.events.check_transition); anything else,
 # a repeat of the current status included, is a 409.
 SIGNAL_TRANSITIONS: dict[str, frozenset[str]] = {
     "new": frozenset({"acknowledged", "dismissed", "recall_declared"}),
@@ -153,7 +153,7 @@ def execute_run(session: Session, run_id: int, *, actor: str = "worker") -> Dete
     for result in results:
         body = result.to_json()
         if result.flagged:
-            body["iceberg"] = iceberg(
+            body["iceberg"] = repository.iceberg(
                 session,
                 batch_key=result.batch_key,
                 threshold_c=result.threshold_c,
@@ -173,7 +173,7 @@ def execute_run(session: Session, run_id: int, *, actor: str = "worker") -> Dete
         session.add(row)
         session.flush()
         if result.flagged:
-            if _under_active_recall(session, row.batch_id):
+            if repository.under_active_recall(session, row.batch_id):
                 under_recall.append(result.batch_key)
             else:
                 _raise_signal(session, run, row, actor=actor)
@@ -217,18 +217,6 @@ def mark_failed(session: Session, run_id: int, error: str) -> None:
             to_state="failed",
             reason=error[:2000],
         )
-
-
-def _under_active_recall(session: Session, batch_id: int) -> bool:
-    """True when an active campaign answers a signal of this batch or holds its units."""
-    answers_signal = Campaign.signal_id.in_(select(Signal.id).where(Signal.batch_id == batch_id))
-    holds_units = exists(
-        select(CampaignUnit.id)
-        .join(Unit, Unit.id == CampaignUnit.unit_id)
-        .where(CampaignUnit.campaign_id == Campaign.id, Unit.batch_id == batch_id)
-    )
-    stmt = select(Campaign.id).where(Campaign.status == "active", or_(answers_signal, holds_units))
-    return session.scalar(stmt.limit(1)) is not None
 
 
 def _raise_signal(session: Session, run: DetectionRun, row: DetectionResult, *, actor: str) -> None:
@@ -291,90 +279,3 @@ def change_signal_status(
     )
     session.flush()
     return signal
-
-
-def iceberg(
-    session: Session,
-    *,
-    batch_key: str,
-    threshold_c: float | None,
-    variable: str,
-    direction: str,
-    as_of: date,
-    max_station_km: float = 50.0,
-) -> dict[str, Any]:
-    """The units of a batch that have not failed yet, where they are, and how many sit at
-    sites whose latest observation (up to ``as_of``) is already beyond the threshold."""
-    if variable not in DEFAULT_DIRECTION:
-        raise InvalidInput(f"unknown variable {variable!r}")
-    beyond = "<" if direction == "below" else ">="
-    # A failure counts as known when it occurred by the as-of day in the site's local time,
-    # as in the exposure aggregation; the weather is looked up once per site, not per unit.
-    row = session.execute(
-        text(
-            f"""
-            WITH not_failed AS (
-                SELECT u.id, u.site_id, s.partner_id
-                FROM unit u JOIN batch b ON b.id = u.batch_id JOIN site s ON s.id = u.site_id
-                WHERE b.batch_key = :batch_key
-                  AND (u.installed_on IS NULL OR u.installed_on <= :as_of)
-                  AND NOT EXISTS (
-                      SELECT 1 FROM failure_report f WHERE f.unit_id = u.id
-                      AND f.occurred_at < CAST(:as_of AS date) + 2
-                      AND (f.occurred_at AT TIME ZONE s.timezone)::date <= :as_of)
-            ), latest AS (
-                SELECT s.id AS site_id, (
-                    SELECT o.{variable} FROM weather_observation o
-                    WHERE o.station_id = st.id AND o.day <= :as_of
-                      AND o.{variable} IS NOT NULL
-                    ORDER BY o.day DESC LIMIT 1) AS value
-                FROM site s
-                LEFT JOIN LATERAL (
-                    SELECT w.id FROM weather_station w
-                    WHERE ST_DWithin(w.location, s.location, :max_m)
-                    ORDER BY w.location <-> s.location LIMIT 1
-                ) st ON true
-                WHERE s.id IN (SELECT site_id FROM not_failed)
-            )
-            SELECT count(*), count(DISTINCT n.site_id), count(DISTINCT n.partner_id),
-                   count(*) FILTER (WHERE l.value {beyond} :threshold)
-            FROM not_failed n JOIN latest l ON l.site_id = n.site_id
-            """
-        ),
-        {
-            "batch_key": batch_key,
-            "as_of": as_of,
-            "max_m": max_station_km * 1000.0,
-            "threshold": threshold_c,
-        },
-    ).one()
-    units, sites, partners, beyond_now = row
-    return {
-        "units_not_failed": int(units),
-        "sites": int(sites),
-        "partners": int(partners),
-        "units_beyond_threshold_now": int(beyond_now) if threshold_c is not None else None,
-    }
-
-
-def list_signals(
-    session: Session, *, status: str | None = None
-) -> list[tuple[Signal, str, dict[str, Any]]]:
-    stmt = (
-        select(Signal, Batch.batch_key, DetectionResult.result)
-        .join(Batch, Batch.id == Signal.batch_id)
-        .join(DetectionResult, DetectionResult.id == Signal.latest_result_id)
-        .order_by(Signal.id)
-    )
-    if status is not None:
-        stmt = stmt.where(Signal.status == status)
-    return [(s, k, r) for s, k, r in session.execute(stmt).all()]
-
-
-def run_results(session: Session, run_id: int) -> list[dict[str, Any]]:
-    rows = session.scalars(
-        select(DetectionResult.result)
-        .where(DetectionResult.run_id == run_id)
-        .order_by(DetectionResult.flagged.desc(), DetectionResult.id)
-    ).all()
-    return list(rows)

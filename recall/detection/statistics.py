@@ -4,7 +4,7 @@ Pure module: numpy, scipy and statsmodels only (no database, no web framework). 
 layer aggregates exposure and hands over the dataclasses below; ``detect`` returns one
 ``BatchResult`` per batch with at least one failure.
 
-Method (see ``recall/statistics_scan.py`` and ``recall/cusum.py`` for the details):
+Method (see ``scan.py`` and ``cusum.py`` for the details):
 
 1. Reference: each batch's expected failures per temperature bin = its unit-days x the rate
    of all *other* batches in that bin, so fleet-wide weather effects cancel and a batch
@@ -15,7 +15,7 @@ Method (see ``recall/statistics_scan.py`` and ``recall/cusum.py`` for the detail
    runs across batches. The rate ratio beyond vs not beyond gets an exact interval.
 3. Sequential monitor: a weekly Poisson CUSUM of failures beyond the chosen threshold against
    the reference expectation scaled by the batch's own level on the other side, shrunk
-   toward its all-weather level where that side is thin (``recall.cusum.batch_level``).
+   toward its all-weather level where that side is thin (``cusum.batch_level``).
 4. Flagged (default ``flag_rule="cusum"``): the evidence rules hold (failures and distinct
    sites beyond the threshold, lower confidence bound of the rate ratio) AND the CUSUM has
    alarmed. The CUSUM limit h is calibrated so that a fleet's false-alarm rate over a season
@@ -30,56 +30,29 @@ from __future__ import annotations
 import math
 import zlib
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Literal
 
 import numpy as np
-import numpy.typing as npt
-from statsmodels.stats.multitest import multipletests
 
-from recall.cusum import batch_level, poisson_cusum
-from recall.statistics_logistic import LogisticFit, fit_logistic
-from recall.statistics_scan import (
+from recall.detection.cusum import batch_level, poisson_cusum
+from recall.detection.evidence import BatchResult, CusumSummary
+from recall.detection.inputs import (
+    DetectionInput,
+    ExposureCell,
+    FailureSite,
+    FloatArray,
+    LogisticCell,
+    build_input,
+)
+from recall.detection.logistic import LogisticFit, fit_logistic
+from recall.detection.scan import (
     beyond_mask,
     candidate_thresholds,
     rate_ratio_ci,
     reference_rates,
     scan_batch,
 )
-
-FloatArray = npt.NDArray[np.float64]
-IntArray = npt.NDArray[np.int64]
-
-
-@dataclass(frozen=True)
-class ExposureCell:
-    """Unit-days at risk and first failures, per batch, week and temperature bin."""
-
-    batch_key: str
-    week: int  # 0-based week index since the window start
-    bin_c: int  # floor() of the weather variable that day at the unit's site
-    unit_days: float
-    failures: int
-
-
-@dataclass(frozen=True)
-class FailureSite:
-    """One first failure, for the "distinct sites beyond the threshold" rule."""
-
-    batch_key: str
-    site_key: str
-    bin_c: int
-
-
-@dataclass(frozen=True)
-class LogisticCell:
-    """Units grouped by batch and the most extreme value seen during their exposure."""
-
-    batch_key: str
-    extreme_c: float
-    units: int
-    failed: int
-
 
 # Calibrated by ``benchmarks/detection_sim.py --calibrate --seed 0,1`` (see
 # DetectionConfig.cusum_h): with rate ratio 3 and the shrunk batch level, the smallest limit
@@ -113,7 +86,7 @@ class DetectionConfig:
     reference_prior_failures: float = 0.5
     # CUSUM: target rate ratio rho (reference value k = (rho - 1) / ln rho per expected
     # failure), decision limit h in nats, and the weight, in expected failures, of the prior
-    # that shrinks the batch's own level toward its all-weather level (recall.cusum.batch_level).
+    # that shrinks the batch's own level toward its all-weather level (cusum.batch_level).
     cusum_rate_ratio: float = CALIBRATED_CUSUM_RATE_RATIO
     cusum_h: float = CALIBRATED_CUSUM_H
     cusum_level_prior_weight: float = 1.0
@@ -147,197 +120,6 @@ class DetectionConfig:
             raise ValueError(f"unknown flag_rule {self.flag_rule!r}")
 
 
-@dataclass(frozen=True)
-class CusumSummary:
-    """The batch's CUSUM at its chosen threshold over the weeks in the data."""
-
-    statistic: float  # at the last week
-    max_statistic: float
-    threshold_h: float
-    alarm: bool
-    alarm_week: int | None
-
-    def to_json(self) -> dict[str, object]:
-        """JSON-ready dict."""
-        return {
-            "statistic": self.statistic,
-            "max_statistic": self.max_statistic,
-            "threshold_h": self.threshold_h,
-            "alarm": self.alarm,
-            "alarm_week": self.alarm_week,
-        }
-
-
-REQUIRED_JSON_KEYS = (
-    "batch_key",
-    "flagged",
-    "variable",
-    "direction",
-    "threshold_c",
-    "failures_below",
-    "failures_above",
-    "unit_days_below",
-    "unit_days_above",
-    "expected_below",
-    "rate_ratio",
-    "rate_ratio_ci",
-    "p_value",
-    "q_value",
-    "cusum",
-    "sites_with_failures_below",
-    "failed_fraction",
-    "logistic",
-)
-EXTRA_JSON_KEYS = (
-    "expected_above",
-    "p_value_single",
-    "scan_method",
-    "n_failures",
-    "evidence_met",
-    "reasons",
-)
-
-
-def _num(x: float | None) -> float | None:
-    """JSON has no inf/nan: both become null (an infinite ratio has no failures on one side)."""
-    return None if x is None or not math.isfinite(x) else float(x)
-
-
-@dataclass(frozen=True)
-class BatchResult:
-    """Detection result of one batch. For heat, "below" in field names reads "beyond"."""
-
-    batch_key: str
-    flagged: bool
-    variable: str
-    direction: str
-    threshold_c: float | None
-    failures_below: int
-    failures_above: int
-    unit_days_below: float
-    unit_days_above: float
-    expected_below: float
-    expected_above: float
-    rate_ratio: float
-    rate_ratio_ci: tuple[float, float]
-    p_value: float  # one-sided, corrected for the threshold scan
-    p_value_single: float  # the chosen threshold alone (not corrected)
-    q_value: float  # Benjamini-Hochberg across the batches in the result
-    scan_method: str
-    cusum: CusumSummary
-    sites_with_failures_below: int
-    n_failures: int
-    failed_fraction: float | None
-    logistic: LogisticFit
-    evidence_met: bool = False  # the three evidence rules, whatever the signal
-    reasons: tuple[str, ...] = field(default_factory=tuple)
-
-    def to_json(self) -> dict[str, object]:
-        """JSON-ready dict with the keys of ``REQUIRED_JSON_KEYS`` + ``EXTRA_JSON_KEYS``."""
-        return {
-            "batch_key": self.batch_key,
-            "flagged": self.flagged,
-            "variable": self.variable,
-            "direction": self.direction,
-            "threshold_c": self.threshold_c,
-            "failures_below": self.failures_below,
-            "failures_above": self.failures_above,
-            "unit_days_below": self.unit_days_below,
-            "unit_days_above": self.unit_days_above,
-            "expected_below": self.expected_below,
-            "expected_above": self.expected_above,
-            "rate_ratio": _num(self.rate_ratio),
-            "rate_ratio_ci": [_num(self.rate_ratio_ci[0]), _num(self.rate_ratio_ci[1])],
-            "p_value": self.p_value,
-            "p_value_single": self.p_value_single,
-            "q_value": self.q_value,
-            "scan_method": self.scan_method,
-            "cusum": self.cusum.to_json(),
-            "sites_with_failures_below": self.sites_with_failures_below,
-            "n_failures": self.n_failures,
-            "failed_fraction": self.failed_fraction,
-            "logistic": self.logistic.to_json(),
-            "evidence_met": self.evidence_met,
-            "reasons": list(self.reasons),
-        }
-
-
-@dataclass(frozen=True, eq=False)
-class DetectionInput:
-    """The aggregated inputs as arrays (what ``detect`` builds; simulations build it directly).
-
-    ``bins_c`` is ascending; ``unit_days``/``failures`` have shape (batches, weeks, bins);
-    ``site_*`` hold one entry per first failure; ``logistic`` maps a batch index to arrays
-    (extreme_c, units, failed).
-    """
-
-    batch_keys: tuple[str, ...]
-    bins_c: IntArray
-    unit_days: FloatArray
-    failures: FloatArray
-    units: FloatArray
-    site_batch: IntArray
-    site_code: IntArray
-    site_bin: IntArray
-    logistic: Mapping[int, tuple[FloatArray, FloatArray, FloatArray]] = field(default_factory=dict)
-
-
-def build_input(
-    cells: Sequence[ExposureCell],
-    failure_sites: Sequence[FailureSite],
-    logistic_cells: Sequence[LogisticCell],
-    units_per_batch: Mapping[str, int],
-) -> DetectionInput:
-    """Turn the SQL layer's dataclasses into arrays."""
-    keys = sorted(
-        {c.batch_key for c in cells}
-        | {f.batch_key for f in failure_sites}
-        | {lc.batch_key for lc in logistic_cells}
-        | set(units_per_batch)
-    )
-    bidx = {k: i for i, k in enumerate(keys)}
-    bins = np.array(
-        sorted({c.bin_c for c in cells} | {f.bin_c for f in failure_sites}), dtype=np.int64
-    )
-    n_weeks = max((c.week for c in cells), default=-1) + 1
-    if any(c.week < 0 for c in cells):
-        raise ValueError("ExposureCell.week must be >= 0")
-    ud = np.zeros((len(keys), n_weeks, bins.size))
-    fl = np.zeros((len(keys), n_weeks, bins.size))
-    if cells:
-        b = np.array([bidx[c.batch_key] for c in cells])
-        w = np.array([c.week for c in cells])
-        k = np.searchsorted(bins, np.array([c.bin_c for c in cells]))
-        np.add.at(ud, (b, w, k), np.array([c.unit_days for c in cells], dtype=np.float64))
-        np.add.at(fl, (b, w, k), np.array([c.failures for c in cells], dtype=np.float64))
-    site_codes: dict[str, int] = {}
-    site_code = np.array(
-        [site_codes.setdefault(f.site_key, len(site_codes)) for f in failure_sites], dtype=np.int64
-    )
-    grouped: dict[int, list[LogisticCell]] = {}
-    for lc in logistic_cells:
-        grouped.setdefault(bidx[lc.batch_key], []).append(lc)
-    logistic = {
-        i: (
-            np.array([c.extreme_c for c in g], dtype=np.float64),
-            np.array([c.units for c in g], dtype=np.float64),
-            np.array([c.failed for c in g], dtype=np.float64),
-        )
-        for i, g in grouped.items()
-    }
-    return DetectionInput(
-        batch_keys=tuple(keys),
-        bins_c=bins,
-        unit_days=ud,
-        failures=fl,
-        units=np.array([float(units_per_batch.get(k, 0)) for k in keys]),
-        site_batch=np.array([bidx[f.batch_key] for f in failure_sites], dtype=np.int64),
-        site_code=site_code,
-        site_bin=np.array([f.bin_c for f in failure_sites], dtype=np.int64),
-        logistic=logistic,
-    )
-
-
 def detect(
     cells: Sequence[ExposureCell],
     failure_sites: Sequence[FailureSite],
@@ -356,6 +138,9 @@ def effective_cusum_h(config: DetectionConfig, n_batches: int) -> float:
 
 def bh_qvalues(p_values: Sequence[float]) -> FloatArray:
     """Benjamini-Hochberg adjusted p-values (q-values), via statsmodels."""
+    # Heavy (statsmodels): loaded when detection runs, not when a process starts.
+    from statsmodels.stats.multitest import multipletests
+
     if len(p_values) == 0:
         return np.zeros(0)
     return np.asarray(multipletests(np.asarray(p_values), method="fdr_bh")[1], dtype=np.float64)

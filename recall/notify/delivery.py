@@ -11,18 +11,21 @@ still pending and goes out again with the same idempotency key, for the receiver
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from datetime import timedelta
 
 from sqlalchemy import select, text
 from sqlalchemy.orm import Session
 
 from core.settings import Settings
-from recall.notice_effects import on_delivered
-from recall.notify_transport import DeliveryFailed, Notice, post_webhook, send_email
-from recall.outbox import DELIVER_TASK, db_now, defer_delivery
-from recall.outbox_models import OutboxMessage, PartnerWebhook
+from recall.models import OutboxMessage, PartnerWebhook
+from recall.notify.outbox import DELIVER_TASK, db_now, defer_delivery
+from recall.notify.transport import DeliveryFailed, Notice, post_webhook, send_email
 
 log = logging.getLogger("fieldrecall.notify")
+# What a delivered notice changes in the domain that wrote it (handed in by the task that
+# composes the sub-domains); the outbox itself knows no campaign.
+DeliveryEffect = Callable[[Session, OutboxMessage], object]
 
 
 def backoff_seconds(failed_attempts: int, *, base_s: float, max_s: float) -> float:
@@ -30,8 +33,15 @@ def backoff_seconds(failed_attempts: int, *, base_s: float, max_s: float) -> flo
     return min(max_s, base_s * 2 ** max(0, failed_attempts - 1))
 
 
-def deliver_message(session: Session, message_id: int, settings: Settings) -> str:
+def deliver_message(
+    session: Session,
+    message_id: int,
+    settings: Settings,
+    *,
+    on_delivered: DeliveryEffect | None = None,
+) -> str:
     """One delivery attempt of one row, in the caller's transaction; returns what happened.
+    ``on_delivered`` applies the notice's effect in the same transaction once it is out.
 
     The row lock is held across the send: the caller commits right after, and a killed
     worker's lock dies with its connection, leaving the row pending for the sweep.
@@ -48,12 +58,17 @@ def deliver_message(session: Session, message_id: int, settings: Settings) -> st
     now = db_now(session)
     if message.next_attempt_at > now:
         return "not due"  # a retry is scheduled; its own job will come
-    outcome = _attempt(session, message, settings)
+    outcome = _attempt(session, message, settings, on_delivered)
     session.flush()
     return outcome
 
 
-def _attempt(session: Session, message: OutboxMessage, settings: Settings) -> str:
+def _attempt(
+    session: Session,
+    message: OutboxMessage,
+    settings: Settings,
+    on_delivered: DeliveryEffect | None,
+) -> str:
     try:
         _send(session, message, settings)
     except _Undeliverable as exc:
@@ -66,11 +81,12 @@ def _attempt(session: Session, message: OutboxMessage, settings: Settings) -> st
     message.attempts += 1
     message.status = "delivered"
     message.delivered_at = delivered_at
-    _apply_effect(session, message)
+    if on_delivered is not None:
+        _apply_effect(session, message, on_delivered)
     return "delivered"
 
 
-def _apply_effect(session: Session, message: OutboxMessage) -> None:
+def _apply_effect(session: Session, message: OutboxMessage, effect: DeliveryEffect) -> None:
     """The delivered notice's effect on the domain, in the delivery's transaction.
 
     It runs in a savepoint: were its failure to undo the delivery record, the notice
@@ -79,7 +95,7 @@ def _apply_effect(session: Session, message: OutboxMessage) -> None:
     """
     try:
         with session.begin_nested():
-            on_delivered(session, message)
+            effect(session, message)
     except Exception as exc:
         log.exception("outbox message %s: its delivery effect failed", message.id)
         message.last_error = f"delivered, but its effect failed: {type(exc).__name__}: {exc}"

@@ -6,17 +6,15 @@ from __future__ import annotations
 from typing import Literal
 
 from fastapi import APIRouter, Depends, Query
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from core.deps import get_session, require_roles
 from core.errors import InvalidInput, NotFound
+from core.pagination import Page
 from core.security import Principal
-from devices.models import Partner
-from devices.schemas import Page
-from recall import notify_webhooks, outbox, outbox_queries
-from recall.notify_schemas import OutboxMessageOut, WebhookCreatedOut, WebhookIn, WebhookOut
-from recall.outbox_queries import MessageFilter
+from recall.notify import outbox, webhooks
+from recall.notify.outbox import MessageFilter
+from recall.notify.schemas import OutboxMessageOut, WebhookCreatedOut, WebhookIn, WebhookOut
 
 router = APIRouter(prefix="/api/v1", tags=["notifications"])
 lead = require_roles("support_lead")
@@ -25,11 +23,7 @@ lead_or_partner = require_roles("support_lead", "partner")
 
 def _scope(session: Session, principal: Principal) -> str | None:
     """The partner key a partner's key is confined to; None for a support lead."""
-    if principal.partner_scope is None:
-        return None
-    key = session.scalar(select(Partner.partner_key).where(Partner.id == principal.partner_scope))
-    assert key is not None  # api_key.partner_id is a foreign key
-    return key
+    return outbox.partner_key_scope(session, principal.partner_scope)
 
 
 @router.get("/outbox", response_model=Page[OutboxMessageOut])
@@ -55,7 +49,7 @@ def list_outbox(
         kind=kind,
         idempotency_key=idempotency_key,
     )
-    rows, total = outbox_queries.list_messages(
+    rows, total = outbox.list_messages(
         session, scope=_scope(session, principal), filters=filters, limit=limit, offset=offset
     )
     items = [OutboxMessageOut.model_validate(r) for r in rows]
@@ -68,7 +62,7 @@ def get_outbox_message(
     principal: Principal = Depends(lead_or_partner),
     session: Session = Depends(get_session),
 ) -> OutboxMessageOut:
-    message = outbox_queries.get_message(session, message_id, scope=_scope(session, principal))
+    message = outbox.get_message(session, message_id, scope=_scope(session, principal))
     return OutboxMessageOut.model_validate(message)
 
 
@@ -93,7 +87,7 @@ def list_webhooks(
     scope = _scope(session, principal)
     if scope is not None and partner not in (None, scope):
         return []
-    hooks = notify_webhooks.list_webhooks(session, partner_key=scope or partner)
+    hooks = webhooks.list_webhooks(session, partner_key=scope or partner)
     return [WebhookOut.model_validate(h) for h in hooks]
 
 
@@ -109,7 +103,7 @@ def create_webhook(
         raise InvalidInput("partner_key is required: whose webhook is it?")
     if scope is not None and body.partner_key not in (None, scope):
         raise NotFound(f"no partner {body.partner_key!r}")
-    hook = notify_webhooks.create_webhook(
+    hook = webhooks.create_webhook(
         session,
         partner_key=scope or str(body.partner_key),
         url=body.url,
@@ -125,7 +119,7 @@ def get_webhook(
     principal: Principal = Depends(lead_or_partner),
     session: Session = Depends(get_session),
 ) -> WebhookOut:
-    hook = notify_webhooks.get_webhook(session, webhook_id, partner_key=_scope(session, principal))
+    hook = webhooks.get_webhook(session, webhook_id, partner_key=_scope(session, principal))
     return WebhookOut.model_validate(hook)
 
 
@@ -136,7 +130,7 @@ def remove_webhook(
     session: Session = Depends(get_session),
 ) -> WebhookOut:
     """Deactivate a webhook: no new notices go to it, pending ones become dead letters."""
-    hook = notify_webhooks.remove_webhook(
+    hook = webhooks.remove_webhook(
         session, webhook_id, partner_key=_scope(session, principal), actor=principal.actor
     )
     return WebhookOut.model_validate(hook)

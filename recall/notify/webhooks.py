@@ -13,8 +13,8 @@ from sqlalchemy.orm import Session
 from core.errors import Conflict, InvalidInput, NotFound
 from core.events import record_event
 from devices.models import Partner
-from recall.outbox import db_now
-from recall.outbox_models import PartnerWebhook
+from recall.models import PartnerWebhook
+from recall.notify.outbox import db_now
 
 MIN_SECRET_LENGTH = 16
 MAX_SECRET_LENGTH = 200

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 import numpy as np
 from ortools.constraint_solver import pywrapcp
 
-from routing.problem import (
+from routing.engine.problem import (
     CLOSED_EVERY_DAY,
     NO_SKILLED_TECHNICIAN,
     NO_TECHNICIAN_AVAILABLE,

@@ -11,10 +11,9 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date
-from typing import TYPE_CHECKING
+from typing import Protocol, runtime_checkable
 
-if TYPE_CHECKING:
-    from routing.travel import TravelTimeProvider
+import numpy as np
 
 
 @dataclass(frozen=True)
@@ -142,6 +141,14 @@ class CostWeights:
 
     unassigned: int = 24 * 60
     lateness_per_day: int = 30
+
+
+@runtime_checkable
+class TravelTimeProvider(Protocol):
+    """Anything that turns locations into a square integer travel-time matrix (the
+    providers are in ``routing.engine.travel``)."""
+
+    def matrix(self, locations: Sequence[Location]) -> np.ndarray: ...
 
 
 @dataclass(frozen=True)

@@ -15,10 +15,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from routing.model import Stability, precheck, vehicle_days
-from routing.problem import Plan, Problem, TimeWindow, Visit
-from routing.solver import SolverOptions, solve
-from routing.territories import DEFAULT_MAX_VISITS, sub_problem
+from routing.engine.model import Stability, precheck, vehicle_days
+from routing.engine.problem import Plan, Problem, TimeWindow, Visit
+from routing.engine.solver import SolverOptions, solve
+from routing.engine.territories import DEFAULT_MAX_VISITS, sub_problem
 
 
 @dataclass(frozen=True)

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import time as _time
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 
@@ -22,8 +22,9 @@ from ortools.constraint_solver import (
 )
 from ortools.util import optional_boolean_pb2
 
-from routing.model import Model, Stability, build_model, precheck, vehicle_days
-from routing.problem import INSUFFICIENT_CAPACITY, Plan, Problem, Route, Stop, Unassigned
+from routing.engine.model import Model, Stability, build_model, precheck, vehicle_days
+from routing.engine.problem import INSUFFICIENT_CAPACITY, Plan, Problem, Route, Stop, Unassigned
+from routing.engine.travel import PrecomputedMatrix
 
 ILS = "ITERATED_LOCAL_SEARCH"
 
@@ -118,16 +119,6 @@ def search_parameters(options: SolverOptions, seconds: float) -> object:
     return params
 
 
-class _Fixed:
-    """A precomputed matrix standing in for the travel provider inside workers."""
-
-    def __init__(self, matrix: np.ndarray) -> None:
-        self._m = matrix
-
-    def matrix(self, locations: Sequence[object]) -> np.ndarray:
-        return self._m
-
-
 def solve(
     problem: Problem,
     options: SolverOptions | None = None,
@@ -158,7 +149,7 @@ def solve(
     )
     if len(variants) == 1:
         return _solve_one(problem, matrix, options, t0, initial, stability, unassigned_penalty)
-    light = dataclasses.replace(problem, travel=_Fixed(matrix))
+    light = dataclasses.replace(problem, travel=PrecomputedMatrix(matrix))
     with ProcessPoolExecutor(max_workers=len(variants)) as pool:
         futures = [
             pool.submit(_solve_one, light, matrix, v, t0, initial, stability, unassigned_penalty)

@@ -19,9 +19,10 @@ from concurrent.futures import ProcessPoolExecutor
 
 import numpy as np
 
-from routing.model import Stability, precheck, vehicle_days
-from routing.problem import INSUFFICIENT_CAPACITY, Plan, Problem, Unassigned
-from routing.solver import SolverOptions, _Fixed, solve
+from routing.engine.model import Stability, precheck, vehicle_days
+from routing.engine.problem import INSUFFICIENT_CAPACITY, Plan, Problem, Unassigned
+from routing.engine.solver import SolverOptions, solve
+from routing.engine.travel import PrecomputedMatrix
 
 # Territory size. OR-Tools' first solution grows roughly with visits squared times
 # vehicles: on the field benchmark (10 days) 400 visits and 5 technicians take 4-8 s,
@@ -126,7 +127,7 @@ def sub_problem(
         problem,
         visits=tuple(problem.visits[i] for i in visits),
         technicians=tuple(problem.technicians[t] for t in techs),
-        travel=_Fixed(sub_m),
+        travel=PrecomputedMatrix(sub_m),
     )
     return sub, sub_m
 

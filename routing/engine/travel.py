@@ -10,20 +10,12 @@ import json
 import threading
 import urllib.request
 from collections.abc import Sequence
-from typing import Protocol, runtime_checkable
 
 import numpy as np
 
-from routing.problem import Location
+from routing.engine.problem import Location
 
 EARTH_RADIUS_KM = 6371.0088
-
-
-@runtime_checkable
-class TravelTimeProvider(Protocol):
-    """Anything that turns locations into a square integer travel-time matrix."""
-
-    def matrix(self, locations: Sequence[Location]) -> np.ndarray: ...
 
 
 def _coords(locations: Sequence[Location]) -> np.ndarray:
@@ -84,6 +76,17 @@ class MatrixProvider:
     def matrix(self, locations: Sequence[Location]) -> np.ndarray:
         idx = np.array([int(loc.lat) for loc in locations], dtype=np.int64)
         return self._m[np.ix_(idx, idx)]
+
+
+class PrecomputedMatrix:
+    """A matrix computed once, standing in for the real provider where the same locations
+    are solved again (solver portfolio workers, territories, sub-problems)."""
+
+    def __init__(self, matrix: np.ndarray) -> None:
+        self._m = matrix
+
+    def matrix(self, locations: Sequence[object]) -> np.ndarray:
+        return self._m
 
 
 class OsrmProvider:

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from routing.problem import Plan, Problem, Route, Stop
+from routing.engine.problem import Plan, Problem, Route, Stop
 
 
 @dataclass(frozen=True)

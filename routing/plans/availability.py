@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session
 from core.errors import InvalidInput, NotFound
 from core.events import record_event
 from devices.models import Site, Technician
-from routing.availability_models import SiteClosure, TechnicianAbsence
+from routing.plans.models import SiteClosure, TechnicianAbsence
 
 MAX_DAYS = 366
 

@@ -4,6 +4,10 @@ visits a plan could not serve (with the solver's reason).
 A plan is immutable once solved; a re-plan is a new version that names the one it was
 based on. Publishing a version supersedes the previously published one. Times are stored
 as timestamps with zone; ``plan.timezone`` is the zone the solver's day-minutes meant.
+
+Also what keeps a technician or a site from a visit on a given day: a technician's absence
+(sick, training, leave) and a site closed for a day (holiday, works). The planner turns
+them into days off and closed days; a re-plan treats new ones as changes.
 """
 
 from __future__ import annotations
@@ -139,3 +143,31 @@ class PlanUnassigned(Base):
     plan_id: Mapped[int] = mapped_column(ForeignKey("field_plan.id"), primary_key=True)
     visit_request_id: Mapped[int] = mapped_column(ForeignKey("visit_request.id"), primary_key=True)
     reason: Mapped[str] = mapped_column(String(100), nullable=False)
+
+
+class _DayOff:
+    """One day something is unavailable, why, and who said so."""
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    day: Mapped[date] = mapped_column(Date, nullable=False)
+    reason: Mapped[str | None] = mapped_column(Text)
+    created_by: Mapped[str] = mapped_column(String(200), nullable=False)
+    created_at: Mapped[datetime] = mapped_column(
+        DateTime(timezone=True), server_default=func.now(), nullable=False
+    )
+
+
+class TechnicianAbsence(_DayOff, Base):
+    __tablename__ = "technician_absence"
+
+    technician_id: Mapped[int] = mapped_column(ForeignKey("technician.id"), nullable=False)
+
+    __table_args__ = (UniqueConstraint("technician_id", "day"),)
+
+
+class SiteClosure(_DayOff, Base):
+    __tablename__ = "site_closure"
+
+    site_id: Mapped[int] = mapped_column(ForeignKey("site.id"), nullable=False)
+
+    __table_args__ = (UniqueConstraint("site_id", "day"),)

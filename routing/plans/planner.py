@@ -1,10 +1,10 @@
 """The planner service: a campaign's open visits -> routing Problem -> solved, validated Plan.
 
-Inputs come from recall/ through its service functions (recall.planning_inputs), the
+Inputs come from recall/ through its service functions (recall.campaigns.planning), the
 technicians from the registry, absences and closures from routing's own tables. A first
 plan solves from scratch; a re-plan starts from the published plan it is based on, keeps
 today's routes and the partner-confirmed visits frozen, feeds absences, closures and
-finished visits in as a routing.replan.Change, and pays a stability cost for every visit
+finished visits in as a routing.engine.Change, and pays a stability cost for every visit
 it moves (so few do).
 """
 
@@ -23,29 +23,37 @@ from sqlalchemy.orm import Session
 
 from core.settings import Settings
 from devices.models import Technician
-from recall.planning_inputs import (
+from recall.campaigns.planning import (
     CampaignForPlanning,
     VisitForPlanning,
     campaign_for_planning,
     visits_for_planning,
 )
-from routing import availability
-from routing.plan_models import FieldPlan, PlanRoute, PlanStop
-from routing.plan_problem import Calendar, PlanRules, TechnicianInput, build_problem
-from routing.problem import (
+from routing.engine import (
+    DEFAULT_MAX_VISITS,
     INSUFFICIENT_CAPACITY,
+    Change,
+    HaversineProvider,
+    OsrmProvider,
     Plan,
     Problem,
     Route,
+    SolverOptions,
     Stop,
     TimeWindow,
+    TravelTimeProvider,
     Unassigned,
+    Violation,
+    apply_change,
+    kept_share,
+    resolve,
+    solve,
+    solve_territories,
+    validate,
 )
-from routing.replan import Change, apply_change, kept_share, resolve
-from routing.solver import SolverOptions, solve
-from routing.territories import DEFAULT_MAX_VISITS, solve_territories
-from routing.travel import HaversineProvider, OsrmProvider, TravelTimeProvider
-from routing.validator import Violation, validate
+from routing.plans import availability
+from routing.plans.models import FieldPlan, PlanRoute, PlanStop
+from routing.plans.problem import Calendar, PlanRules, TechnicianInput, build_problem
 
 
 @dataclass(frozen=True)

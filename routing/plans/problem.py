@@ -24,8 +24,8 @@ from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 from devices.opening_hours import MINUTES_PER_DAY, parse_days, parse_opening_hours
-from recall.planning_inputs import PreferredWindow, VisitForPlanning
-from routing.problem import (
+from recall.campaigns.planning import PreferredWindow, VisitForPlanning
+from routing.engine import (
     Break,
     CostWeights,
     Horizon,
@@ -33,9 +33,9 @@ from routing.problem import (
     Problem,
     Technician,
     TimeWindow,
+    TravelTimeProvider,
     Visit,
 )
-from routing.travel import TravelTimeProvider
 
 
 @dataclass(frozen=True)
@@ -256,7 +256,7 @@ def build_problem(
 ) -> Problem:
     """The routing problem for ``visits`` over ``cal``. ``absences`` (technician id ->
     dates) become days off and ``closures`` (site id -> dates) closed days; a re-plan
-    passes none here and feeds them in as a routing.replan.Change instead."""
+    passes none here and feeds them in as a routing.engine.Change instead."""
     absences = absences or {}
     closures = closures or {}
     worst = max((v.priority_rank for v in visits), default=1)

@@ -12,8 +12,9 @@ from sqlalchemy.orm import Session
 from core.deps import get_session, require_roles
 from core.security import Principal
 from core.settings import get_settings
-from routing import availability, plans
-from routing.plan_schemas import (
+from routing.plans import availability
+from routing.plans import service as plans
+from routing.plans.schemas import (
     AbsenceIn,
     AbsenceOut,
     ClosureIn,

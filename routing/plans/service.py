@@ -19,10 +19,11 @@ from core.events import record_event
 from core.jobs import defer_job
 from core.settings import Settings
 from devices.models import Technician
-from recall.planning_inputs import campaign_for_planning, visit_labels, visits_for_planning
-from recall.publishing import ScheduledVisit, apply_published_plan
-from routing.plan_models import FieldPlan, PlanRoute, PlanStop, PlanUnassigned
-from routing.plan_schemas import (
+from recall.campaigns.planning import campaign_for_planning, visit_labels, visits_for_planning
+from recall.campaigns.publishing import ScheduledVisit, apply_published_plan
+from routing.plans.models import FieldPlan, PlanRoute, PlanStop, PlanUnassigned
+from routing.plans.planner import planning_timezone
+from routing.plans.schemas import (
     PlanDetailOut,
     PlanOut,
     PublishOut,
@@ -30,7 +31,6 @@ from routing.plan_schemas import (
     StopOut,
     UnassignedOut,
 )
-from routing.planner import planning_timezone
 
 PLAN_TASK = "routing.plan_campaign"
 

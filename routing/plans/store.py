@@ -16,11 +16,10 @@ from datetime import datetime, timedelta
 import numpy as np
 from sqlalchemy.orm import Session
 
-from recall.planning_inputs import VisitForPlanning
-from routing.plan_models import FieldPlan, PlanRoute, PlanStop, PlanUnassigned
-from routing.plan_problem import Calendar
-from routing.problem import Plan, Problem
-from routing.travel import haversine_km
+from recall.campaigns.planning import VisitForPlanning
+from routing.engine import Plan, Problem, haversine_km
+from routing.plans.models import FieldPlan, PlanRoute, PlanStop, PlanUnassigned
+from routing.plans.problem import Calendar
 
 
 @dataclass(frozen=True)

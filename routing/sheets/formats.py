@@ -1,5 +1,6 @@
-"""A route sheet in every format a technician uses: JSON, a phone page (HTML), a
-printable PDF, iCalendar (the day's stops as events), GPX and GeoJSON of the route.
+"""A route sheet in the machine and print formats a technician uses: JSON, a printable
+PDF, iCalendar (the day's stops as events), GPX and GeoJSON of the route. The phone page
+(HTML) is one of the technician's pages, in ``api/pages/technician``.
 
 Pure functions of a RouteSheet: no database, no web framework. Times are shown in the
 plan's time zone and carried with their offset in the machine formats.
@@ -16,12 +17,10 @@ import gpxpy.gpx
 from fpdf import FPDF
 from icalendar import Calendar, Event
 
-from core.templates import template
-from routing.sheets import RouteSheet, SheetStop
+from routing.sheets.service import RouteSheet, SheetStop
 
 FORMATS = {
     "json": "application/json",
-    "html": "text/html; charset=utf-8",
     "pdf": "application/pdf",
     "ics": "text/calendar; charset=utf-8",
     "gpx": "application/gpx+xml",
@@ -33,7 +32,8 @@ def _local(sheet: RouteSheet, moment: datetime) -> datetime:
     return moment.astimezone(ZoneInfo(sheet.timezone))
 
 
-def _hm(sheet: RouteSheet, moment: datetime) -> str:
+def local_hm(sheet: RouteSheet, moment: datetime) -> str:
+    """A moment as HH:MM in the plan's time zone."""
     return _local(sheet, moment).strftime("%H:%M")
 
 
@@ -102,13 +102,6 @@ def to_json(sheet: RouteSheet) -> dict[str, Any]:
     }
 
 
-def to_html(sheet: RouteSheet) -> str:
-    """The phone page: stops in order, big ETAs, tap-to-call, printable."""
-    return template("routing", "route_sheet.html").render(
-        s=sheet, hm=lambda m: _hm(sheet, m), units=sum(len(x.work.units) for x in sheet.stops)
-    )
-
-
 def _latin1(text: str) -> str:
     # The PDF core fonts cover Latin-1; anything else is replaced rather than dropped.
     return text.replace("\u2013", "-").encode("latin-1", "replace").decode("latin-1")
@@ -134,7 +127,7 @@ def to_pdf(sheet: RouteSheet) -> bytes:
         _latin1(
             f"{len(sheet.stops)} stops, drive {sheet.drive_minutes} min, "
             f"{sheet.distance_km:.1f} km, work {sheet.work_minutes} min; leave "
-            f"{_hm(sheet, sheet.departure)}, back {_hm(sheet, sheet.return_at)}; "
+            f"{local_hm(sheet, sheet.departure)}, back {local_hm(sheet, sheet.return_at)}; "
             f"plan version {sheet.plan_version}; times in {sheet.timezone}"
         ),
         new_x="LMARGIN",
@@ -148,8 +141,8 @@ def to_pdf(sheet: RouteSheet) -> bytes:
             0,
             6,
             _latin1(
-                f"{_stop_title(stop)}  ETA {_hm(sheet, stop.arrival)} "
-                f"(window {_hm(sheet, stop.window_start)}-{_hm(sheet, stop.window_end)})"
+                f"{_stop_title(stop)}  ETA {local_hm(sheet, stop.arrival)} "
+                f"(window {local_hm(sheet, stop.window_start)}-{local_hm(sheet, stop.window_end)})"
             ),
             new_x="LMARGIN",
             new_y="NEXT",
@@ -184,7 +177,7 @@ def to_ics(sheet: RouteSheet) -> bytes:
         event.add("geo", (stop.work.lat, stop.work.lon))
         event.add(
             "description",
-            f"ETA {_hm(sheet, stop.arrival)}; units: "
+            f"ETA {local_hm(sheet, stop.arrival)}; units: "
             + ", ".join(u.serial for u in stop.work.units)
             + f"\nRemedy: {stop.work.remedy}",
         )
@@ -251,8 +244,6 @@ def render(sheet: RouteSheet, fmt: str) -> bytes:
     """The sheet in ``fmt`` (a key of FORMATS) as bytes."""
     if fmt == "json":
         return json.dumps(to_json(sheet), indent=2).encode()
-    if fmt == "html":
-        return to_html(sheet).encode()
     if fmt == "pdf":
         return to_pdf(sheet)
     if fmt == "ics":

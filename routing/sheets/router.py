@@ -1,25 +1,24 @@
-"""Route sheets over HTTP: with an API key under /api/v1, and behind a technician's secret
-link under /t/<token> (for phones, printers, calendars and navigators). A technician sees
-only its own routes of published plans; a support lead sees every route."""
+"""The technician's API: its routes in published plans, and the workflow at a stop (start
+it, record an outcome per unit, finish it). Each call is safe to repeat. A technician
+reaches only its own routes and stops (another's answer 404); a support lead reaches all.
+The sheets themselves, in every format, are served with the technician's pages
+(``api/pages/technician``)."""
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, datetime
+from typing import Literal
 
-from fastapi import APIRouter, Depends, Query, Response
-from fastapi.responses import HTMLResponse
-from pydantic import BaseModel
+from fastapi import APIRouter, Depends, Query
+from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy.orm import Session
 
 from core.deps import get_session, require_roles
-from core.errors import InvalidInput, NotFound
-from core.links import link_for_token
 from core.security import Principal
-from core.templates import template
-from routing.sheet_formats import FORMATS, render
-from routing.sheets import published_routes, route_sheet
+from routing.sheets import service
+from routing.sheets.service import StopState, published_routes
 
-router = APIRouter(tags=["route sheets"])
+router = APIRouter(prefix="/api/v1", tags=["technician workflow"])
 staff = require_roles("technician", "support_lead")
 
 
@@ -28,22 +27,27 @@ class RouteRef(BaseModel):
     day: date
 
 
-def _sheet_response(
-    session: Session, route_id: int, technician_id: int | None, fmt: str
-) -> Response:
-    if fmt not in FORMATS:
-        raise InvalidInput(f"unknown format {fmt!r}; one of {', '.join(FORMATS)}")
-    sheet = route_sheet(session, route_id=route_id, technician_id=technician_id)
-    filename = f"route-{sheet.technician_key}-{sheet.day.isoformat()}.{fmt}"
-    disposition = "inline" if fmt in ("html", "json", "pdf") else "attachment"
-    return Response(
-        render(sheet, fmt),
-        media_type=FORMATS[fmt],
-        headers={"Content-Disposition": f'{disposition}; filename="{filename}"'},
-    )
+class OutcomeIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    outcome: Literal["fixed", "unable_to_access", "refused", "not_found"]
+    note: str | None = Field(None, max_length=2000)
 
 
-@router.get("/api/v1/technicians/me/routes", response_model=list[RouteRef])
+class StopOut(BaseModel):
+    stop_id: int
+    visit_id: int
+    status: str
+    started_at: datetime | None
+    finished_at: datetime | None
+    units: dict[str, str]  # serial -> state
+
+
+def _out(state: StopState) -> StopOut:
+    return StopOut.model_validate(state, from_attributes=True)
+
+
+@router.get("/technicians/me/routes", response_model=list[RouteRef], tags=["route sheets"])
 def my_routes(
     day: date | None = Query(None),
     principal: Principal = Depends(require_roles("technician")),
@@ -57,41 +61,52 @@ def my_routes(
     ]
 
 
-@router.get("/api/v1/routes/{route_id}/sheet", response_class=Response)
-def sheet(
-    route_id: int,
-    format: str = Query("json", description=", ".join(FORMATS)),
+@router.post("/stops/{stop_id}/start", response_model=StopOut)
+def start_stop(
+    stop_id: int,
     principal: Principal = Depends(staff),
     session: Session = Depends(get_session),
-) -> Response:
-    """One route's sheet in any format; a technician reads only its own published routes."""
-    return _sheet_response(session, route_id, principal.technician_id, format)
-
-
-def _technician_of(session: Session, token: str) -> int:
-    link = link_for_token(session, token)
-    if link.technician_id is None:
-        raise NotFound("nothing at this address (the link may have been replaced)")
-    return link.technician_id
-
-
-@router.get("/t/{token}", response_class=HTMLResponse, include_in_schema=False)
-def link_index(token: str, session: Session = Depends(get_session)) -> HTMLResponse:
-    technician_id = _technician_of(session, token)
-    routes = published_routes(session, technician_id=technician_id)
-    return HTMLResponse(
-        template("routing", "route_index.html").render(
-            routes=routes, base=f"/t/{token}", formats=[f for f in FORMATS if f != "html"]
+) -> StopOut:
+    """On site: the stop starts and its units go in progress."""
+    return _out(
+        service.start_stop(
+            session, stop_id=stop_id, technician_id=principal.technician_id, actor=principal.actor
         )
     )
 
 
-@router.get("/t/{token}/{day}.{fmt}", response_class=Response, include_in_schema=False)
-def link_sheet(
-    token: str, day: date, fmt: str, session: Session = Depends(get_session)
-) -> Response:
-    technician_id = _technician_of(session, token)
-    routes = published_routes(session, technician_id=technician_id, day=day)
-    if not routes:
-        raise NotFound(f"no published route on {day.isoformat()}")
-    return _sheet_response(session, routes[0][0], technician_id, fmt)
+@router.post("/stops/{stop_id}/units/{serial}/outcome", response_model=StopOut)
+def record_outcome(
+    stop_id: int,
+    serial: str,
+    body: OutcomeIn,
+    principal: Principal = Depends(staff),
+    session: Session = Depends(get_session),
+) -> StopOut:
+    """fixed, unable_to_access, refused or not_found, with a note; the same outcome twice
+    changes nothing, a different one after a final state is a 409."""
+    return _out(
+        service.record_outcome(
+            session,
+            stop_id=stop_id,
+            serial=serial,
+            outcome=body.outcome,
+            note=body.note,
+            technician_id=principal.technician_id,
+            actor=principal.actor,
+        )
+    )
+
+
+@router.post("/stops/{stop_id}/finish", response_model=StopOut)
+def finish_stop(
+    stop_id: int,
+    principal: Principal = Depends(staff),
+    session: Session = Depends(get_session),
+) -> StopOut:
+    """Every unit has an outcome: the visit is done and the partner is told."""
+    return _out(
+        service.finish_stop(
+            session, stop_id=stop_id, technician_id=principal.technician_id, actor=principal.actor
+        )
+    )

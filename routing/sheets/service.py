@@ -1,20 +1,26 @@
 """Route sheets: one technician's day of a stored plan, with what is to be done at each
 stop (asked of recall through its service functions). Every format is rendered from this
-one structure (routing/sheet_formats.py), so they cannot disagree with each other or with
-the stored plan."""
+one structure (``formats.py``, and the phone page), so they cannot disagree with each
+other or with the stored plan.
+
+The technician's workflow at a stop lives here too: start it, record an outcome per unit,
+finish it. Each is safe to repeat; unit states, the ledger and the partner's notice
+follow through recall's ``field_work`` in the same transaction.
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from core.errors import NotFound
 from devices.models import Technician
-from recall.field_work import VisitWork, visit_work
-from routing.plan_models import FieldPlan, PlanRoute, PlanStop
+from recall.campaigns import field_work
+from recall.campaigns.field_work import VisitWork, visit_work
+from routing.plans.models import FieldPlan, PlanRoute, PlanStop
 
 
 @dataclass(frozen=True)
@@ -140,3 +146,79 @@ def stop_for(session: Session, *, stop_id: int, technician_id: int | None) -> Pl
     if stop is None:
         raise NotFound(f"no stop {stop_id} in a published plan")
     return stop
+
+
+@dataclass(frozen=True)
+class StopState:
+    """A stop as the workflow reports it: its status and each unit's state."""
+
+    stop_id: int
+    visit_id: int
+    status: str
+    started_at: datetime | None
+    finished_at: datetime | None
+    units: dict[str, str]  # serial -> state
+
+
+def stop_state(session: Session, *, stop_id: int, technician_id: int | None) -> StopState:
+    stop = stop_for(session, stop_id=stop_id, technician_id=technician_id)
+    work = visit_work(session, [stop.visit_request_id])[stop.visit_request_id]
+    return StopState(
+        stop_id=stop.id,
+        visit_id=stop.visit_request_id,
+        status=stop.status,
+        started_at=stop.started_at,
+        finished_at=stop.finished_at,
+        units={u.serial: u.state for u in work.units},
+    )
+
+
+def start_stop(
+    session: Session, *, stop_id: int, technician_id: int | None, actor: str
+) -> StopState:
+    """On site: the stop starts and its units go in progress; starting again does nothing."""
+    stop = stop_for(session, stop_id=stop_id, technician_id=technician_id)
+    if stop.status == "planned":
+        field_work.start_visit(session, visit_id=stop.visit_request_id, actor=actor)
+        stop.status, stop.started_at = "started", datetime.now(UTC)
+        session.flush()
+    return stop_state(session, stop_id=stop_id, technician_id=technician_id)
+
+
+def record_outcome(
+    session: Session,
+    *,
+    stop_id: int,
+    serial: str,
+    outcome: str,
+    note: str | None,
+    technician_id: int | None,
+    actor: str,
+) -> StopState:
+    """One unit's outcome (a planned stop starts first); the same outcome twice changes
+    nothing, a different one after a final state is a 409."""
+    stop = stop_for(session, stop_id=stop_id, technician_id=technician_id)
+    if stop.status == "planned":
+        start_stop(session, stop_id=stop_id, technician_id=technician_id, actor=actor)
+    field_work.record_outcome(
+        session,
+        visit_id=stop.visit_request_id,
+        serial=serial,
+        outcome=outcome,
+        note=note,
+        actor=actor,
+    )
+    return stop_state(session, stop_id=stop_id, technician_id=technician_id)
+
+
+def finish_stop(
+    session: Session, *, stop_id: int, technician_id: int | None, actor: str
+) -> StopState:
+    """Every unit has an outcome: the visit is done and the partner is told."""
+    stop = stop_for(session, stop_id=stop_id, technician_id=technician_id)
+    field_work.finish_visit(session, visit_id=stop.visit_request_id, actor=actor)
+    if stop.status != "finished":
+        stop.status, stop.finished_at = "finished", datetime.now(UTC)
+        stop.started_at = stop.started_at or stop.finished_at
+        session.flush()
+    return stop_state(session, stop_id=stop_id, technician_id=technician_id)

@@ -10,11 +10,13 @@ from fastapi import APIRouter, Depends, Response
 from fastapi.responses import HTMLResponse
 from sqlalchemy.orm import Session
 
+from api.pages import template
 from core.deps import get_session
-from core.templates import template
-from devices.repository import PageRequest
-from recall import campaign_units, campaigns, visits
-from recall.partner_calendar import partner_calendar, partner_for_token
+from core.pagination import PageRequest
+from recall.campaigns import repository as campaign_units
+from recall.campaigns import service as campaigns
+from recall.campaigns import visits
+from recall.campaigns.visits import partner_calendar, partner_for_token
 
 router = APIRouter(include_in_schema=False)
 
@@ -46,7 +48,7 @@ def status_page(token: str, session: Session = Depends(get_session)) -> HTMLResp
             )
         )
     return HTMLResponse(
-        template("api", "partner_status.html").render(
+        template("api.pages.partner", "partner_status.html").render(
             local=lambda moment, zone: moment.astimezone(ZoneInfo(zone)).strftime("%H:%M"),
             partner=partner,
             items=items,
