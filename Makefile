@@ -1,6 +1,7 @@
 # Two commands do everything on a fresh Debian/Ubuntu machine (root, no Docker engine):
 #   make demo   install, start PostgreSQL + PostGIS, load and run the demo, serve the app
-#   make test   install, start the test database, run ruff, mypy and the whole test suite
+#   make test   install, start the test database, run ruff, the import contracts, mypy and
+#               the whole test suite
 # With DATABASE_URL set, that database is used and nothing else is touched.
 
 VENV ?= .venv
@@ -27,6 +28,7 @@ db:
 lint: install
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/lint-imports
 
 typecheck: install
 	$(BIN)/mypy

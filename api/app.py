@@ -6,16 +6,16 @@ from fastapi import FastAPI
 from sqlalchemy.orm import Session, sessionmaker
 
 from api.errors import install_error_handlers
-from api.links_router import router as links_router
-from api.partner_pages import router as partner_pages_router
+from api.links import router as links_router
+from api.pages.partner.routes import router as partner_pages_router
+from api.pages.technician.routes import router as technician_pages_router
 from core.db import session_factory
 from devices.router import router as registry_router
-from recall.campaign_router import router as campaign_router
-from recall.notify_router import router as notify_router
-from recall.router import router as detection_router
-from routing.plan_router import router as plan_router
-from routing.sheet_router import router as sheet_router
-from routing.technician_router import router as technician_router
+from recall.campaigns.router import router as campaign_router
+from recall.detection.router import router as detection_router
+from recall.notify.router import router as notify_router
+from routing.plans.router import router as plan_router
+from routing.sheets.router import router as technician_router
 
 
 def create_app(sessions: sessionmaker[Session] | None = None) -> FastAPI:
@@ -33,7 +33,7 @@ def create_app(sessions: sessionmaker[Session] | None = None) -> FastAPI:
     app.include_router(campaign_router)
     app.include_router(links_router)
     app.include_router(partner_pages_router)
-    app.include_router(sheet_router)
+    app.include_router(technician_pages_router)
     app.include_router(technician_router)
     app.include_router(notify_router)
     app.include_router(plan_router)

@@ -4,12 +4,11 @@ from __future__ import annotations
 
 import secrets
 
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from core.errors import InvalidInput, NotFound
+from core.errors import InvalidInput
 from core.security import ROLES, ApiKey, hash_key
-from devices.models import Partner, Technician
+from devices import service as devices
 
 KEY_PREFIX = "fr_"
 
@@ -29,19 +28,13 @@ def create_key(
     if role == "partner":
         if not partner_key:
             raise InvalidInput("a partner key needs --partner PARTNER_KEY")
-        partner_id = session.scalar(select(Partner.id).where(Partner.partner_key == partner_key))
-        if partner_id is None:
-            raise NotFound(f"no partner with partner_key {partner_key!r}")
+        partner_id = devices.partner_id(session, partner_key)
     elif partner_key:
         raise InvalidInput("only partner keys are bound to a partner")
     if role == "technician":
         if not technician_key:
             raise InvalidInput("a technician key needs --technician TECHNICIAN_KEY")
-        technician_id = session.scalar(
-            select(Technician.id).where(Technician.technician_key == technician_key)
-        )
-        if technician_id is None:
-            raise NotFound(f"no technician with technician_key {technician_key!r}")
+        technician_id = devices.technician_id(session, technician_key)
     elif technician_key:
         raise InvalidInput("only technician keys are bound to a technician")
     plain = KEY_PREFIX + secrets.token_urlsafe(32)

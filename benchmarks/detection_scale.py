@@ -33,9 +33,9 @@ from sqlalchemy.orm import Session
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from core.migrate import upgrade  # noqa: E402
+from core.db import upgrade  # noqa: E402
 from devices.importer import import_csv  # noqa: E402
-from recall.detection import create_run, execute_run  # noqa: E402
+from recall.detection.service import create_run, execute_run  # noqa: E402
 
 AS_OF = date(2026, 2, 28)
 COLD_BATCH = 7  # one batch fails mostly on days below COLD_THRESHOLD_C, so one run flags it

@@ -37,7 +37,8 @@ import numpy as np
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 from benchmarks.fleet_sim import FleetParams, simulate_season
-from recall.statistics import DetectionConfig, DetectionInput, detect_arrays
+from recall.detection.inputs import DetectionInput
+from recall.detection.statistics import DetectionConfig, detect_arrays
 
 
 @dataclass(frozen=True)

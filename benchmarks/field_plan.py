@@ -25,11 +25,19 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from routing_field import field_instance, plan_cost
 
-from routing.problem import Plan, Problem
-from routing.replan import DEFAULT_REPLAN_OPTIONS, Change, kept_share, replan
-from routing.solver import SolverOptions, solve
-from routing.territories import DEFAULT_MAX_VISITS, solve_territories
-from routing.validator import validate
+from routing.engine import (
+    DEFAULT_MAX_VISITS,
+    DEFAULT_REPLAN_OPTIONS,
+    Change,
+    Plan,
+    Problem,
+    SolverOptions,
+    kept_share,
+    replan,
+    solve,
+    solve_territories,
+    validate,
+)
 
 VIOLATIONS: list[int] = []  # per reported plan, for the closing summary
 

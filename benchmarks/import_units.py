@@ -33,7 +33,7 @@ from sqlalchemy.orm import Session
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from core.migrate import upgrade  # noqa: E402
+from core.db import upgrade  # noqa: E402
 from devices.importer import import_csv  # noqa: E402
 
 

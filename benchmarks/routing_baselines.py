@@ -9,7 +9,7 @@ from __future__ import annotations
 import numpy as np
 from ortools.constraint_solver import pywrapcp, routing_enums_pb2
 
-from routing.problem import Problem
+from routing.engine import Problem
 
 
 def plain_ortools(problem: Problem, matrix: np.ndarray, seconds: float) -> tuple[int, int] | None:

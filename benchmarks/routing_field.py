@@ -11,9 +11,10 @@ from __future__ import annotations
 
 import numpy as np
 
-from routing.problem import (
+from routing.engine import (
     Break,
     CostWeights,
+    HaversineProvider,
     Horizon,
     Location,
     Plan,
@@ -22,7 +23,6 @@ from routing.problem import (
     TimeWindow,
     Visit,
 )
-from routing.travel import HaversineProvider
 
 CENTRE = (46.5, 2.5)
 KM_PER_DEG_LAT = 111.0

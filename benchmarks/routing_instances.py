@@ -7,8 +7,16 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-from routing.problem import CostWeights, Horizon, Location, Problem, Technician, TimeWindow, Visit
-from routing.travel import EuclideanProvider
+from routing.engine import (
+    CostWeights,
+    EuclideanProvider,
+    Horizon,
+    Location,
+    Problem,
+    Technician,
+    TimeWindow,
+    Visit,
+)
 
 DEFAULT_DIR = Path(__file__).resolve().parents[1].parent / "shared/benchmarks/vrptw"
 

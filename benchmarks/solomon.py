@@ -1,6 +1,6 @@
 """Solomon / Gehring & Homberger VRPTW benchmark under the DIMACS convention.
 
-Runs fieldrecall's solver (the product entry point ``routing.solver.solve`` with its
+Runs fieldrecall's solver (the product entry point ``routing.engine.solve`` with its
 default search and a two-process portfolio), a plain OR-Tools baseline at the same time
 budget, and VROOM at exploration level 5, and prints each instance's gap to the DIMACS
 distance-only best-known solution. Every fieldrecall plan goes through the validator.
@@ -24,8 +24,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from routing_baselines import plain_ortools, vroom_solve
 from routing_instances import bks_table, data_dir, load_instance
 
-from routing.solver import SolverOptions, solve
-from routing.validator import validate
+from routing.engine import SolverOptions, solve, validate
 
 SOLVERS = ("fieldrecall", "ortools_baseline", "vroom")
 

@@ -1,4 +1,5 @@
-"""The append-only audit trail shared by every domain.
+"""The append-only audit trail shared by every domain, and the one check every lifecycle
+uses before it records a move.
 
 Every state transition writes one row (who, when, what, from, to, why). The database
 refuses UPDATE and DELETE on the table (a trigger created by the migration), so the
@@ -15,6 +16,7 @@ from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from core.db import Base
+from core.errors import Conflict, InvalidInput
 
 
 class Event(Base):
@@ -62,3 +64,18 @@ def record_event(
     session.add(event)
     session.flush()
     return event
+
+
+def check_transition(
+    table: dict[str, frozenset[str]], what: str, current: str, target: str
+) -> bool:
+    """True when ``current -> target`` is a real move, False for a no-op (same state);
+    a 409 naming the allowed moves otherwise."""
+    if target not in table:
+        raise InvalidInput(f"unknown state {target!r}")
+    if target == current:
+        return False
+    if target not in table[current]:
+        allowed = ", ".join(sorted(table[current])) or "none, it is final"
+        raise Conflict(f"{what} is {current}; it cannot become {target} (allowed: {allowed})")
+    return True

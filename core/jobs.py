@@ -2,8 +2,8 @@
 
 Jobs are deferred with Procrastinate's own SQL function on the caller's connection, so a
 job commits or rolls back together with the state change that asked for it: no job
-without its change, no change without its job. The worker side (``worker_app``) uses
-Procrastinate's psycopg connector.
+without its change, no change without its job. The worker side, the Procrastinate app
+with every domain's tasks, is assembled in ``api.worker``.
 """
 
 from __future__ import annotations
@@ -12,7 +12,6 @@ import json
 from datetime import datetime
 from typing import Any
 
-import procrastinate
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
@@ -50,28 +49,3 @@ def defer_job(
     )
     assert job_id is not None
     return int(job_id)
-
-
-def worker_app(database_url: str) -> procrastinate.App:
-    """The Procrastinate app with every task of the project registered."""
-    from core.settings import get_settings
-    from recall.jobs import register as register_recall
-    from recall.notify_jobs import register as register_notify
-    from routing.plan_jobs import register as register_plans
-
-    settings = get_settings()
-    conninfo = database_url.replace("postgresql+psycopg://", "postgresql://", 1)
-    app = procrastinate.App(
-        connector=procrastinate.PsycopgConnector(conninfo=conninfo),
-        # Retries are jobs scheduled in the future, which no NOTIFY announces when they
-        # fall due: the poll interval bounds how late a worker notices them.
-        worker_defaults={
-            "fetch_job_polling_interval": settings.worker_poll_interval_s,
-            "update_heartbeat_interval": settings.worker_heartbeat_interval_s,
-            "stalled_worker_timeout": settings.worker_stalled_after_s,
-        },
-    )
-    register_recall(app)
-    register_notify(app)
-    register_plans(app)
-    return app

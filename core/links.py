@@ -18,6 +18,7 @@ from sqlalchemy.orm import Mapped, Session, mapped_column
 from core.db import Base
 from core.errors import NotFound
 from core.security import hash_key
+from core.settings import get_settings
 
 
 class SecretLink(Base):
@@ -62,3 +63,11 @@ def link_for_token(session: Session, token: str) -> SecretLink:
     if link is None:
         raise NotFound("nothing at this address (the link may have been replaced)")
     return link
+
+
+def link_urls(token: str, *, partner: bool, base: str | None = None) -> dict[str, str]:
+    """The link's addresses, under ``base`` (default: the public base URL setting)."""
+    base = get_settings().public_base_url if base is None else base
+    if partner:
+        return {"calendar": f"{base}/feeds/{token}.ics", "status": f"{base}/p/{token}"}
+    return {"sheets": f"{base}/t/{token}"}

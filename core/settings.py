@@ -27,7 +27,7 @@ class Settings(BaseSettings):
     station_max_distance_km: float = 50.0
     public_base_url: str = "http://127.0.0.1:8000"
 
-    # Notifications (recall/notify_*): SMTP for the email channel; unset host = email
+    # Notifications (recall/notify/): SMTP for the email channel; unset host = email
     # deliveries fail with a clear last_error and retry until an operator sets it.
     smtp_host: str | None = None
     smtp_port: int = 25
@@ -55,7 +55,7 @@ class Settings(BaseSettings):
     worker_heartbeat_interval_s: float = Field(default=10.0, gt=0)
     worker_stalled_after_s: float = Field(default=30.0, gt=0)
 
-    # Field plans (routing/planner.py). One planning time zone per plan: this one when
+    # Field plans (routing/plans/planner.py). One planning time zone per plan: this one when
     # set, else the most common time zone of the campaign's sites; technicians' shifts
     # are read in it. The lunch break of `plan_lunch_minutes` lies within
     # plan_lunch_from..plan_lunch_to. Partners are promised a window of

@@ -81,6 +81,11 @@ class CsvFormat:
         return next(c for c in self.columns if c.name == name)
 
     @property
+    def header(self) -> tuple[str, ...]:
+        """Every column in file order: the header row a file of this kind is written with."""
+        return tuple(c.name for c in self.columns)
+
+    @property
     def required(self) -> tuple[str, ...]:
         return tuple(c.name for c in self.columns if c.required)
 

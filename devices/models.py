@@ -28,8 +28,7 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import Mapped, mapped_column
 
-from core.db import Base
-from core.geo import GeoPoint
+from core.db import Base, GeoPoint
 
 FAILURE_SOURCES = ("partner", "technician", "telemetry")
 FAILURE_STATUSES = ("open", "triaged", "linked_to_recall", "resolved")

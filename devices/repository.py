@@ -12,6 +12,7 @@ from geoalchemy2 import Geography
 from sqlalchemy import Select, cast, func, null, select
 from sqlalchemy.orm import Session
 
+from core.pagination import PageRequest, paginate
 from devices.models import (
     Batch,
     FailureReport,
@@ -22,12 +23,6 @@ from devices.models import (
     WeatherObservation,
     WeatherStation,
 )
-
-
-@dataclass(frozen=True)
-class PageRequest:
-    limit: int
-    offset: int
 
 
 @dataclass(frozen=True)
@@ -43,12 +38,6 @@ class Near:
     lat: float
     lon: float
     within_km: float
-
-
-def paginate(session: Session, stmt: Select, page: PageRequest) -> tuple[list[Any], int]:
-    total = session.scalar(select(func.count()).select_from(stmt.order_by(None).subquery())) or 0
-    rows = session.execute(stmt.limit(page.limit).offset(page.offset)).all()
-    return list(rows), int(total)
 
 
 def _point(lat: float, lon: float) -> Any:

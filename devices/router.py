@@ -12,12 +12,13 @@ from sqlalchemy.orm import Session
 
 from core.deps import current_principal, get_session, require_roles
 from core.errors import InvalidInput, NotFound, PayloadTooLarge
+from core.pagination import Page, PageRequest, page_request
 from core.security import Principal
 from core.settings import get_settings
 from devices import repository, service
 from devices.csv_formats import FORMATS
 from devices.importer import import_csv
-from devices.repository import BBox, Near, PageRequest
+from devices.repository import BBox, Near
 from devices.schemas import (
     BatchOut,
     FailureBatchOut,
@@ -25,7 +26,6 @@ from devices.schemas import (
     FailureOut,
     ImportOut,
     ObservationOut,
-    Page,
     PartnerOut,
     SiteOut,
     StationOut,
@@ -35,15 +35,6 @@ from devices.schemas import (
 
 router = APIRouter(prefix="/api/v1", tags=["registry"])
 GEOJSON = "application/geo+json"
-MAX_OFFSET = 10**12
-
-
-def page_request(
-    limit: int = Query(100, ge=1, le=1000, description="page size"),
-    # Bounded so that a huge number is a 422, not an overflow in the database.
-    offset: int = Query(0, ge=0, le=MAX_OFFSET),
-) -> PageRequest:
-    return PageRequest(limit=limit, offset=offset)
 
 
 def _one(rows: list[Any], what: str, key: str) -> Any:

@@ -3,18 +3,9 @@
 from __future__ import annotations
 
 from datetime import date, datetime, time
-from typing import Generic, Literal, TypeVar
+from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
-
-T = TypeVar("T")
-
-
-class Page(BaseModel, Generic[T]):
-    items: list[T]
-    total: int
-    limit: int
-    offset: int
 
 
 class PartnerOut(BaseModel):

@@ -1,4 +1,5 @@
-"""Registry use cases that write: reporting failures through the API and importing files."""
+"""Registry use cases: reporting failures through the API and importing files, and finding a
+partner or a technician by its key (404 when there is none)."""
 
 from __future__ import annotations
 
@@ -11,8 +12,9 @@ from sqlalchemy.orm import Session
 
 from core.errors import Conflict, InvalidInput, NotFound
 from core.events import record_event
+from core.pagination import PageRequest
 from devices import repository
-from devices.models import MIN_DATE, FailureReport, Site, Unit
+from devices.models import MIN_DATE, FailureReport, Partner, Site, Technician, Unit
 from devices.schemas import FailureIn
 
 
@@ -88,7 +90,7 @@ def report_failures(
     rows, _ = repository.list_failures(
         session,
         partner_id=partner_id,
-        page=repository.PageRequest(limit=len(keys), offset=0),
+        page=PageRequest(limit=len(keys), offset=0),
         report_keys=keys,
     )
     by_key = {row.report_key: row for row in rows}
@@ -121,3 +123,29 @@ def _stored_owners(session: Session, keys: list[str]) -> dict[str, int]:
         .where(FailureReport.report_key.in_(keys))
     )
     return {key: owner for key, owner in session.execute(stmt)}
+
+
+def partner_id(session: Session, partner_key: str) -> int:
+    """The id of the partner with this key; 404 when there is none."""
+    found = session.scalar(select(Partner.id).where(Partner.partner_key == partner_key))
+    if found is None:
+        raise NotFound(f"no partner with partner_key {partner_key!r}")
+    return found
+
+
+def technician_id(session: Session, technician_key: str) -> int:
+    """The id of the technician with this key; 404 when there is none."""
+    found = session.scalar(select(Technician.id).where(Technician.technician_key == technician_key))
+    if found is None:
+        raise NotFound(f"no technician with technician_key {technician_key!r}")
+    return found
+
+
+def partner_key(session: Session, partner_id: int) -> str:
+    return session.scalars(select(Partner.partner_key).where(Partner.id == partner_id)).one()
+
+
+def technician_key(session: Session, technician_id: int) -> str:
+    return session.scalars(
+        select(Technician.technician_key).where(Technician.id == technician_id)
+    ).one()

@@ -5,13 +5,11 @@ from __future__ import annotations
 from alembic import context
 from sqlalchemy import engine_from_config, pool
 
-from core.db import Base
 from core.settings import get_settings
-from migrations.metadata import load_all_models
+from migrations import METADATA
 
-load_all_models()
 config = context.config
-target_metadata = Base.metadata
+target_metadata = METADATA
 
 
 def _include_object(obj, name, type_, reflected, compare_to):  # type: ignore[no-untyped-def]

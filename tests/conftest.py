@@ -1,5 +1,6 @@
 """Test harness: a real PostgreSQL + PostGIS database, migrated with Alembic once per run;
-every test runs inside a transaction that is rolled back at its end.
+every test runs inside a transaction that is rolled back at its end, except those that ask
+for ``committed`` (a worker or the demo job opens its own connections).
 
 The database comes from TEST_DATABASE_URL, else DATABASE_URL (``make test`` sets it to a
 dedicated ``fieldrecall_test`` database).
@@ -9,15 +10,18 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator
+from typing import TYPE_CHECKING
 
 import pytest
-from fastapi.testclient import TestClient
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.orm import Session, sessionmaker
 
-from api.app import create_app
-from core.migrate import upgrade
+from core.db import get_engine, upgrade
+from core.settings import get_settings
+
+if TYPE_CHECKING:
+    from fastapi.testclient import TestClient
 
 REGISTRY_TABLES = ("partner", "site", "batch", "unit", "failure_report", "weather_station")
 
@@ -74,5 +78,48 @@ def session(sessions: sessionmaker[Session]) -> Iterator[Session]:
 
 @pytest.fixture
 def client(sessions: sessionmaker[Session]) -> Iterator[TestClient]:
+    # Imported here, not above: the engine and statistics tests must run without the app.
+    from fastapi.testclient import TestClient
+
+    from api.app import create_app
+
     with TestClient(create_app(sessions), raise_server_exceptions=False) as c:
         yield c
+
+
+# Kept across the clean-up: the migration state and PostGIS's own reference table.
+KEEP = ("alembic_version", "spatial_ref_sys", "event")
+
+
+def _reset_caches() -> None:
+    get_engine().dispose()  # no idle connection may hold a lock the clean-up needs
+    get_engine.cache_clear()
+    get_settings.cache_clear()
+
+
+@pytest.fixture
+def committed(engine: Engine, monkeypatch: pytest.MonkeyPatch) -> Iterator[Engine]:
+    """Point the product's own engine (settings, ``transaction()``, the worker) at the test
+    database, and empty every table the test may have written to afterwards."""
+    monkeypatch.setenv("DATABASE_URL", engine.url.render_as_string(hide_password=False))
+    _reset_caches()
+    with engine.connect() as conn:
+        last_event = conn.scalar(text("SELECT coalesce(max(id), 0) FROM event"))
+    try:
+        yield engine
+    finally:
+        _reset_caches()
+        with engine.begin() as conn:
+            tables = conn.scalars(
+                text(
+                    "SELECT quote_ident(tablename) FROM pg_tables WHERE schemaname = 'public'"
+                    " AND tablename <> ALL(:keep)"
+                ),
+                {"keep": list(KEEP)},
+            ).all()
+            conn.execute(text(f"TRUNCATE {', '.join(tables)} RESTART IDENTITY CASCADE"))
+            # The audit trail refuses DELETE and TRUNCATE by trigger (append-only in the
+            # product); a test's own rows are removed with triggers off for this
+            # transaction only, which needs the superuser role the test database has.
+            conn.execute(text("SET LOCAL session_replication_role = replica"))
+            conn.execute(text("DELETE FROM event WHERE id > :last"), {"last": last_event})

@@ -11,16 +11,16 @@ from fastapi.testclient import TestClient
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
+from api.demo.scenario import DemoSpec, generate
 from api.keys import create_key
-from devices.demo import DemoSpec, generate
 from devices.importer import import_directory
 from devices.models import Batch
-from recall.campaign_models import VisitRequest
-from recall.detection import create_run, execute_run
-from routing.plan_models import PlanStop, PlanUnassigned
-from routing.plan_run import run_plan
-from tests.recall.campaign_fixtures import h
-from tests.routing.test_sheets import assert_every_format_agrees_with_the_stored_plan
+from recall.detection.service import create_run, execute_run
+from recall.models import VisitRequest
+from routing.plans.models import PlanStop, PlanUnassigned
+from routing.plans.tasks import run_plan
+from tests.recall.campaigns.fixtures import h
+from tests.routing.sheets.test_sheets import assert_every_format_agrees_with_the_stored_plan
 
 FLEET = DemoSpec(
     seed=7, partners=8, sites=90, towns=5, batches=8, units=4000, stations=10, technicians=4

@@ -9,9 +9,9 @@ from sqlalchemy import func, select, text
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
+from api.demo.scenario import DemoSpec, generate
 from core.errors import ImportRejected, InvalidInput
 from devices.csv_formats import IMPORT_ORDER
-from devices.demo import DemoSpec, generate
 from devices.importer import import_csv, import_directory
 from devices.models import Batch, FailureReport, Site, Technician, Unit
 from tests.fixtures import CSV, load_registry, row_counts

@@ -1,0 +1,1 @@
+"""The ``fieldrecall`` command line: one module per command group, and how it prints."""

@@ -1,0 +1,284 @@
+"""The unit lifecycle in a recall, and the failure-report lifecycle, enforced.
+
+affected -> notified -> scheduled -> in_progress -> fixed | unable_to_access | refused |
+not_found; scheduled may go back to notified when its visit is cancelled. A move to the
+state a unit is already in is a no-op, so a retried request does no harm. Every real move
+is an append-only event (who, when, from, to, why). A partner's units become notified
+when a notice that they are affected is delivered (``on_delivered``, the effect the
+worker applies in the delivery's own transaction).
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from core.errors import Conflict, InvalidInput, NotFound
+from core.events import check_transition, record_event
+from devices.models import FailureReport, Partner, Unit
+from recall.campaigns import notices
+from recall.models import (
+    FINAL_UNIT_STATES,
+    Campaign,
+    CampaignFailureReport,
+    CampaignUnit,
+    OutboxMessage,
+)
+
+UNIT_TRANSITIONS: dict[str, frozenset[str]] = {
+    "affected": frozenset({"notified"}),
+    "notified": frozenset({"scheduled"}),
+    "scheduled": frozenset({"in_progress", "notified"}),
+    "in_progress": frozenset(FINAL_UNIT_STATES),
+    **{final: frozenset() for final in FINAL_UNIT_STATES},
+}
+
+FAILURE_TRANSITIONS: dict[str, frozenset[str]] = {
+    "open": frozenset({"triaged", "linked_to_recall", "resolved"}),
+    "triaged": frozenset({"linked_to_recall", "resolved"}),
+    "linked_to_recall": frozenset({"resolved"}),
+    "resolved": frozenset(),
+}
+
+
+def unit_entity_key(campaign_id: int, serial: str) -> str:
+    return f"{campaign_id}:{serial}"
+
+
+def move_unit(
+    session: Session,
+    *,
+    campaign: Campaign,
+    campaign_unit: CampaignUnit,
+    serial: str,
+    to_state: str,
+    actor: str,
+    reason: str | None,
+    note: str | None = None,
+) -> bool:
+    """Move one unit of a campaign; returns False when it already was in ``to_state``."""
+    current = campaign_unit.state
+    if not check_transition(UNIT_TRANSITIONS, f"unit {serial}", current, to_state):
+        return False
+    campaign_unit.state = to_state
+    campaign_unit.state_changed_at = datetime.now(UTC)
+    if note is not None:
+        campaign_unit.note = note
+    record_event(
+        session,
+        actor=actor,
+        entity="campaign_unit",
+        entity_key=unit_entity_key(campaign.id, serial),
+        action="state_changed",
+        from_state=current,
+        to_state=to_state,
+        reason=reason,
+        data={"campaign_id": campaign.id},
+    )
+    if to_state == "fixed":
+        _resolve_linked_reports(session, campaign, campaign_unit.unit_id, actor=actor, note=note)
+    session.flush()
+    return True
+
+
+def move_units(
+    session: Session,
+    *,
+    campaign: Campaign,
+    site_id: int | None,
+    partner_id: int | None,
+    from_states: tuple[str, ...],
+    to_state: str,
+    actor: str,
+    reason: str,
+) -> int:
+    """Move every unit of the campaign (at one site, or of one partner) that is in one of
+    ``from_states``; each move checked and recorded. Returns how many moved."""
+    stmt = (
+        select(CampaignUnit, Unit.serial)
+        .join(Unit, Unit.id == CampaignUnit.unit_id)
+        .where(CampaignUnit.campaign_id == campaign.id, CampaignUnit.state.in_(from_states))
+        .order_by(Unit.serial)
+        .with_for_update(of=CampaignUnit)
+    )
+    if site_id is not None:
+        stmt = stmt.where(CampaignUnit.site_id == site_id)
+    if partner_id is not None:
+        stmt = stmt.where(CampaignUnit.partner_id == partner_id)
+    moved = 0
+    for campaign_unit, serial in session.execute(stmt).all():
+        moved += move_unit(
+            session,
+            campaign=campaign,
+            campaign_unit=campaign_unit,
+            serial=serial,
+            to_state=to_state,
+            actor=actor,
+            reason=reason,
+        )
+    return moved
+
+
+def move_failure_report(
+    session: Session,
+    *,
+    report: FailureReport,
+    to_state: str,
+    actor: str,
+    note: str | None,
+    campaign_id: int | None = None,
+) -> bool:
+    """Move a failure report along open -> triaged -> linked_to_recall -> resolved.
+    Resolving needs a note (the reporting partner sees it); linking needs a campaign that
+    covers the report's unit. Returns False for a no-op."""
+    what = f"failure report {report.report_key}"
+    if not check_transition(FAILURE_TRANSITIONS, what, report.status, to_state):
+        return False
+    if to_state == "resolved" and not (note and note.strip()):
+        raise InvalidInput(f"resolving {what} needs a resolution note for the partner")
+    if to_state == "linked_to_recall":
+        if campaign_id is None:
+            raise InvalidInput(f"linking {what} needs a campaign_id")
+        covered = session.scalar(
+            select(CampaignUnit.id).where(
+                CampaignUnit.campaign_id == campaign_id, CampaignUnit.unit_id == report.unit_id
+            )
+        )
+        if covered is None:
+            raise Conflict(f"campaign {campaign_id} does not cover the unit of {what}")
+        session.merge(CampaignFailureReport(failure_report_id=report.id, campaign_id=campaign_id))
+    previous = report.status
+    report.status = to_state
+    if to_state == "resolved":
+        report.resolution_note = note
+        notices.failure_resolved(session, report=report)
+    record_event(
+        session,
+        actor=actor,
+        entity="failure_report",
+        entity_key=report.report_key,
+        action="status_changed",
+        from_state=previous,
+        to_state=to_state,
+        reason=note,
+        data={"campaign_id": campaign_id} if campaign_id is not None else None,
+    )
+    session.flush()
+    return True
+
+
+def change_failure_status(
+    session: Session,
+    *,
+    report_key: str,
+    to_state: str,
+    actor: str,
+    note: str | None,
+    campaign_id: int | None,
+) -> bool:
+    """Move the failure report with this key (locked); 404 for an unknown key."""
+    report = session.scalar(
+        select(FailureReport).where(FailureReport.report_key == report_key).with_for_update()
+    )
+    if report is None:
+        raise NotFound(f"no failure report {report_key!r}")
+    return move_failure_report(
+        session,
+        report=report,
+        to_state=to_state,
+        actor=actor,
+        note=note,
+        campaign_id=campaign_id,
+    )
+
+
+def link_open_reports(session: Session, *, campaign: Campaign, actor: str) -> int:
+    """Link every open or triaged failure report of the campaign's units to it."""
+    reports = session.scalars(
+        select(FailureReport)
+        .join(CampaignUnit, CampaignUnit.unit_id == FailureReport.unit_id)
+        .where(
+            CampaignUnit.campaign_id == campaign.id,
+            FailureReport.status.in_(("open", "triaged")),
+        )
+        .order_by(FailureReport.report_key)
+        .with_for_update(of=FailureReport)
+    ).all()
+    for report in reports:
+        move_failure_report(
+            session,
+            report=report,
+            to_state="linked_to_recall",
+            actor=actor,
+            note=f"covered by recall {campaign.id}: {campaign.title}",
+            campaign_id=campaign.id,
+        )
+    return len(reports)
+
+
+def _resolve_linked_reports(
+    session: Session, campaign: Campaign, unit_id: int, *, actor: str, note: str | None
+) -> None:
+    """A fixed unit closes the reports linked to this recall, telling the partner how."""
+    reports = session.scalars(
+        select(FailureReport)
+        .join(CampaignFailureReport, CampaignFailureReport.failure_report_id == FailureReport.id)
+        .where(
+            FailureReport.unit_id == unit_id,
+            CampaignFailureReport.campaign_id == campaign.id,
+            FailureReport.status == "linked_to_recall",
+        )
+    ).all()
+    resolution = f"Fixed during recall {campaign.id} ({campaign.title}): {campaign.remedy}"
+    if note:
+        resolution += f" Technician's note: {note}"
+    for report in reports:
+        move_failure_report(
+            session, report=report, to_state="resolved", actor=actor, note=resolution
+        )
+
+
+def get_campaign_unit(
+    session: Session, *, campaign_id: int, serial: str, partner_id: int | None, lock: bool = True
+) -> tuple[CampaignUnit, str]:
+    """A unit of a campaign (locked for a change); 404 outside the caller's partner scope."""
+    stmt = (
+        select(CampaignUnit, Unit.serial)
+        .join(Unit, Unit.id == CampaignUnit.unit_id)
+        .where(CampaignUnit.campaign_id == campaign_id, Unit.serial == serial)
+    )
+    if lock:
+        stmt = stmt.with_for_update(of=CampaignUnit)
+    if partner_id is not None:
+        stmt = stmt.where(CampaignUnit.partner_id == partner_id)
+    row = session.execute(stmt).first()
+    if row is None:
+        raise NotFound(f"no unit {serial!r} in campaign {campaign_id}")
+    return row[0], row[1]
+
+
+def on_delivered(session: Session, message: OutboxMessage) -> int:
+    """A delivered notice's effect on the campaign: the partner's affected units are now
+    notified. Returns how many units moved."""
+    if message.kind not in notices.AFFECTED_KINDS or not (message.topic or "").startswith(
+        "campaign:"
+    ):
+        return 0
+    campaign = session.get(Campaign, int((message.topic or "").split(":", 1)[1]))
+    partner_id = session.scalar(
+        select(Partner.id).where(Partner.partner_key == message.partner_key)
+    )
+    if campaign is None or partner_id is None:
+        return 0
+    return move_units(
+        session,
+        campaign=campaign,
+        site_id=None,
+        partner_id=partner_id,
+        from_states=("affected",),
+        to_state="notified",
+        actor="notifier",
+        reason=f"{message.channel} notice {message.idempotency_key} delivered",
+    )

@@ -1,0 +1,230 @@
+"""Visit requests as partners see and steer them: status, confirmation, rescheduling.
+
+The planner (issue 6) reads ``blocked_dates`` and ``preferred_windows`` and must respect
+them; a request that conflicts with the visit's current date sends the visit back to
+``requested`` (its units back to ``notified``) so that the next plan moves it. Each
+partner also has an iCalendar feed of its scheduled visits, behind its secret link.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+from icalendar import Calendar
+from icalendar import Event as CalendarEvent
+from sqlalchemy import Select, select
+from sqlalchemy.orm import Session
+
+from core.errors import Conflict, NotFound
+from core.events import record_event
+from core.links import link_for_token
+from devices.models import Partner, Site
+from recall.campaigns import notices
+from recall.campaigns.lifecycle import move_units
+from recall.campaigns.schemas import RescheduleIn, VisitOut
+from recall.models import Campaign, VisitRequest
+
+
+def _visits() -> Select:
+    return (
+        select(VisitRequest, Site.site_key, Site.name, Site.timezone, Partner.partner_key)
+        .join(Site, Site.id == VisitRequest.site_id)
+        .join(Partner, Partner.id == VisitRequest.partner_id)
+    )
+
+
+def _out(
+    visit: VisitRequest, site_key: str, site_name: str, site_timezone: str, partner_key: str
+) -> VisitOut:
+    return VisitOut(
+        id=visit.id,
+        campaign_id=visit.campaign_id,
+        site_key=site_key,
+        site_name=site_name,
+        site_timezone=site_timezone,
+        partner_key=partner_key,
+        status=visit.status,
+        unit_count=visit.unit_count,
+        estimated_minutes=visit.estimated_minutes,
+        priority_rank=visit.priority_rank,
+        recent_min_temp_c=visit.recent_min_temp_c,
+        scheduled_date=visit.scheduled_date,
+        window_start=visit.window_start,
+        window_end=visit.window_end,
+        partner_confirmed_at=visit.partner_confirmed_at,
+        blocked_dates=list(visit.blocked_dates),
+        preferred_windows=list(visit.preferred_windows),
+        partner_note=visit.partner_note,
+    )
+
+
+def list_visits(
+    session: Session, *, campaign_id: int, partner_id: int | None, status: str | None = None
+) -> list[VisitOut]:
+    stmt = _visits().where(VisitRequest.campaign_id == campaign_id)
+    if partner_id is not None:
+        stmt = stmt.where(VisitRequest.partner_id == partner_id)
+    if status is not None:
+        stmt = stmt.where(VisitRequest.status == status)
+    stmt = stmt.order_by(VisitRequest.priority_rank, Site.site_key)
+    return [_out(*row) for row in session.execute(stmt).all()]
+
+
+def _locked_visit(session: Session, visit_id: int, partner_id: int | None) -> VisitRequest:
+    stmt = select(VisitRequest).where(VisitRequest.id == visit_id).with_for_update()
+    if partner_id is not None:
+        stmt = stmt.where(VisitRequest.partner_id == partner_id)
+    visit = session.scalar(stmt)
+    if visit is None:
+        raise NotFound(f"no visit {visit_id}")
+    return visit
+
+
+def get_visit(session: Session, *, visit_id: int, partner_id: int | None) -> VisitOut:
+    stmt = _visits().where(VisitRequest.id == visit_id)
+    if partner_id is not None:
+        stmt = stmt.where(VisitRequest.partner_id == partner_id)
+    row = session.execute(stmt).first()
+    if row is None:
+        raise NotFound(f"no visit {visit_id}")
+    return _out(*row)
+
+
+def confirm(session: Session, *, visit_id: int, partner_id: int | None, actor: str) -> VisitOut:
+    """The partner accepts the proposed date; a confirmed visit stays frozen in re-plans.
+    Confirming twice is harmless."""
+    visit = _locked_visit(session, visit_id, partner_id)
+    if visit.status != "scheduled":
+        raise Conflict(
+            f"visit {visit_id} is {visit.status}; only a scheduled visit can be confirmed"
+        )
+    if visit.partner_confirmed_at is None:
+        visit.partner_confirmed_at = datetime.now(UTC)
+        record_event(
+            session,
+            actor=actor,
+            entity="visit_request",
+            entity_key=str(visit.id),
+            action="confirmed",
+            data={
+                "scheduled_date": visit.scheduled_date.isoformat() if visit.scheduled_date else None
+            },
+        )
+    session.flush()
+    return get_visit(session, visit_id=visit_id, partner_id=partner_id)
+
+
+def reschedule(
+    session: Session,
+    *,
+    visit_id: int,
+    partner_id: int | None,
+    request: RescheduleIn,
+    actor: str,
+) -> VisitOut:
+    """Record the partner's blocked dates and preferred windows. A scheduled visit goes
+    back to requested so that the next plan moves it; its units go back to notified."""
+    visit = _locked_visit(session, visit_id, partner_id)
+    if visit.status in ("done", "cancelled"):
+        raise Conflict(f"visit {visit_id} is {visit.status}; there is nothing to reschedule")
+    campaign = session.get_one(Campaign, visit.campaign_id)
+    visit.blocked_dates = sorted(set(request.blocked_dates))
+    visit.preferred_windows = [w.model_dump(mode="json") for w in request.preferred_windows]
+    visit.partner_note = request.note
+    visit.updated_at = datetime.now(UTC)
+    was = visit.status
+    if visit.status == "scheduled":
+        unschedule(
+            session,
+            campaign=campaign,
+            visit=visit,
+            actor=actor,
+            reason="the partner asked to reschedule the visit",
+        )
+    record_event(
+        session,
+        actor=actor,
+        entity="visit_request",
+        entity_key=str(visit.id),
+        action="reschedule_requested",
+        from_state=was,
+        to_state=visit.status,
+        reason=request.note,
+        data=request.model_dump(mode="json"),
+    )
+    session.flush()
+    notices.reschedule_received(session, campaign=campaign, visit=visit)
+    return get_visit(session, visit_id=visit_id, partner_id=partner_id)
+
+
+def unschedule(
+    session: Session, *, campaign: Campaign, visit: VisitRequest, actor: str, reason: str
+) -> None:
+    """A scheduled visit goes back to requested: its date, window, technician and the
+    partner's confirmation are dropped, and its scheduled units go back to notified."""
+    visit.status = "requested"
+    visit.scheduled_date = visit.window_start = visit.window_end = None
+    visit.technician_id = None
+    visit.partner_confirmed_at = None
+    visit.updated_at = datetime.now(UTC)
+    session.flush()
+    move_units(
+        session,
+        campaign=campaign,
+        site_id=visit.site_id,
+        partner_id=None,
+        from_states=("scheduled",),
+        to_state="notified",
+        actor=actor,
+        reason=reason,
+    )
+
+
+PRODID = "-//fieldrecall//recall visits//EN"
+
+
+def partner_for_token(session: Session, token: str) -> Partner:
+    """The partner whose link this is; 404 for a technician's or an unknown link."""
+    link = link_for_token(session, token)
+    if link.partner_id is None:
+        raise NotFound("nothing at this address (the link may have been replaced)")
+    return session.get_one(Partner, link.partner_id)
+
+
+def partner_calendar(session: Session, *, partner: Partner) -> bytes:
+    """The partner's scheduled visits as VEVENTs; a visit without an arrival window is an
+    all-day event on its date."""
+    cal = Calendar()
+    cal.add("prodid", PRODID)
+    cal.add("version", "2.0")
+    cal.add("x-wr-calname", f"Recall visits: {partner.name}")
+    rows = session.execute(
+        select(VisitRequest, Site, Campaign)
+        .join(Site, Site.id == VisitRequest.site_id)
+        .join(Campaign, Campaign.id == VisitRequest.campaign_id)
+        .where(VisitRequest.partner_id == partner.id, VisitRequest.status == "scheduled")
+        .order_by(VisitRequest.scheduled_date, Site.site_key)
+    ).all()
+    for visit, site, campaign in rows:
+        event = CalendarEvent()
+        event.add("uid", f"visit-{visit.id}@fieldrecall")
+        event.add("dtstamp", visit.updated_at)
+        if visit.window_start and visit.window_end:
+            event.add("dtstart", visit.window_start)
+            event.add("dtend", visit.window_end)
+        else:
+            assert visit.scheduled_date is not None  # the table's check guarantees it
+            event.add("dtstart", visit.scheduled_date)
+            event.add("dtend", visit.scheduled_date + timedelta(days=1))
+        event.add("summary", f"Recall visit: {campaign.title} at {site.name}")
+        event.add("location", ", ".join(p for p in (site.name, site.address) if p))
+        event.add("geo", (site.lat, site.lon))
+        event.add(
+            "description",
+            f"{visit.unit_count} unit(s) to fix. {campaign.remedy}\n"
+            f"Arrival window as shown; about {visit.estimated_minutes} minutes on site."
+            + ("" if visit.partner_confirmed_at else "\nPlease confirm this date."),
+        )
+        event.add("status", "CONFIRMED" if visit.partner_confirmed_at else "TENTATIVE")
+        cal.add_component(event)
+    return cal.to_ical()

@@ -1,0 +1,105 @@
+"""HTTP routes of detection: start runs (executed by the worker), read them, act on signals.
+Support leads only."""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from fastapi import APIRouter, Depends, Query
+from sqlalchemy.orm import Session
+
+from core.deps import get_session, require_roles
+from core.errors import NotFound
+from core.security import Principal
+from recall.detection import repository
+from recall.detection import service as detection
+from recall.detection.schemas import DetectionRunIn, DetectionRunOut, SignalOut, SignalStatusIn
+from recall.models import DetectionRun
+
+router = APIRouter(prefix="/api/v1", tags=["detection"])
+lead = require_roles("support_lead")
+
+
+def _run_out(run: DetectionRun, results: list[dict[str, Any]] | None = None) -> DetectionRunOut:
+    out = DetectionRunOut.model_validate(run, from_attributes=True)
+    out.results = results
+    return out
+
+
+@router.post("/detection/runs", response_model=DetectionRunOut, status_code=202)
+def start_run(
+    body: DetectionRunIn,
+    principal: Principal = Depends(lead),
+    session: Session = Depends(get_session),
+) -> DetectionRunOut:
+    """Queue a detection run; the worker executes it (poll GET /detection/runs/{id})."""
+    run = detection.create_run(
+        session,
+        actor=principal.actor,
+        as_of=body.as_of,
+        variable=body.variable,
+        direction=body.direction,
+        window_start=body.since,
+        max_station_km=body.max_station_km,
+        evidence={name: getattr(body, name) for name in detection.EVIDENCE_RULES},
+    )
+    return _run_out(run)
+
+
+@router.get("/detection/runs", response_model=list[DetectionRunOut])
+def list_runs(
+    limit: int = Query(50, ge=1, le=500),
+    principal: Principal = Depends(lead),
+    session: Session = Depends(get_session),
+) -> list[DetectionRunOut]:
+    return [_run_out(r) for r in repository.list_runs(session, limit=limit)]
+
+
+@router.get("/detection/runs/{run_id}", response_model=DetectionRunOut)
+def get_run(
+    run_id: int,
+    principal: Principal = Depends(lead),
+    session: Session = Depends(get_session),
+) -> DetectionRunOut:
+    run = repository.get_run(session, run_id)
+    if run is None:
+        raise NotFound(f"no detection run {run_id}")
+    return _run_out(run, repository.run_results(session, run_id))
+
+
+def _signal_out(signal: Any, batch_key: str, result: dict[str, Any]) -> SignalOut:
+    return SignalOut(
+        id=signal.id,
+        batch_key=batch_key,
+        variable=signal.variable,
+        direction=signal.direction,
+        status=signal.status,
+        first_run_id=signal.first_run_id,
+        status_changed_at=signal.status_changed_at,
+        status_changed_by=signal.status_changed_by,
+        status_reason=signal.status_reason,
+        latest_result=result,
+    )
+
+
+@router.get("/signals", response_model=list[SignalOut])
+def list_signals(
+    status: Literal["new", "acknowledged", "dismissed", "recall_declared"] | None = Query(None),
+    principal: Principal = Depends(lead),
+    session: Session = Depends(get_session),
+) -> list[SignalOut]:
+    return [_signal_out(*row) for row in repository.list_signals(session, status=status)]
+
+
+@router.post("/signals/{signal_id}/status", response_model=SignalOut)
+def change_signal_status(
+    signal_id: int,
+    body: SignalStatusIn,
+    principal: Principal = Depends(lead),
+    session: Session = Depends(get_session),
+) -> SignalOut:
+    detection.change_signal_status(
+        session, signal_id=signal_id, status=body.status, actor=principal.actor, reason=body.reason
+    )
+    [row] = repository.list_signals(session, signal_id=signal_id)
+    return _signal_out(*row)
