@@ -23,6 +23,7 @@ from core.db import transaction, upgrade
 from core.errors import AppError
 from core.settings import get_settings
 from devices.importer import import_csv, import_directory
+from recall.campaigns.reports import follow_up_reports
 from recall.detection.repository import run_results
 from recall.detection.service import create_run, execute_run
 
@@ -55,6 +56,8 @@ def import_file(
     try:
         with transaction() as session:
             result = import_csv(session, kind, file.read_bytes(), filename=str(file))
+            if kind == "failures":
+                follow_up_reports(session, None, actor="cli", from_partner=False)
     except AppError as exc:
         fail(exc)
     typer.echo(json.dumps(result.as_dict()))
@@ -97,6 +100,7 @@ def demo_load(directory: Path = typer.Argument(..., exists=True, file_okay=False
     try:
         with transaction() as session:
             results = import_directory(session, directory)
+            follow_up_reports(session, None, actor="cli", from_partner=False)
     except AppError as exc:
         fail(exc)
     for result in results:
