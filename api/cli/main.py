@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import json
+import signal
 import sys
+import threading
+from contextlib import ExitStack, suppress
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -14,8 +17,10 @@ import uvicorn
 from api.app import create_app
 from api.cli.plan import plan_app
 from api.cli.recall import recall_app
+from api.demo.mail import mail_sink
 from api.demo.run import describe, run_demo
 from api.demo.scenario import DemoSpec, generate
+from api.demo.services import demo_services
 from api.keys import create_key
 from api.output import describe_result, fail
 from api.worker import run_worker
@@ -113,18 +118,53 @@ def demo_run(
     seed: int = typer.Option(7),
     host: str = typer.Option("127.0.0.1"),
     port: int = typer.Option(8000),
-    serve_app: bool = typer.Option(True, "--serve/--no-serve", help="serve the app afterwards"),
+    smtp_port: int = typer.Option(2525, help="the local mail sink's port (127.0.0.1)"),
+    serve_app: bool = typer.Option(
+        True,
+        "--serve/--no-serve",
+        help="serve the app afterwards, with a worker and a local mail sink beside it",
+    ),
 ) -> None:
-    """Migrate, generate and import the demo, run the main job, print URLs and keys, serve."""
+    """Migrate, generate and import the demo, run the main job, print URLs and keys, serve.
 
-    upgrade(get_settings().database_url)
-    try:
-        report = run_demo(directory, seed=seed)
-    except AppError as exc:
-        fail(exc)
-    typer.echo(describe(report, f"http://{host}:{port}"))
-    if serve_app:
-        serve(host=host, port=port)
+    Served, a worker and a mail sink start first: notices are delivered while the job
+    runs, to files under DIR/mail; the worker logs to DIR/worker.log. Ctrl-C stops all."""
+
+    settings = get_settings()
+    upgrade(settings.database_url)
+    with ExitStack() as stack:
+        if serve_app:
+            services = stack.enter_context(
+                demo_services(directory, database_url=settings.database_url, smtp_port=smtp_port)
+            )
+        try:
+            report = run_demo(directory, seed=seed)
+        except AppError as exc:
+            fail(exc)
+        typer.echo(describe(report, f"http://{host}:{port}"))
+        if serve_app:
+            typer.echo(
+                f"  worker:              pid {services.worker_pid}, log {services.worker_log}\n"
+                f"  mail sink:           127.0.0.1:{services.smtp_port}; every notice is a file "
+                f"in {services.mail_dir} (list: {services.mail_dir / 'index.log'})"
+            )
+            serve(host=host, port=port)
+
+
+@app.command("mail-sink")
+def mail_sink_cmd(
+    directory: Path = typer.Option(Path("var/mail"), "--dir", file_okay=False),
+    host: str = typer.Option("127.0.0.1"),
+    port: int = typer.Option(2525),
+) -> None:
+    """A local SMTP server that keeps every message as a file in DIR (a demo's mail)."""
+
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    with mail_sink(directory, host=host, port=port):
+        typer.echo(f"mail sink on {host}:{port}, writing to {directory}")
+        with suppress(KeyboardInterrupt):
+            stop.wait()
 
 
 @app.command("detect")

@@ -285,7 +285,8 @@ def plan_and_publish(
     with transaction() as session:
         out = plans.publish(session, plan_id=plan.id, actor="demo")
     lines.append(
-        f"  plan {plan.id} published: {len(out.new)} visits scheduled, partners told the "
-        "date and arrival window (outbox)"
+        f"  plan {plan.id} published: {len(out.new)} visits scheduled; their dates and arrival "
+        "windows wait in the outbox until the worker delivers them (the ledger counts them "
+        "as not told until then)"
     )
     return lines
