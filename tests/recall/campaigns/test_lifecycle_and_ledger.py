@@ -11,8 +11,8 @@ from sqlalchemy import select, text, update
 from sqlalchemy.orm import Session
 
 from devices.models import Site
-from recall.campaigns.ledger import campaign_ledger
 from recall.campaigns.delivered import on_delivered
+from recall.campaigns.ledger import campaign_ledger
 from recall.models import Campaign, OutboxMessage, VisitRequest
 from tests.fixtures import Keys
 from tests.recall.campaigns.fixtures import declare, h, load_recall_registry
