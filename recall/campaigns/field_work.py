@@ -31,6 +31,10 @@ from recall.models import OUTCOMES, REVISIT_OUTCOMES, Campaign, CampaignUnit, Vi
 
 # Failure reports the technician should see (resolved ones are history).
 OPEN_REPORT_STATUSES = ("open", "triaged", "linked_to_recall")
+# A visit's units are the campaign's units at its site.
+_at_site_of_visit = (VisitRequest.campaign_id == CampaignUnit.campaign_id) & (
+    VisitRequest.site_id == CampaignUnit.site_id
+)
 
 
 @dataclass(frozen=True)
@@ -98,11 +102,7 @@ def visit_work(session: Session, visit_ids: list[int]) -> dict[int, VisitWork]:
             CampaignUnit.note,
         )
         .join(Unit, Unit.id == CampaignUnit.unit_id)
-        .join(
-            VisitRequest,
-            (VisitRequest.campaign_id == CampaignUnit.campaign_id)
-            & (VisitRequest.site_id == CampaignUnit.site_id),
-        )
+        .join(VisitRequest, _at_site_of_visit)
         .where(VisitRequest.id.in_(visit_ids))
         .order_by(Unit.serial)
     ):
@@ -146,11 +146,7 @@ def _open_reports(session: Session, visit_ids: list[int]) -> dict[int, list[Repo
             FailureReport.status,
         )
         .join(CampaignUnit, CampaignUnit.unit_id == FailureReport.unit_id)
-        .join(
-            VisitRequest,
-            (VisitRequest.campaign_id == CampaignUnit.campaign_id)
-            & (VisitRequest.site_id == CampaignUnit.site_id),
-        )
+        .join(VisitRequest, _at_site_of_visit)
         .where(
             VisitRequest.id.in_(visit_ids),
             FailureReport.status.in_(OPEN_REPORT_STATUSES),

@@ -20,11 +20,7 @@ from recall.notify.outbox import notify_partner
 
 def reschedule_received(session: Session, *, campaign: Campaign, visit: VisitRequest) -> None:
     """Acknowledge a partner's reschedule request, so it knows it was heard."""
-    partner_key, site_key, site_name = session.execute(
-        select(Partner.partner_key, Site.site_key, Site.name)
-        .join(Site, Site.partner_id == Partner.id)
-        .where(Site.id == visit.site_id)
-    ).one()
+    partner_key, site_key, site_name, _ = _site_of(session, visit)
     blocked = ", ".join(d.isoformat() for d in visit.blocked_dates) or "none"
     notify_partner(
         session,
@@ -90,11 +86,7 @@ def visit_done(
 ) -> None:
     """After a visit, tell the partner what happened to each unit, and what happens next
     for the units not fixed, plainly."""
-    partner_key, site_key, site_name = session.execute(
-        select(Partner.partner_key, Site.site_key, Site.name)
-        .join(Site, Site.partner_id == Partner.id)
-        .where(Site.id == visit.site_id)
-    ).one()
+    partner_key, site_key, site_name, _ = _site_of(session, visit)
     units = session.execute(
         select(Unit.serial, CampaignUnit.state, CampaignUnit.note)
         .join(Unit, Unit.id == CampaignUnit.unit_id)
