@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import signal
 import sys
 import threading
@@ -145,8 +146,9 @@ def demo_run(
         if serve_app:
             typer.echo(
                 f"  worker:              pid {services.worker_pid}, log {services.worker_log}\n"
-                f"  mail sink:           127.0.0.1:{services.smtp_port}; every notice is a file "
-                f"in {services.mail_dir} (list: {services.mail_dir / 'index.log'})"
+                f"  mail sink:           pid {services.sink_pid}, 127.0.0.1:{services.smtp_port}; "
+                f"every notice is a file in {services.mail_dir} "
+                f"(list: {services.mail_dir / 'index.log'})"
             )
             serve(host=host, port=port)
 
@@ -163,6 +165,7 @@ def mail_sink_cmd(
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     with mail_sink(directory, host=host, port=port):
         typer.echo(f"mail sink on {host}:{port}, writing to {directory}")
+        sys.stdout.flush()
         with suppress(KeyboardInterrupt):
             stop.wait()
 
@@ -253,6 +256,10 @@ def worker(
     once: bool = typer.Option(False, help="process the queued jobs, then exit"),
 ) -> None:
     """Run a Procrastinate worker for the background jobs (detection runs, plans, notices)."""
+    # A worker is a service: say what it does (each job, each delivery) on stderr.
+    logging.basicConfig(
+        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
     run_worker(get_settings().database_url, once=once)
 
 

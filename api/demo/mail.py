@@ -2,8 +2,8 @@
 message it is given as a file, so partners' notices are delivered somewhere you can read
 them: ``<directory>/<n>-<recipient>.eml``, one line per message in ``<directory>/index.log``.
 
-``make demo`` runs it in a thread of its own process, beside the server and the worker;
-``fieldrecall mail-sink`` runs it alone (the ``mail`` service of docker-compose.yml).
+``fieldrecall mail-sink`` runs it: beside ``make demo``'s server and worker
+(``api.demo.services``), and as the ``mail`` service of docker-compose.yml.
 """
 
 from __future__ import annotations

@@ -1,10 +1,12 @@
 """What runs beside the demo's server, so that nothing it shows is stuck waiting: a local
-mail sink (``api.demo.mail``) and a Procrastinate worker (``fieldrecall worker`` as a
-child process) that delivers partners' notices to it and runs the detection runs, plans
-and re-plans started through the API.
+mail sink (``fieldrecall mail-sink``, ``api.demo.mail``) and a Procrastinate worker
+(``fieldrecall worker``) that delivers partners' notices to it and runs the detection
+runs, plans and re-plans started through the API.
 
-Both start before the main job, so notices go out while the plan is solved, and both
-stop when the server does (Ctrl-C reaches the worker too; it finishes its job and exits).
+Both are child processes (in the server's process, the sink would answer late while the
+main job holds the interpreter, and the worker's SMTP attempts would time out). They start
+before the main job, so notices go out while the plan is solved, and stop when the server
+does (Ctrl-C reaches them too; the worker finishes its job and exits).
 """
 
 from __future__ import annotations
@@ -12,22 +14,24 @@ from __future__ import annotations
 import os
 import shutil
 import signal
+import socket
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-from api.demo.mail import mail_sink
-
 WORKER_STOP_SECONDS = 30
+SINK_START_SECONDS = 20
 
 
 @dataclass(frozen=True)
 class DemoServices:
     mail_dir: Path
     smtp_port: int
+    sink_pid: int
     worker_pid: int
     worker_log: Path
 
@@ -43,38 +47,56 @@ def _fieldrecall() -> list[str]:
     return [sys.executable, "-c", "from api.cli.main import main; main()"]
 
 
-def _stop(worker: subprocess.Popen[bytes]) -> None:
-    """Ctrl-C in a terminal reaches the worker as well: give it a moment to finish on its
-    own, then ask it (SIGTERM), and only then kill it."""
+def _stop(child: subprocess.Popen[bytes]) -> None:
+    """Ctrl-C in a terminal reaches the children as well: give one a moment to finish on
+    its own, then ask it (SIGTERM), and only then kill it."""
     for ask, wait in ((False, 5), (True, WORKER_STOP_SECONDS)):
-        if ask and worker.poll() is None:
-            worker.send_signal(signal.SIGTERM)
+        if ask and child.poll() is None:
+            child.send_signal(signal.SIGTERM)
         try:
-            worker.wait(timeout=wait)
+            child.wait(timeout=wait)
             return
         except subprocess.TimeoutExpired:
             continue
-    worker.kill()
-    worker.wait()
+    child.kill()
+    child.wait()
+
+
+def _wait_listening(port: int, sink: subprocess.Popen[bytes]) -> None:
+    end = time.monotonic() + SINK_START_SECONDS
+    while time.monotonic() < end and sink.poll() is None:
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=1):
+                return
+        except OSError:
+            time.sleep(0.1)
+    raise RuntimeError(f"the mail sink did not start listening on 127.0.0.1:{port}")
 
 
 @contextmanager
 def demo_services(directory: Path, *, database_url: str, smtp_port: int) -> Iterator[DemoServices]:
-    """The mail sink (files under ``<directory>/mail``) and a worker that sends to it."""
+    """The mail sink (files under ``<directory>/mail``) and a worker that sends to it; the
+    logs of both go to ``<directory>/worker.log``."""
     mail_dir, log_path = directory / "mail", directory / "worker.log"
     directory.mkdir(parents=True, exist_ok=True)
     with ExitStack() as stack:
-        port = stack.enter_context(mail_sink(mail_dir, port=smtp_port))
+        log = stack.enter_context(log_path.open("ab"))
+        sink = subprocess.Popen(
+            [*_fieldrecall(), "mail-sink", "--dir", str(mail_dir), "--port", str(smtp_port)],
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+        stack.callback(_stop, sink)
+        _wait_listening(smtp_port, sink)
         env = {
             **os.environ,
             "DATABASE_URL": database_url,
             "FIELDRECALL_SMTP_HOST": "127.0.0.1",
-            "FIELDRECALL_SMTP_PORT": str(port),
+            "FIELDRECALL_SMTP_PORT": str(smtp_port),
             "FIELDRECALL_SMTP_STARTTLS": "false",
         }
-        log = stack.enter_context(log_path.open("ab"))
         worker = subprocess.Popen(
             [*_fieldrecall(), "worker"], env=env, stdout=log, stderr=subprocess.STDOUT
         )
-        stack.callback(_stop, worker)
-        yield DemoServices(mail_dir, port, worker.pid, log_path)
+        stack.callback(_stop, worker)  # runs first: the worker stops before the sink
+        yield DemoServices(mail_dir, smtp_port, sink.pid, worker.pid, log_path)

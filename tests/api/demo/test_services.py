@@ -2,7 +2,7 @@
 local mail sink. On a smaller fleet than ``make demo``'s, so that the plan solves in
 seconds: every partner's first notice reaches the sink, the ledger counts no visit as
 "not told", a detection run started through the API finishes, and leaving the block
-stops the worker."""
+stops the worker and the sink."""
 
 from __future__ import annotations
 
@@ -80,6 +80,6 @@ def test_the_demo_with_its_worker_and_mail_sink(committed: Engine, tmp_path: Pat
                 log=services.worker_log,
             )
         assert finished["status"] == "done", finished.get("error")
-        pid = services.worker_pid
-        assert _alive(pid)
-    assert not _alive(pid)  # the worker stopped with the block
+        children = (services.worker_pid, services.sink_pid)
+        assert all(_alive(pid) for pid in children)
+    assert not any(_alive(pid) for pid in children)  # both stopped with the block
