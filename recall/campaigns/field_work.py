@@ -279,5 +279,5 @@ def finish_visit(session: Session, *, visit_id: int, actor: str) -> dict[str, in
             reason=f"revisit: {unit.state} at visit {visit.id} "
             f"(visit {unit.visit_attempts} of at most {max_visits})",
         )
-    sync_visits(session, campaign=campaign, actor=actor)
+    sync_visits(session, campaign=campaign, actor=actor, site_ids=[visit.site_id])
     return counts

@@ -129,29 +129,38 @@ class VisitChanges:
     cancelled: list[int]  # ids of requested visits with nothing left to do
 
 
-def refresh_visit_requests(session: Session, campaign: Campaign, *, today: date) -> VisitChanges:
-    """Make the campaign's visit requests match its units, and re-rank them by the
-    campaign's priority rule:
+def refresh_visit_requests(
+    session: Session, campaign: Campaign, *, today: date, site_ids: list[int] | None = None
+) -> VisitChanges:
+    """Make the campaign's visit requests match its units (at ``site_ids`` only, when
+    given):
 
     - each open request (requested or scheduled) counts the units at its site that still
       need a visit, and its estimate follows;
     - a site with such units and no open request gets a new one: attempt 1 for a site new
       to the campaign, the next attempt for a revisit (units not reached or not found,
-      a refused unit re-opened, units added after the last visit);
-    - a requested visit with nothing left to do is cancelled (scheduled ones are left to
-      ``visits.cancel_needless``, which tells the partner).
+      a refused unit re-opened, units added after the last visit); a revisit keeps the
+      site's place in the priority order;
+    - a requested visit with nothing left to do is cancelled (a scheduled one is left to
+      ``visits.sync_visits``, which tells the partner).
 
-    Returns what was opened and cancelled."""
+    Without ``site_ids`` every visit is re-ranked by the campaign's priority rule. With
+    them, no other visit's row is touched: a technician finishing a stop never waits for,
+    or deadlocks with, another finishing elsewhere. Returns what was opened and cancelled."""
     params = {
         "cid": campaign.id,
         "per_visit": campaign.minutes_per_visit,
         "per_unit": campaign.minutes_per_unit,
         "needing": list(NEEDING_VISIT),
+        "every_site": site_ids is None,
+        "sites": site_ids or [],
     }
     need = """
         SELECT cu.site_id, min(cu.partner_id) AS partner_id,
                count(*) FILTER (WHERE cu.state = ANY(:needing)) AS n
-        FROM campaign_unit cu WHERE cu.campaign_id = :cid GROUP BY cu.site_id
+        FROM campaign_unit cu
+        WHERE cu.campaign_id = :cid AND (:every_site OR cu.site_id = ANY(:sites))
+        GROUP BY cu.site_id
     """
     session.execute(
         text(
@@ -183,14 +192,18 @@ def refresh_visit_requests(session: Session, campaign: Campaign, *, today: date)
     created = session.execute(
         text(
             f"""
-            WITH need AS ({need})
+            WITH need AS ({need}), previous AS (
+                SELECT DISTINCT ON (v.site_id) v.site_id, v.attempt, v.priority_rank,
+                       v.recent_min_temp_c
+                FROM visit_request v WHERE v.campaign_id = :cid
+                ORDER BY v.site_id, v.attempt DESC
+            )
             INSERT INTO visit_request (campaign_id, site_id, partner_id, attempt, unit_count,
-                                       estimated_minutes, priority_rank)
-            SELECT :cid, need.site_id, need.partner_id,
-                   coalesce((SELECT max(v.attempt) FROM visit_request v
-                             WHERE v.campaign_id = :cid AND v.site_id = need.site_id), 0) + 1,
-                   need.n, :per_visit + :per_unit * need.n, 0
-            FROM need
+                                       estimated_minutes, priority_rank, recent_min_temp_c)
+            SELECT :cid, need.site_id, need.partner_id, coalesce(p.attempt, 0) + 1,
+                   need.n, :per_visit + :per_unit * need.n, coalesce(p.priority_rank, 0),
+                   p.recent_min_temp_c
+            FROM need LEFT JOIN previous p ON p.site_id = need.site_id
             WHERE need.n > 0 AND NOT EXISTS (
                 SELECT 1 FROM visit_request v
                 WHERE v.campaign_id = :cid AND v.site_id = need.site_id
@@ -204,7 +217,8 @@ def refresh_visit_requests(session: Session, campaign: Campaign, *, today: date)
         ),
         params,
     ).all()
-    _rank_visits(session, campaign, today=today)
+    if site_ids is None:
+        _rank_visits(session, campaign, today=today)
     keys = dict(
         session.execute(
             select(Site.id, Site.site_key).where(Site.id.in_([site_id for site_id, _ in created]))

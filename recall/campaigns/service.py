@@ -241,7 +241,7 @@ def change_unit_state(
         reason=reason,
     )
     if moved:
-        sync_visits(session, campaign=campaign, actor=actor)
+        sync_visits(session, campaign=campaign, actor=actor, site_ids=[campaign_unit.site_id])
     return unit_with_history(session, campaign_id=campaign_id, serial=serial, partner_id=None)
 
 

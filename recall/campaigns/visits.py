@@ -212,14 +212,20 @@ def unschedule(
 
 
 def sync_visits(
-    session: Session, *, campaign: Campaign, actor: str, today: date | None = None
+    session: Session,
+    *,
+    campaign: Campaign,
+    actor: str,
+    today: date | None = None,
+    site_ids: list[int] | None = None,
 ) -> VisitChanges:
-    """Keep the visit requests in step with the units: revisits for units that need one
-    (each an event), requested visits with nothing to do cancelled, and a visit scheduled
-    after ``today`` whose every unit is now fixed or waived cancelled, with a notice to
-    the partner (a visit due today or earlier is left to the technician's finish)."""
+    """Keep the visit requests in step with the units (at ``site_ids`` only, when given;
+    see ``repository.refresh_visit_requests``): revisits for units that need one (each an
+    event), requested visits with nothing to do cancelled, and a visit scheduled after
+    ``today`` whose every unit is now fixed or waived cancelled, with a notice to the
+    partner (a visit due today or earlier is left to the technician's finish)."""
     today = today or datetime.now(UTC).date()
-    changes = refresh_visit_requests(session, campaign, today=today)
+    changes = refresh_visit_requests(session, campaign, today=today, site_ids=site_ids)
     for site_key, attempt in changes.created.items():
         if attempt > 1:
             visit_id = session.scalars(
@@ -251,17 +257,15 @@ def sync_visits(
         )
         .exists()
     )
-    needless = session.scalars(
-        select(VisitRequest)
-        .where(
-            VisitRequest.campaign_id == campaign.id,
-            VisitRequest.status == "scheduled",
-            VisitRequest.scheduled_date > today,
-            ~not_final,
-        )
-        .order_by(VisitRequest.id)
-        .with_for_update()
-    ).all()
+    stmt = select(VisitRequest).where(
+        VisitRequest.campaign_id == campaign.id,
+        VisitRequest.status == "scheduled",
+        VisitRequest.scheduled_date > today,
+        ~not_final,
+    )
+    if site_ids is not None:
+        stmt = stmt.where(VisitRequest.site_id.in_(site_ids))
+    needless = session.scalars(stmt.order_by(VisitRequest.id).with_for_update()).all()
     _cancel(session, campaign, needless, actor, "every unit is fixed or waived")
     return changes
 

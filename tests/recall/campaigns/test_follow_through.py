@@ -111,6 +111,7 @@ def test_unable_to_access_gets_a_revisit_the_planner_takes_and_the_unit_is_then_
     assert (done.attempt, done.status) == (1, "done")
     assert (revisit.attempt, revisit.status, revisit.unit_count) == (2, "requested", 1)
     assert revisit.estimated_minutes == 15 + 20
+    assert revisit.priority_rank == done.priority_rank  # the site keeps its place
     assert "We will come back for 1 unit (UA1)" in last_visit_done(session)
     assert ledger(client, lead, cid)["revisits_pending"] == 1
 
