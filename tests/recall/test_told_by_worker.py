@@ -19,10 +19,10 @@ from recall.campaigns.ledger import campaign_ledger
 from recall.campaigns.schemas import CampaignIn, LedgerOut, Scope
 from recall.models import OutboxMessage
 from routing.plans import service as plans
-from routing.plans.tasks import run_plan
+from routing.plans.models import FieldPlan
 from tests.recall.campaigns.fixtures import load_recall_registry
 from tests.recall.notify.harness import SmtpSink, free_port, start_worker, wait_for
-from tests.routing.plans.planner_world import FRI, MON, SETTINGS
+from tests.routing.plans.planner_world import plan_now
 
 WORKER = {
     "smtp_host": "127.0.0.1",
@@ -55,20 +55,11 @@ def _published_campaign(engine: Engine) -> int:
     )
     with transaction() as session:
         campaign_id = campaigns.declare(session, spec=spec, actor="lead").id
-        plan = plans.start_plan(
-            session,
-            campaign_id=campaign_id,
-            first_day=MON,
-            last_day=FRI,
-            seconds=2.0,
-            actor="lead",
-            settings=SETTINGS,
-            enqueue=False,
-        )
-    status = run_plan(plan.id, sessions=sessionmaker(engine), settings=SETTINGS, heartbeat=False)
-    assert status == "done"
-    with transaction() as session:
-        out = plans.publish(session, plan_id=plan.id, actor="lead")
+    with Session(engine) as session:
+        plan_id = plan_now(session, sessionmaker(engine), campaign_id)
+        assert session.get_one(FieldPlan, plan_id).status == "done"
+        out = plans.publish(session, plan_id=plan_id, actor="lead")
+        session.commit()
     assert len(out.new) == 3  # SA1, SB1, SA2; SA3 is out of reach
     return campaign_id
 
