@@ -112,7 +112,7 @@ PACKAGES = (
             "swagger-ui.css": "swagger-ui.css",
         },
     ),
-    Package("redoc", "3.0.1", {"bundles/redoc.standalone.js": "redoc.standalone.js"}),
+    Package("redoc", "2.5.4", {"bundles/redoc.standalone.js": "redoc.standalone.js"}),
 )
 
 

@@ -1,0 +1,42 @@
+"""``/docs`` (Swagger UI) and ``/redoc`` (ReDoc) served from ``api/static/vendor/``, and
+``/`` sending a browser to the console.
+
+FastAPI's own ``get_swagger_ui_html``/``get_redoc_html`` write an inline ``<script>`` (and
+link a web font), which the Content-Security-Policy forbids; these pages load the vendored
+bundles and start them from ``static/fieldrecall/docs.js``, which reads the OpenAPI
+address from the page. Swagger UI's validator badge (an image from an outside server) is
+off.
+"""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Request
+from fastapi.responses import HTMLResponse, RedirectResponse
+
+from api.pages import page
+from api.pages.errors import PageRoute
+
+PACKAGE = "api.pages.docs"
+router = APIRouter(route_class=PageRoute, include_in_schema=False)
+
+
+def _openapi_url(request: Request) -> str:
+    return str(request.app.openapi_url or "/openapi.json")
+
+
+@router.get("/", response_class=RedirectResponse)
+def home() -> RedirectResponse:
+    """The root is the support lead's console."""
+    return RedirectResponse("/console/", status_code=307)
+
+
+@router.get("/docs", response_class=HTMLResponse)
+def swagger_ui(request: Request) -> HTMLResponse:
+    return page(
+        PACKAGE, "swagger.html", title=request.app.title, openapi_url=_openapi_url(request)
+    )
+
+
+@router.get("/redoc", response_class=HTMLResponse)
+def redoc(request: Request) -> HTMLResponse:
+    return page(PACKAGE, "redoc.html", title=request.app.title, openapi_url=_openapi_url(request))
