@@ -170,9 +170,7 @@ class Tab:
 
     def fits_phone(self) -> bool:
         """Nothing on the page scrolls sideways."""
-        return bool(
-            self.page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
-        )
+        return bool(self.page.evaluate("document.documentElement.scrollWidth <= window.innerWidth"))
 
     def screenshot(self, name: str, *, full_page: bool = True) -> Path:
         """``<screenshots>/<name>.png``: the whole page, or what the viewport shows."""
@@ -185,4 +183,7 @@ class Tab:
         (but for addresses that start with ``offsite_allowed``, which were aborted too)."""
         allowed = self.offsite_allowed
         offsite = [u for u in self.offsite if not (allowed and u.startswith(allowed))]
-        assert self.problems == [] and offsite == [], {"problems": self.problems, "offsite": offsite}
+        assert self.problems == [] and offsite == [], {
+            "problems": self.problems,
+            "offsite": offsite,
+        }

@@ -22,8 +22,14 @@ PALETTE = ("#0072B2", "#D55E00", "#009E73", "#CC79A7", "#E69F00", "#56B4E9", "#0
 
 
 def vega_lite(chart: alt.TopLevelMixin) -> dict[str, Any]:
-    """The chart's Vega-Lite spec (validated by Altair), as wide as its container."""
-    spec: dict[str, Any] = chart.properties(width="container").to_dict()
+    """The chart's Vega-Lite spec (validated by Altair), as wide as its container, with
+    type large enough to read outdoors."""
+    readable = (
+        chart.properties(width="container")
+        .configure_axis(labelFontSize=14, titleFontSize=15)
+        .configure_legend(labelFontSize=14, titleFontSize=15)
+    )
+    spec: dict[str, Any] = readable.to_dict()
     return spec
 
 

@@ -34,9 +34,16 @@ def failures_chart(weeks: list[tuple[Any, int]]) -> dict[str, Any]:
         alt.Chart(data, height=180)
         .mark_bar(color=FAILED)
         .encode(
-            x=alt.X("week:T", title="Week", timeUnit="yearmonthdate", axis=alt.Axis(format="%d %b")),
-            y=alt.Y("reports:Q", title="Failure reports"),
-            tooltip=[alt.Tooltip("week:T", title="Week of"), alt.Tooltip("reports:Q")],
+            x=alt.X(
+                "yearmonthdate(week):O",
+                title="Week of",
+                axis=alt.Axis(format="%d %b", labelAngle=-45, labelOverlap="greedy"),
+            ),
+            y=alt.Y("reports:Q", title="Failure reports", axis=alt.Axis(tickMinStep=1)),
+            tooltip=[
+                alt.Tooltip("yearmonthdate(week):T", title="Week of"),
+                alt.Tooltip("reports:Q", title="Reports"),
+            ],
         )
     )
     return vega_lite(chart)

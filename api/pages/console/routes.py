@@ -88,7 +88,9 @@ def logout(signed_in: PageSession = lead) -> Response:
 
 
 @router.get("/", response_class=HTMLResponse)
-def console_home(signed_in: PageSession = lead, session: Session = Depends(get_session)) -> Response:
+def console_home(
+    signed_in: PageSession = lead, session: Session = Depends(get_session)
+) -> Response:
     return page(
         PACKAGE,
         "home.html",

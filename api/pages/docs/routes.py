@@ -32,9 +32,7 @@ def home() -> RedirectResponse:
 
 @router.get("/docs", response_class=HTMLResponse)
 def swagger_ui(request: Request) -> HTMLResponse:
-    return page(
-        PACKAGE, "swagger.html", title=request.app.title, openapi_url=_openapi_url(request)
-    )
+    return page(PACKAGE, "swagger.html", title=request.app.title, openapi_url=_openapi_url(request))
 
 
 @router.get("/redoc", response_class=HTMLResponse)

@@ -90,6 +90,8 @@
     var lines = 0;
     var layer = L.geoJSON(data, {
       style: function (feature) {
+        // Leaflet styles the dots with this too; they keep their own look.
+        if (feature.geometry.type === "Point") return {};
         var color = feature.properties.color || PALETTE[lines++ % PALETTE.length];
         return { color: color, weight: 5, opacity: 0.85 };
       },
