@@ -45,6 +45,7 @@ def default_tiles(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
         ("/static/fieldrecall/pages.js", 200),
         ("/static/no-such-file.js", 404),
         ("/t/not-a-token", 404),
+        ("/favicon.ico", 302),
     ],
 )
 def test_every_response_carries_the_security_headers(

@@ -50,7 +50,7 @@ def failures_chart(weeks: list[tuple[Any, int]]) -> dict[str, Any]:
 
 
 def sites_map(sites: list[registry.SiteOverview]) -> dict[str, Any]:
-    """A dot per site, orange where a unit failed."""
+    """A dot per site, orange where a unit failed (drawn last, so on top)."""
     return feature_collection(
         point(
             s.lat,
@@ -60,7 +60,7 @@ def sites_map(sites: list[registry.SiteOverview]) -> dict[str, Any]:
             color=FAILED if s.failures else QUIET,
             site=s.site_key,
         )
-        for s in sites
+        for s in sorted(sites, key=lambda s: s.failures > 0)
     )
 
 

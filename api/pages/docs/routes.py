@@ -1,5 +1,5 @@
-"""``/docs`` (Swagger UI) and ``/redoc`` (ReDoc) served from ``api/static/vendor/``, and
-``/`` sending a browser to the console.
+"""``/docs`` (Swagger UI) and ``/redoc`` (ReDoc) served from ``api/static/vendor/``,
+``/`` sending a browser to the console, and ``/favicon.ico``.
 
 FastAPI's own ``get_swagger_ui_html``/``get_redoc_html`` write an inline ``<script>`` (and
 link a web font), which the Content-Security-Policy forbids; these pages load the vendored
@@ -14,6 +14,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse
 
 from api.pages import page
+from api.pages.assets import static_url
 from api.pages.errors import PageRoute
 
 PACKAGE = "api.pages.docs"
@@ -28,6 +29,12 @@ def _openapi_url(request: Request) -> str:
 def home() -> RedirectResponse:
     """The root is the support lead's console."""
     return RedirectResponse("/console/", status_code=307)
+
+
+@router.get("/favicon.ico", response_class=RedirectResponse)
+def favicon() -> RedirectResponse:
+    """Browsers ask for it on pages that name no icon."""
+    return RedirectResponse(static_url("fieldrecall/icon.svg"), status_code=302)
 
 
 @router.get("/docs", response_class=HTMLResponse)
