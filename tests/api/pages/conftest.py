@@ -1,4 +1,4 @@
-"""Fixtures of the page tests (see tests/browser.py): one headless chromium per run,
+"""Fixtures of the page tests (see tests/browser.py): one headless chromium per module,
 live servers (on the test's rolled-back transaction, or on committed data), and guarded
 tabs that fail the test on a CSP violation, a script error or a request off the server."""
 
@@ -15,8 +15,11 @@ from api.app import create_app
 from tests.browser import CHROMIUM_ARGS, Tab, chromium, live_server, serial_sessions
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser() -> Iterator[Browser]:
+    # One chromium per test module: while Playwright's sync API runs, its event loop
+    # counts as running in the main thread, so code under test elsewhere that calls
+    # asyncio.run() (the CLI's worker, for one) must not run inside a browser's lifetime.
     with sync_playwright() as playwright:
         launched = playwright.chromium.launch(executable_path=chromium(), args=CHROMIUM_ARGS)
         yield launched
