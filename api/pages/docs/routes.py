@@ -21,8 +21,9 @@ PACKAGE = "api.pages.docs"
 router = APIRouter(route_class=PageRoute, include_in_schema=False)
 
 
-def _openapi_url(request: Request) -> str:
-    return str(request.app.openapi_url or "/openapi.json")
+def _docs(request: Request, ui: str) -> HTMLResponse:
+    openapi_url = str(request.app.openapi_url or "/openapi.json")
+    return page(PACKAGE, "docs.html", title=request.app.title, openapi_url=openapi_url, ui=ui)
 
 
 @router.get("/", response_class=RedirectResponse)
@@ -39,9 +40,9 @@ def favicon() -> RedirectResponse:
 
 @router.get("/docs", response_class=HTMLResponse)
 def swagger_ui(request: Request) -> HTMLResponse:
-    return page(PACKAGE, "swagger.html", title=request.app.title, openapi_url=_openapi_url(request))
+    return _docs(request, "swagger-ui")
 
 
 @router.get("/redoc", response_class=HTMLResponse)
 def redoc(request: Request) -> HTMLResponse:
-    return page(PACKAGE, "redoc.html", title=request.app.title, openapi_url=_openapi_url(request))
+    return _docs(request, "redoc")
