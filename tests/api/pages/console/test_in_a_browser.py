@@ -9,9 +9,11 @@ from collections.abc import Callable, Iterator
 
 import pytest
 from playwright.sync_api import expect
+from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from api.app import create_app
+from core.db import transaction
 from core.settings import get_settings
 from devices.importer import import_csv
 from tests.browser import Tab, live_server, serial_sessions
@@ -82,3 +84,20 @@ def test_sign_in_see_the_chart_and_the_map_sign_out(
     page.wait_for_url(server + "/console/login")
     tab.goto("/console/")
     assert page.url.startswith(server + "/console/login")
+
+
+def test_the_console_on_committed_data(
+    live_committed: str, committed: Engine, browse: Callable[..., Tab]
+) -> None:
+    # The server of `live_committed` opens its own connections (as beside a real worker),
+    # so the data it shows must be committed; `committed` empties the tables afterwards.
+    with transaction(committed) as session:
+        keys = load_registry(session)
+    tab = browse(live_committed)
+    tab.offsite_allowed = "https://tile.openstreetmap.org/"
+    tab.goto("/console/login")
+    tab.page.fill("#api_key", keys.lead)
+    tab.page.click("button[type=submit]")
+    tab.drawn("#sites-map")
+    assert tab.page.locator("#sites-map path.leaflet-interactive").count() == 3
+    tab.screenshot("console-home-desktop")
