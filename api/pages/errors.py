@@ -45,7 +45,7 @@ def refusal(status_code: int, detail: object) -> Response:
         status_code=status_code,
         title=TITLES.get(status_code, "Something went wrong"),
         message=message,
-        status_code_shown=status_code,
+        status=status_code,
     )
 
 
