@@ -150,7 +150,15 @@ def demo_run(
                 f"every notice is a file in {services.mail_dir} "
                 f"(list: {services.mail_dir / 'index.log'})"
             )
+            # uvicorn re-raises the signal that stopped it once it is done: as an exception
+            # here, so that the worker and the sink stop too (the default action of SIGTERM
+            # would end this process alone and leave them running).
+            signal.signal(signal.SIGTERM, _exit_on_signal)
             serve(host=host, port=port)
+
+
+def _exit_on_signal(signum: int, frame: object) -> None:
+    raise SystemExit(128 + signum)
 
 
 @app.command("mail-sink")

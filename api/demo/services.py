@@ -23,6 +23,8 @@ from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
+# Ctrl-C reaches the children too: a moment to stop on their own before being asked.
+GRACE_SECONDS = 2
 WORKER_STOP_SECONDS = 30
 SINK_START_SECONDS = 20
 
@@ -50,7 +52,7 @@ def _fieldrecall() -> list[str]:
 def _stop(child: subprocess.Popen[bytes]) -> None:
     """Ctrl-C in a terminal reaches the children as well: give one a moment to finish on
     its own, then ask it (SIGTERM), and only then kill it."""
-    for ask, wait in ((False, 5), (True, WORKER_STOP_SECONDS)):
+    for ask, wait in ((False, GRACE_SECONDS), (True, WORKER_STOP_SECONDS)):
         if ask and child.poll() is None:
             child.send_signal(signal.SIGTERM)
         try:
