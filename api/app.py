@@ -13,7 +13,9 @@ from api.pages.console.routes import router as console_router
 from api.pages.docs.routes import router as docs_router
 from api.pages.partner.routes import router as partner_pages_router
 from api.pages.sessions import PageKeys
+from api.pages.technician.routes import api_router as sheet_router
 from api.pages.technician.routes import router as technician_pages_router
+from api.pages.technician.sync import router as field_app_router
 from core.db import session_factory
 from core.deps import reject_unknown_query_parameters
 from core.settings import get_settings
@@ -55,6 +57,8 @@ def create_app(sessions: sessionmaker[Session] | None = None) -> FastAPI:
     app.include_router(links_router)
     app.include_router(partner_pages_router)
     app.include_router(technician_pages_router)
+    app.include_router(field_app_router)
+    app.include_router(sheet_router)
     app.include_router(technician_router)
     app.include_router(notify_router)
     app.include_router(inbox_router)

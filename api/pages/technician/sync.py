@@ -1,0 +1,79 @@
+"""Where the field app's queue sends the technician's work: start a visit, one unit's
+outcome, finish a visit, behind the technician's secret link (the token in the address is
+the credential; no cookie, so no CSRF token). Each request names the visit and the serial
+(never a stop row, which a re-plan replaces), the day the sheet showed the visit on and
+when the phone recorded it, and carries the ``Idempotency-Key`` the phone gave it when it
+was recorded: sent again, it changes nothing.
+
+The answers are JSON for the app's script: 200 with the stop's state, or 409 with a plain
+reason when the work cannot be applied (kept for the support lead's inbox,
+routing/sheets/visits.py); an unknown link or another technician's visit is a 404, a
+partner's link a 403. The same workflow answers technician API keys at
+``/api/v1/visits/{visit_id}/...`` (routing/sheets/router.py).
+"""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Depends
+from fastapi.responses import JSONResponse
+from sqlalchemy.orm import Session
+
+from api.pages.technician.views import link_holder
+from core.deps import get_session
+from routing.sheets.schemas import VisitOutcomeIn, WorkIn, idempotency_key
+from routing.sheets.visits import FieldAction, act_once
+
+router = APIRouter(include_in_schema=False)
+
+
+def _act(session: Session, token: str, action: FieldAction, key: str | None) -> JSONResponse:
+    holder = link_holder(session, token, acting=True)
+    status, body = act_once(
+        session, action=action, technician_id=holder.technician_id, actor=holder.actor, key=key
+    )
+    return JSONResponse(body, status_code=status)
+
+
+@router.post("/t/{token}/visits/{visit_id}/start")
+def start(
+    token: str,
+    visit_id: int,
+    body: WorkIn,
+    key: str | None = Depends(idempotency_key),
+    session: Session = Depends(get_session),
+) -> JSONResponse:
+    action = FieldAction("start", visit_id, day=body.day, recorded_at=body.recorded_at)
+    return _act(session, token, action, key)
+
+
+@router.post("/t/{token}/visits/{visit_id}/units/{serial}/outcome")
+def outcome(
+    token: str,
+    visit_id: int,
+    serial: str,
+    body: VisitOutcomeIn,
+    key: str | None = Depends(idempotency_key),
+    session: Session = Depends(get_session),
+) -> JSONResponse:
+    action = FieldAction(
+        "outcome",
+        visit_id,
+        serial=serial,
+        outcome=body.outcome,
+        note=body.note,
+        day=body.day,
+        recorded_at=body.recorded_at,
+    )
+    return _act(session, token, action, key)
+
+
+@router.post("/t/{token}/visits/{visit_id}/finish")
+def finish(
+    token: str,
+    visit_id: int,
+    body: WorkIn,
+    key: str | None = Depends(idempotency_key),
+    session: Session = Depends(get_session),
+) -> JSONResponse:
+    action = FieldAction("finish", visit_id, day=body.day, recorded_at=body.recorded_at)
+    return _act(session, token, action, key)

@@ -1,0 +1,60 @@
+"""Pydantic shapes of the technician's workflow API, shared by the API routes
+(``router.py``) and the field app's routes behind the secret link
+(``api/pages/technician/sync.py``), and the optional ``Idempotency-Key`` header."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Literal
+
+from fastapi import Header
+from pydantic import BaseModel, ConfigDict, Field
+
+Outcome = Literal["fixed", "unable_to_access", "refused", "not_found"]
+
+
+class RouteRef(BaseModel):
+    route_id: int
+    day: date
+
+
+class OutcomeIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    outcome: Outcome
+    note: str | None = Field(None, max_length=2000)
+
+
+class WorkIn(BaseModel):
+    """What the field app (or any client that works offline) says about an action."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    day: date | None = Field(None, description="the day the technician's sheet showed the visit on")
+    recorded_at: datetime | None = Field(None, description="when the phone recorded it")
+
+
+class VisitOutcomeIn(WorkIn):
+    outcome: Outcome
+    note: str | None = Field(None, max_length=2000)
+
+
+def idempotency_key(
+    key: str | None = Header(
+        None,
+        alias="Idempotency-Key",
+        min_length=1,
+        max_length=200,
+        description="the same key again replays the first answer",
+    ),
+) -> str | None:
+    return key
+
+
+class StopOut(BaseModel):
+    stop_id: int
+    visit_id: int
+    status: str
+    started_at: datetime | None
+    finished_at: datetime | None
+    units: dict[str, str]  # serial -> state
