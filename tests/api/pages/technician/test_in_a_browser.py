@@ -14,6 +14,7 @@ violation, script error or request off the server but the map's tiles):
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import datetime, timedelta
 
 import pytest
 from fastapi.testclient import TestClient
@@ -213,3 +214,53 @@ def test_a_replan_between_recording_and_syncing_loses_nothing(
     conflicts = [p for p in tab.problems if p.startswith("409 for ")]
     assert len(conflicts) == 2
     tab.problems[:] = [p for p in tab.problems if p not in conflicts]
+
+
+def test_every_page_fits_a_phone(
+    client: TestClient,
+    keys: Keys,
+    world: PlanWorld,
+    live: str,
+    browse: Callable[..., Tab],
+    field_clock: FieldClock,
+) -> None:
+    base = link_base(client, keys.technician)
+    status = client.post("/api/v1/links", headers=h(keys.partner_b)).json()["urls"]["status"]
+    tab = browse(live, phone=True)
+    tab.offsite_allowed = TILES
+    page = tab.page
+
+    tab.goto(base)
+    expect(page.locator("li.day.today")).to_contain_text("Thu 3 Dec 2026")
+    assert tab.fits_phone()
+    tab.screenshot("field-app-days")
+
+    field_clock.set(at(7) - timedelta(hours=8))  # the evening before: the day is coming
+    tab.goto(f"{base}{DAY.isoformat()}")
+    tab.drawn("#day-map")
+    expect(page.locator("#not-yet")).to_be_visible()
+    assert page.locator("button[data-outcome]").count() == 0
+    # The stops in order, each ETA the stored arrival.
+    stops = page.locator("li.stop").evaluate_all(
+        "stops => stops.map(s => [Number(s.dataset.stopId),"
+        " s.querySelector('time').getAttribute('datetime')])"
+    )
+    assert [sid for sid, _ in stops] == [world.stops["SA1"], world.stops["SB1"]]
+    assert [datetime.fromisoformat(t) for _, t in stops] == [at(8, 20), at(9, 40)]
+    assert page.locator("li.stop").first.evaluate("s => getComputedStyle(s).borderStyle") == "solid"
+    assert tab.fits_phone()
+    tab.screenshot("field-app-coming-day")
+
+    # The read-only sheet the API serves (a support lead's key on every request).
+    tab.context.set_extra_http_headers(h(keys.lead))
+    tab.goto(f"/api/v1/routes/{world.route_id}/sheet?format=html")
+    tab.drawn("#day-map")
+    assert page.locator("button").count() == 0 and page.locator("#field-app").count() == 0
+    assert tab.fits_phone()
+    tab.screenshot("technician-sheet-phone")
+
+    tab.goto(status[status.index("/p/") :])
+    assert page.locator('tr.visit[data-site="SB1"]').count() == 1
+    assert "UB1: scheduled" in page.inner_text("body")
+    assert tab.fits_phone()
+    tab.screenshot("partner-status-phone")
