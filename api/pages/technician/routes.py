@@ -105,8 +105,9 @@ def _sheets(session: Session, technician_id: int) -> list[RouteSheet]:
 
 
 @router.get("/t/{token}")
-def link_root(token: str) -> RedirectResponse:
+def link_root(token: str, session: Session = Depends(get_session)) -> RedirectResponse:
     # The app's scope is /t/<token>/: the list of days lives inside it.
+    views.link_holder(session, token)
     return RedirectResponse(f"/t/{token}/", status_code=308)
 
 
