@@ -128,9 +128,7 @@ def start_visit(
     """On site at a visit of one's routes: the stop starts. 409 (kept for the lead when a
     technician meets it) when the visit moved off the caller's route or its day has not
     come."""
-    work = body or WorkIn()
-    action = FieldAction("start", visit_id, day=work.day, recorded_at=work.recorded_at)
-    return _visit_action(session, principal, action, key)
+    return _visit_action(session, principal, (body or WorkIn()).action("start", visit_id), key)
 
 
 @router.post("/visits/{visit_id}/units/{serial}/outcome")
@@ -144,16 +142,7 @@ def visit_outcome(
 ) -> JSONResponse:
     """One unit's outcome at a visit; the same again is a no-op, a different one after an
     outcome a 409 saying what is recorded."""
-    action = FieldAction(
-        "outcome",
-        visit_id,
-        serial=serial,
-        outcome=body.outcome,
-        note=body.note,
-        day=body.day,
-        recorded_at=body.recorded_at,
-    )
-    return _visit_action(session, principal, action, key)
+    return _visit_action(session, principal, body.outcome_for(visit_id, serial), key)
 
 
 @router.post("/visits/{visit_id}/finish")
@@ -165,6 +154,4 @@ def finish_visit(
     session: Session = Depends(get_session),
 ) -> JSONResponse:
     """Every unit has an outcome: the visit is done and the partner is told."""
-    work = body or WorkIn()
-    action = FieldAction("finish", visit_id, day=work.day, recorded_at=work.recorded_at)
-    return _visit_action(session, principal, action, key)
+    return _visit_action(session, principal, (body or WorkIn()).action("finish", visit_id), key)

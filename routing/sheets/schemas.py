@@ -10,6 +10,8 @@ from typing import Literal
 from fastapi import Header
 from pydantic import BaseModel, ConfigDict, Field
 
+from routing.sheets.visits import ActionKind, FieldAction
+
 Outcome = Literal["fixed", "unable_to_access", "refused", "not_found"]
 
 
@@ -33,10 +35,24 @@ class WorkIn(BaseModel):
     day: date | None = Field(None, description="the day the technician's sheet showed the visit on")
     recorded_at: datetime | None = Field(None, description="when the phone recorded it")
 
+    def action(self, kind: ActionKind, visit_id: int) -> FieldAction:
+        return FieldAction(kind, visit_id, day=self.day, recorded_at=self.recorded_at)
+
 
 class VisitOutcomeIn(WorkIn):
     outcome: Outcome
     note: str | None = Field(None, max_length=2000)
+
+    def outcome_for(self, visit_id: int, serial: str) -> FieldAction:
+        return FieldAction(
+            "outcome",
+            visit_id,
+            serial=serial,
+            outcome=self.outcome,
+            note=self.note,
+            day=self.day,
+            recorded_at=self.recorded_at,
+        )
 
 
 def idempotency_key(

@@ -3,35 +3,24 @@ they are, the new kind is accepted, and a downgrade that would lose one is refus
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Iterator
 
 import pytest
 from alembic import command
-from sqlalchemy import create_engine, text
+from sqlalchemy import text
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
 
 from core.db import alembic_config, upgrade
+from tests.migrations.scratch import database_at
 
 ITEM = "INSERT INTO inbox_item (kind, partner_id, summary, actor) VALUES (:kind, 1, 's', 'a')"
 
 
 @pytest.fixture
 def at_0007(engine: Engine) -> Iterator[tuple[str, Engine]]:
-    name = f"fieldrecall_0013_{uuid.uuid4().hex[:12]}"
-    admin = engine.execution_options(isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    url = engine.url.set(database=name)
-    fresh = create_engine(url)
-    try:
-        upgrade(url.render_as_string(hide_password=False), "0007")
-        yield url.render_as_string(hide_password=False), fresh
-    finally:
-        fresh.dispose()
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP DATABASE "{name}" WITH (FORCE)'))
+    with database_at(engine, "0007") as made:
+        yield made
 
 
 def test_field_conflicts_join_the_inbox_and_are_never_dropped(

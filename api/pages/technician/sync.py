@@ -42,8 +42,7 @@ def start(
     key: str | None = Depends(idempotency_key),
     session: Session = Depends(get_session),
 ) -> JSONResponse:
-    action = FieldAction("start", visit_id, day=body.day, recorded_at=body.recorded_at)
-    return _act(session, token, action, key)
+    return _act(session, token, body.action("start", visit_id), key)
 
 
 @router.post("/t/{token}/visits/{visit_id}/units/{serial}/outcome")
@@ -55,16 +54,7 @@ def outcome(
     key: str | None = Depends(idempotency_key),
     session: Session = Depends(get_session),
 ) -> JSONResponse:
-    action = FieldAction(
-        "outcome",
-        visit_id,
-        serial=serial,
-        outcome=body.outcome,
-        note=body.note,
-        day=body.day,
-        recorded_at=body.recorded_at,
-    )
-    return _act(session, token, action, key)
+    return _act(session, token, body.outcome_for(visit_id, serial), key)
 
 
 @router.post("/t/{token}/visits/{visit_id}/finish")
@@ -75,5 +65,4 @@ def finish(
     key: str | None = Depends(idempotency_key),
     session: Session = Depends(get_session),
 ) -> JSONResponse:
-    action = FieldAction("finish", visit_id, day=body.day, recorded_at=body.recorded_at)
-    return _act(session, token, action, key)
+    return _act(session, token, body.action("finish", visit_id), key)

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import text
 from sqlalchemy.orm import Session
@@ -16,8 +15,8 @@ from sqlalchemy.orm import Session
 from tests.api.pages.tables import state_changing_routes
 from tests.api.pages.technician.fixtures import link_base
 from tests.fixtures import Keys
-from tests.recall.campaigns.fixtures import declare, h, load_recall_registry
-from tests.routing.plans.fixtures import DAY, PlanWorld, publish_by_hand
+from tests.recall.campaigns.fixtures import h
+from tests.routing.plans.fixtures import DAY, PlanWorld
 
 # Where the workflow's routes are defined.
 MODULES = ("routing.sheets.router", "api.pages.technician.routes", "api.pages.technician.sync")
@@ -64,17 +63,6 @@ TECHNICIAN_ROUTES = {("GET", "/api/v1/routes/{route_id}/sheet")} | {
 
 def test_the_table_lists_every_state_changing_route(client: TestClient) -> None:
     assert state_changing_routes(client.app, MODULES) == set(TABLE)  # type: ignore[arg-type]
-
-
-@pytest.fixture
-def keys(session: Session) -> Keys:
-    return load_recall_registry(session)
-
-
-@pytest.fixture
-def world(client: TestClient, keys: Keys, session: Session) -> PlanWorld:
-    campaign = declare(client, keys.lead, batch_keys=["B1"])
-    return publish_by_hand(session, campaign["id"])
 
 
 def partner_link_as_technician_link(client: TestClient, key: str) -> str:

@@ -16,7 +16,6 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import datetime, timedelta
 
-import pytest
 from fastapi.testclient import TestClient
 from playwright.sync_api import Page, Request, expect
 from sqlalchemy import select
@@ -28,22 +27,10 @@ from tests.api.pages.technician.fixtures import link_base, outcome_events, repla
 from tests.browser import Tab
 from tests.conftest import FieldClock
 from tests.fixtures import Keys
-from tests.recall.campaigns.fixtures import declare, h, load_recall_registry
-from tests.routing.plans.fixtures import DAY, PlanWorld, at, publish_by_hand
+from tests.recall.campaigns.fixtures import h
+from tests.routing.plans.fixtures import DAY, PlanWorld, at
 
 TILES = "https://tile.openstreetmap.org/"  # the default tile host: tried, and aborted
-
-
-@pytest.fixture
-def keys(session: Session) -> Keys:
-    return load_recall_registry(session)
-
-
-@pytest.fixture
-def world(client: TestClient, keys: Keys, session: Session, field_clock: FieldClock) -> PlanWorld:
-    campaign = declare(client, keys.lead, batch_keys=["B1"])
-    field_clock.set(at(7, 30))  # the morning of the route's day, in Helsinki
-    return publish_by_hand(session, campaign["id"])
 
 
 def open_app(browse: Callable[..., Tab], live: str, path: str) -> Tab:

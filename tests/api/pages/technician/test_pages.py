@@ -19,27 +19,13 @@ from recall.models import VisitRequest
 from tests.api.pages.technician.fixtures import link_base
 from tests.conftest import FieldClock
 from tests.fixtures import Keys
-from tests.recall.campaigns.fixtures import declare, load_recall_registry
-from tests.routing.plans.fixtures import DAY, PlanWorld, at, publish_by_hand
+from tests.routing.plans.fixtures import DAY, PlanWorld, at
 
 
 @pytest.fixture
-def keys(session: Session) -> Keys:
-    return load_recall_registry(session)
-
-
-@pytest.fixture
-def world(client: TestClient, keys: Keys, session: Session, field_clock: FieldClock) -> PlanWorld:
-    campaign = declare(client, keys.lead, batch_keys=["B1"])
-    field_clock.set(at(7))
-    made = publish_by_hand(session, campaign["id"])
-    session.get_one(VisitRequest, made.visits["SA1"]).partner_note = "Key at the front desk"
+def base(client: TestClient, keys: Keys, world: PlanWorld, session: Session) -> str:
+    session.get_one(VisitRequest, world.visits["SA1"]).partner_note = "Key at the front desk"
     session.commit()
-    return made
-
-
-@pytest.fixture
-def base(client: TestClient, keys: Keys, world: PlanWorld) -> str:
     return link_base(client, keys.technician)
 
 
