@@ -136,6 +136,7 @@
   }
 
   var sending = null;
+  var again = false; // something was recorded while the queue was being sent
 
   function drain() {
     return items().then(function (all) {
@@ -171,14 +172,20 @@
   }
 
   function sync() {
-    if (!sending) {
-      sending = (navigator.onLine ? drain() : Promise.resolve(false))
-        .catch(function (error) { console.warn("field app: sync stopped", error); })
-        .then(function () {
-          sending = null;
-          return render();
-        });
+    if (sending) {
+      again = true;
+      return sending;
     }
+    sending = (navigator.onLine ? drain() : Promise.resolve(false))
+      .catch(function (error) { console.warn("field app: sync stopped", error); })
+      .then(function () {
+        sending = null;
+        if (again) {
+          again = false;
+          return sync();
+        }
+        return render();
+      });
     return sending;
   }
 
@@ -216,6 +223,9 @@
     var latest = live.length ? live[live.length - 1] : null;
     var state = unit.dataset.state;
     var outcome = unit.dataset.done || (FINAL[state] ? state : null) || (latest && latest.outcome);
+    // A unit that is not this visit's work (added to the recall since, or waiting for a
+    // revisit or the lead) takes no outcome here and does not hold the finish back.
+    var work = state === "scheduled" || state === "in_progress";
     unit.classList.toggle("done", Boolean(outcome) && !(latest && latest.status === "waiting"));
     unit.classList.toggle("waiting", Boolean(latest && latest.status === "waiting"));
     unit.classList.toggle("conflict", refused.length > 0 && !outcome);
@@ -233,8 +243,8 @@
       text(note, "");
     }
     show(note, Boolean(note && note.textContent));
-    show(unit.querySelector(".outcomes"), stopStarted && !stopFinished && !outcome);
-    return Boolean(outcome);
+    show(unit.querySelector(".outcomes"), work && stopStarted && !stopFinished && !outcome);
+    return Boolean(outcome) || !work;
   }
 
   function renderStop(stop, queue) {

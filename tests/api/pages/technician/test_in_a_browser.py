@@ -18,9 +18,10 @@ from datetime import datetime, timedelta
 
 from fastapi.testclient import TestClient
 from playwright.sync_api import Page, Request, expect
-from sqlalchemy import select
+from sqlalchemy import select, text
 from sqlalchemy.orm import Session
 
+from devices.importer import import_csv
 from recall.models import OutboxMessage, VisitRequest
 from routing.plans.models import PlanStop
 from tests.api.pages.technician.fixtures import link_base, outcome_events, replan_by_hand
@@ -80,6 +81,22 @@ def test_offline_a_stop_is_worked_and_synced_once_when_back_online(
     live: str,
     browse: Callable[..., Tab],
 ) -> None:
+    # A unit that entered the recall after the plan: at SA1, but not this visit's work.
+    import_csv(
+        session,
+        "units",
+        b"serial,batch_key,site_key,installed_on\nUA9,B1,SA1,2025-09-01\n",
+        filename="units.csv",
+    )
+    session.execute(
+        text(
+            "INSERT INTO campaign_unit (campaign_id, unit_id, site_id, partner_id, state, added_by)"
+            " SELECT v.campaign_id, u.id, v.site_id, v.partner_id, 'notified', 'test'"
+            " FROM visit_request v, unit u WHERE v.id = :visit AND u.serial = 'UA9'"
+        ),
+        {"visit": world.visits["SA1"]},
+    )
+    session.commit()
     base = link_base(client, keys.technician)
     tab = open_app(browse, live, f"{base}{DAY.isoformat()}")
     page = tab.page
@@ -98,6 +115,9 @@ def test_offline_a_stop_is_worked_and_synced_once_when_back_online(
     expect(finish).to_contain_text("2 units to go")
     record(page, 1, "UA1", "fixed", "board swapped")
     record(page, 1, "UA4", "refused", "owner declined")
+    ua9 = page.locator('#stop-1 li.unit[data-serial="UA9"]')
+    expect(ua9.locator(".state")).to_have_text("to be planned again")
+    expect(ua9.locator(".outcomes")).to_be_hidden()
     expect(finish).to_be_enabled()
     finish.click()
     page.click("#confirm-ok")
