@@ -41,8 +41,9 @@ def actor_name(session: Session, actor: str) -> str:
 def what_is_recorded(
     session: Session, campaign_unit: CampaignUnit, serial: str, visit: VisitRequest
 ) -> str:
-    """``unit UA1 has the outcome fixed, recorded 09:12 on 2026-12-03 (Europe/Helsinki) by
-    Tiina Tech: board swapped``, from the unit's latest move (the audit trail)."""
+    """``unit UA1 has the final outcome fixed, recorded 09:12 on 2026-12-03
+    (Europe/Helsinki) by Tea Tech: board swapped``, from the unit's latest move (the audit
+    trail)."""
     state = campaign_unit.state
     event = session.scalars(
         select(Event)

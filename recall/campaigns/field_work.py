@@ -20,7 +20,7 @@ lead as a ``field_conflict`` item of the inbox (``keep_conflict``), never droppe
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import datetime
 
 from sqlalchemy import func, select
 from sqlalchemy.dialects.postgresql import distinct_on
@@ -35,13 +35,7 @@ from recall.campaigns.field_conflicts import keep_conflict as keep_conflict  # r
 from recall.campaigns.field_conflicts import what_is_recorded
 from recall.campaigns.lifecycle import move_unit, move_units, unit_entity_key
 from recall.campaigns.visits import sync_visits
-from recall.models import (
-    OUTCOMES,
-    REVISIT_OUTCOMES,
-    Campaign,
-    CampaignUnit,
-    VisitRequest,
-)
+from recall.models import OUTCOMES, REVISIT_OUTCOMES, Campaign, CampaignUnit, VisitRequest
 
 # Failure reports the technician should see (resolved ones are history).
 OPEN_REPORT_STATUSES = ("open", "triaged", "linked_to_recall")
@@ -94,8 +88,6 @@ class VisitWork:
     contact_phone: str | None
     access_notes: str | None
     status: str
-    scheduled_date: date | None
-    technician_id: int | None
     units: tuple[UnitToFix, ...]
 
 
@@ -155,8 +147,6 @@ def visit_work(session: Session, visit_ids: list[int]) -> dict[int, VisitWork]:
             contact_phone=partner.contact_phone,
             access_notes=visit.partner_note,
             status=visit.status,
-            scheduled_date=visit.scheduled_date,
-            technician_id=visit.technician_id,
             units=tuple(units.get((campaign.id, site.id), ())),
         )
         for visit, campaign, site, partner in rows
