@@ -7,19 +7,23 @@ on its day, and a technician's conflicts are kept for the lead's inbox."""
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo
 
 import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import select, text
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, sessionmaker
 
+from devices.models import Technician
 from recall.models import VisitRequest
-from routing.plans.models import PlanStop
+from routing.plans import service as plans
+from routing.plans.models import FieldPlan, PlanRoute, PlanStop
 from tests.api.pages.technician.fixtures import outcome_events, replan_by_hand
 from tests.conftest import FieldClock
 from tests.fixtures import Keys
 from tests.recall.campaigns.fixtures import declare, h, load_recall_registry
 from tests.routing.plans.fixtures import DAY, PlanWorld, at, publish_by_hand
+from tests.routing.plans.planner_world import make_world, plan_now, replan_now
 
 
 @pytest.fixture
@@ -184,3 +188,64 @@ def test_a_done_visit_and_the_summary_of_the_finished_stop(
     assert again.status_code == 200
     revisit = session.scalars(select(VisitRequest).where(VisitRequest.attempt == 2)).one()
     assert revisit.status == "requested"
+
+
+@pytest.mark.parametrize("absent_days", [1, 5])
+def test_a_real_replan_between_recording_and_sending_loses_nothing(
+    client: TestClient,
+    session: Session,
+    sessions: sessionmaker[Session],
+    field_clock: FieldClock,
+    absent_days: int,
+) -> None:
+    """The planner's own re-plan: Tea Tech records UB1 fixed at SB1 while offline; the lead,
+    told Tea Tech is off that day (or the rest of the week), records the absence and
+    re-plans from that day (the day's routes are frozen unless their technician is
+    absent), and publishes; then the phone sends. Off for a day, Tea Tech keeps the visit
+    on a later day: the outcome lands on it (worked on its first day). Off for the week,
+    nobody within reach can take it: a conflict, kept for the lead."""
+    world = make_world(client, session)
+    plans.publish(session, plan_id=plan_now(session, sessions, world.campaign_id), actor="lead")
+    session.commit()
+    visit = world.visits["SB1"]
+    day, technician = session.execute(
+        select(PlanRoute.day, PlanRoute.technician_id)
+        .join(PlanStop, PlanStop.route_id == PlanRoute.id)
+        .join(FieldPlan, FieldPlan.id == PlanStop.plan_id)
+        .where(PlanStop.visit_request_id == visit, FieldPlan.status == "published")
+    ).one()
+    assert session.get_one(Technician, technician).technician_key == "T1"
+    field_clock.set(datetime(day.year, day.month, day.day, 9, tzinfo=ZoneInfo("Europe/Helsinki")))
+
+    absent = client.post(
+        "/api/v1/absences",
+        json={
+            "technician_key": "T1",
+            "first_day": day.isoformat(),
+            "last_day": (day + timedelta(days=absent_days - 1)).isoformat(),
+        },
+        headers=h(world.keys.lead),
+    )
+    assert absent.status_code == 201, absent.text
+    replan = replan_now(session, sessions, world.campaign_id, today=day)
+    plans.publish(session, plan_id=replan, actor="lead")
+    session.commit()
+    moved = session.get_one(VisitRequest, visit)
+
+    sent = outcome(
+        client, world.keys.technician, visit, "UB1", "fixed", day=day.isoformat(), note="done"
+    )
+    kept = client.get("/api/v1/inbox?kind=field_conflict", headers=h(world.keys.lead)).json()
+    if absent_days == 1:
+        assert (moved.status, moved.technician_id) == ("scheduled", technician)
+        assert moved.scheduled_date is not None and moved.scheduled_date > day
+        assert sent["http"] == 200 and outcome_events(session, "UB1") == ["fixed"]
+        assert kept["total"] == 0
+    else:
+        assert moved.status == "requested"
+        assert sent["http"] == 409 and sent["kept_for_lead"] is True
+        assert sent["detail"] == (
+            "the visit to Beta One is no longer on your route: it waits for a new date"
+        )
+        assert outcome_events(session, "UB1") == []
+        assert [i["data"]["recorded"]["outcome"] for i in kept["items"]] == ["fixed"]
