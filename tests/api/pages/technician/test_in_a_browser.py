@@ -101,6 +101,15 @@ def test_offline_a_stop_is_worked_and_synced_once_when_back_online(
     tab = open_app(browse, live, f"{base}{DAY.isoformat()}")
     page = tab.page
     sent = posts(page)
+    # Chromium's own check: the app can be installed (manifest, icons, a service worker)
+    cdp = tab.context.new_cdp_session(page)
+    # (A Playwright context is incognito, which Chromium reports; it still checks the rest,
+    # e.g. a page without a manifest adds no-manifest.)
+    errors = cdp.send("Page.getInstallabilityErrors")["installabilityErrors"]
+    assert [e["errorId"] for e in errors] == ["in-incognito"]
+    manifest = cdp.send("Page.getAppManifest")
+    assert manifest["url"].endswith(f"{base}manifest.webmanifest") and manifest["errors"] == []
+    cdp.detach()
 
     tab.context.set_offline(True)
     page.reload()
