@@ -11,6 +11,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from api.pages.errors import link_refusal
 from core.errors import AppError
 
 log = logging.getLogger("fieldrecall.api")
@@ -47,7 +48,10 @@ def install_error_handlers(app: FastAPI) -> None:
         return _body("ValidationError", problems, 422)
 
     @app.exception_handler(StarletteHTTPException)
-    async def http_error(_: Request, exc: StarletteHTTPException) -> JSONResponse:
+    async def http_error(request: Request, exc: StarletteHTTPException) -> Response:
+        page = link_refusal(request.url.path, exc.status_code)
+        if page is not None:  # a person following a link gets a page
+            return page
         names = {404: "NotFound", 405: "MethodNotAllowed", 413: "PayloadTooLarge"}
         return _body(names.get(exc.status_code, "HTTPError"), exc.detail, exc.status_code)
 

@@ -81,11 +81,13 @@ def reported(report: ReportNote, stop: SheetStop) -> str:
 
 
 def unit_done(state: str, last_outcome: str | None, stop_status: str) -> str | None:
-    """The outcome a unit shows as done at this stop, or None while it is to do."""
+    """The outcome a unit shows as done at this stop, or None while it is to do. Once the
+    stop is finished a unit shows the outcome recorded at this visit (a revisit may have
+    moved its state on); one that was not the visit's work has none and is not done."""
     if state in OUTCOME_LABELS or state == "waived":
         return state
     if stop_status == "finished":
-        return last_outcome or state
+        return last_outcome
     return None
 
 

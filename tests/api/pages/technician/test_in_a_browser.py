@@ -163,6 +163,9 @@ def test_offline_a_stop_is_worked_and_synced_once_when_back_online(
     page.reload()  # online again: the server's own page shows the stop done
     expect(page.locator("#stop-1")).to_have_attribute("data-status", "finished")
     expect(page.locator('#stop-1 li.unit[data-serial="UA4"] .state')).to_have_text("refused")
+    # The unit that was not the visit's work is not shown done.
+    expect(ua9).to_have_class("unit")
+    expect(ua9.locator(".state")).to_have_text("to be planned again")
     settle(page)
     assert tab.fits_phone()
     tab.screenshot("field-app-synced")

@@ -115,3 +115,28 @@ def test_the_exports_stay_and_the_pdf_has_the_opening_hours(client: TestClient, 
     for fmt in ("ics", "gpx", "geojson"):
         assert client.get(f"{base}{DAY.isoformat()}.{fmt}").status_code == 200
     assert client.get(f"{base}2026-12-04").status_code == 404
+
+
+def test_errors_behind_the_link_are_pages_for_a_person(client: TestClient, base: str) -> None:
+    day = f"{base}{DAY.isoformat()}"
+    for method, url, status, says in [
+        ("GET", "/t/lnk_nothing/", 404, "the link may have been replaced"),
+        ("GET", "/t/lnk_nothing", 404, "the link may have been replaced"),
+        ("GET", f"{base}2026-13-45", 422, "Missing or invalid: day."),
+        ("GET", f"{day}.docx", 422, "unknown format"),
+        ("GET", f"{base}no/such/page", 404, "nothing at this address"),
+        ("GET", "/t/", 404, "nothing at this address"),
+        ("GET", f"{base}visits/1/start", 405, "cannot be used that way"),
+        ("POST", day, 405, "cannot be used that way"),
+    ]:
+        answer = client.request(method, url)
+        assert (answer.status_code, answer.headers["content-type"]) == (
+            status,
+            "text/html; charset=utf-8",
+        ), url
+        assert says in answer.text and '"error"' not in answer.text, url
+    # The app's own requests are answered in JSON, which its script reads.
+    sent = client.post(f"{base}visits/1/start", json={"day": "someday"})
+    assert sent.status_code == 422 and sent.json()["error"] == "ValidationError"
+    # Elsewhere the API's shape stays.
+    assert client.get("/api/v1/nothing").json()["error"] == "NotFound"
