@@ -6,9 +6,9 @@
  * - /static/ files: their addresses carry a content hash, so a kept copy is always right;
  *   kept on first use.
  * - Posts (the work queue) always go to the network: the page keeps what cannot be sent.
- * - The message {type: "keep", urls} fetches and keeps those addresses now and answers
- *   {kept, failed} on the port it came with: the page asks for the coming days and the
- *   scripts and styles they use.
+ * - The message {type: "keep", urls} fetches and keeps those addresses now, with every
+ *   /static/ file a kept page uses, and answers {kept, failed} on the port it came with:
+ *   the page asks for the list of days, the coming days and its own scripts and styles.
  */
 "use strict";
 
@@ -70,18 +70,51 @@ self.addEventListener("fetch", function (event) {
   }
 });
 
+// The static files a kept page uses (scripts, styles, icons): a day never opened online
+// needs them offline too (the map's Leaflet is on a day's page, not on the list of days).
+var PAGE_ASSET = /(?:src|href)="(\/static\/[^"]+)"/g;
+
+function assetsOf(html) {
+  var found = [];
+  var match;
+  PAGE_ASSET.lastIndex = 0;
+  while ((match = PAGE_ASSET.exec(html)) !== null) {
+    found.push(new URL(match[1].replace(/&amp;/g, "&"), self.location.origin).href);
+  }
+  return found;
+}
+
+function keepAsset(url) {
+  var request = new Request(url);
+  return kept(request).then(function (hit) {
+    if (hit) return true;
+    return fetch(request).then(function (response) {
+      if (!response.ok) return false;
+      return keep(request, response).then(function () { return true; });
+    }, function () { return false; });
+  });
+}
+
+// A page and every static file it uses; true when all of them are kept.
+function keepPage(url) {
+  var request = new Request(url, { credentials: "same-origin" });
+  return fetch(request, { cache: "no-store" }).then(function (response) {
+    if (!response.ok) return false;
+    var html = (response.headers.get("Content-Type") || "").indexOf("text/html") === 0;
+    var text = html ? response.clone().text() : Promise.resolve("");
+    return keep(request, response)
+      .then(function () { return text; })
+      .then(function (body) { return Promise.all(assetsOf(body).map(keepAsset)); })
+      .then(function (assets) { return assets.every(Boolean); });
+  }, function () { return false; });
+}
+
 self.addEventListener("message", function (event) {
   var data = event.data || {};
   if (data.type !== "keep" || !Array.isArray(data.urls)) return;
   var port = event.ports && event.ports[0];
   var urls = data.urls.filter(function (url, i, all) { return all.indexOf(url) === i; });
-  var work = Promise.all(urls.map(function (url) {
-    var request = new Request(url, { credentials: "same-origin" });
-    return fetch(request, { cache: "no-store" }).then(function (response) {
-      if (!response.ok) return false;
-      return keep(request, response).then(function () { return true; });
-    }, function () { return false; });
-  })).then(function (results) {
+  var work = Promise.all(urls.map(keepPage)).then(function (results) {
     var ok = results.filter(Boolean).length;
     if (port) port.postMessage({ kept: ok, failed: results.length - ok });
   });

@@ -35,12 +35,14 @@ TILES = "https://tile.openstreetmap.org/"  # the default tile host: tried, and a
 
 
 def open_app(browse: Callable[..., Tab], live: str, path: str) -> Tab:
-    """The day opened online, on a phone, with its pages kept for offline use."""
+    """A page of the app (a day, or the list of days) opened online, on a phone, with
+    the pages kept for offline use."""
     tab = browse(live, phone=True, service_workers=True)
     tab.offsite_allowed = TILES
     tab.goto(path)
     expect(tab.page.locator("body")).to_have_attribute("data-offline", "kept", timeout=20_000)
-    tab.drawn("#day-map")
+    if tab.page.locator("#day-map").count():
+        tab.drawn("#day-map")
     return tab
 
 
@@ -235,6 +237,36 @@ def test_a_replan_between_recording_and_syncing_loses_nothing(
     tab.problems[:] = [p for p in tab.problems if p not in conflicts]
 
 
+def test_the_coming_days_open_offline_once_the_list_was_opened(
+    client: TestClient,
+    keys: Keys,
+    world: PlanWorld,
+    session: Session,
+    live: str,
+    browse: Callable[..., Tab],
+) -> None:
+    # Beta One's visit moves to Tea Tech's next day: two days on the route, only the list
+    # of days is opened with a connection.
+    replan_by_hand(session, world, {"SB1": ("T1", DAY + timedelta(days=1))})
+    base = link_base(client, keys.technician)
+    tab = open_app(browse, live, base)
+    page = tab.page
+    expect(page.locator("li.day")).to_have_count(2)
+
+    tab.context.set_offline(True)
+    tomorrow = (DAY + timedelta(days=1)).isoformat()
+    page.click(f'li.day a[href="{base}{tomorrow}"]')
+    expect(page.locator("h1")).to_contain_text("Fri 4 Dec 2026")
+    expect(page.locator("#sync-state")).to_contain_text("Offline")
+    expect(page.locator("li.stop")).to_have_count(1)
+    expect(page.locator("#not-yet")).to_be_visible()  # its day has not come
+    tab.drawn("#day-map")
+    page.go_back()
+    page.click(f'li.day a[href="{base}{DAY.isoformat()}"]')
+    expect(page.locator("#stop-1 button.start")).to_be_visible()
+    assert tab.fits_phone()
+
+
 def test_every_page_fits_a_phone(
     client: TestClient,
     keys: Keys,
@@ -277,6 +309,14 @@ def test_every_page_fits_a_phone(
     assert page.locator("button").count() == 0 and page.locator("#field-app").count() == 0
     assert tab.fits_phone()
     tab.screenshot("technician-sheet-phone")
+
+    # A wrong address behind the link is a page for a person, on a phone too.
+    gone = tab.goto(f"{base}no/such/page")
+    assert gone.status == 404
+    expect(page.locator("h1")).to_have_text("Nothing here")
+    assert tab.fits_phone()
+    tab.screenshot("field-app-wrong-address")
+    tab.problems[:] = [p for p in tab.problems if "404" not in p]
 
     tab.goto(status[status.index("/p/") :])
     assert page.locator('tr.visit[data-site="SB1"]').count() == 1
