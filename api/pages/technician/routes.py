@@ -83,8 +83,9 @@ def sheet(
 
 
 def _app(token: str, days: list[date], zone: str, day: date | None) -> dict[str, Any]:
-    """The field app's settings on a page: where it lives, what day it is, and the pages
-    to keep offline (the list of days, and every day from today on)."""
+    """The field app's settings on a page: where it lives, what day it is (and the zone
+    the day runs in, for the phone's clock), and the pages to keep offline (the list of
+    days, and every day from today on)."""
     base = f"/t/{token}/"
     today = today_in(zone)
     return {
@@ -93,6 +94,7 @@ def _app(token: str, days: list[date], zone: str, day: date | None) -> dict[str,
         "manifest": f"{base}manifest.webmanifest",
         "day": day.isoformat() if day else None,
         "today": today.isoformat(),
+        "zone": zone,
         "keep": [base, *(views.day_url(base, d) for d in days if d >= today)],
     }
 

@@ -11,8 +11,11 @@
  *   sent again.
  * - Shows: waiting items (yellow), sent work as done (green), and work the server refused
  *   (red, with its reason; the server keeps it for the support lead).
+ * - The buttons show once the day has come, by the server's clock when the page was
+ *   served or by the phone's clock in the day's zone: a day kept the evening before works
+ *   offline in the morning (the server still refuses work sent before its day).
  * Settings come from <script type="application/json" id="field-app">: base, worker, day,
- * today, keep.
+ * today, zone, keep.
  */
 (function () {
   "use strict";
@@ -31,6 +34,25 @@
     waived: "waived by the support lead",
   };
   var FINAL = { fixed: true, unable_to_access: true, refused: true, not_found: true, waived: true };
+
+  // Today's date (YYYY-MM-DD) by the phone's clock in the day's zone.
+  function phoneToday() {
+    try {
+      var parts = new Intl.DateTimeFormat("en-CA", {
+        timeZone: app.zone, year: "numeric", month: "2-digit", day: "2-digit",
+      }).formatToParts(new Date());
+      var part = function (type) {
+        return parts.filter(function (p) { return p.type === type; })[0].value;
+      };
+      return part("year") + "-" + part("month") + "-" + part("day");
+    } catch (error) {
+      return app.today;
+    }
+  }
+
+  function dayHasCome() {
+    return !app.day || app.day <= app.today || app.day <= phoneToday();
+  }
 
   // ---- the queue (IndexedDB) ------------------------------------------------------------
 
@@ -247,7 +269,7 @@
     return Boolean(outcome) || !work;
   }
 
-  function renderStop(stop, queue) {
+  function renderStop(stop, queue, come) {
     var visitId = Number(stop.dataset.visitId);
     var queued = queue.filter(function (i) { return i.visit_id === visitId; });
     var live = queued.filter(function (i) { return i.status !== "conflict"; });
@@ -258,13 +280,14 @@
     var finished = status === "finished" || live.some(function (i) { return i.kind === "finish"; });
     var started = finished || status === "started" || live.length > 0;
     var open = !blocked.length;
+    var workable = open && come;
     var units = Array.prototype.slice.call(stop.querySelectorAll("li.unit"));
     var left = units.filter(function (unit) {
-      return !renderUnit(unit, started && open, finished, queued);
+      return !renderUnit(unit, started && workable, finished, queued);
     }).length;
-    show(stop.querySelector("button.start"), open && !started);
+    show(stop.querySelector("button.start"), workable && !started);
     var finish = stop.querySelector("button.finish");
-    show(finish, open && started && !finished);
+    show(finish, workable && started && !finished);
     if (finish) {
       finish.disabled = left > 0;
       text(finish, left > 0 ? "Finish stop (" + left + (left === 1 ? " unit" : " units") + " to go)" : "Finish stop");
@@ -287,8 +310,10 @@
 
   function render() {
     return items().then(function (queue) {
+      var come = dayHasCome();
+      show(document.getElementById("not-yet"), !come);
       Array.prototype.forEach.call(document.querySelectorAll("li.stop[data-visit-id]"), function (stop) {
-        renderStop(stop, queue);
+        renderStop(stop, queue, come);
       });
       var waiting = queue.filter(function (i) { return i.status === "waiting"; }).length;
       var refused = queue.filter(function (i) { return i.status === "conflict"; });

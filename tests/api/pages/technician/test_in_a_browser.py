@@ -267,6 +267,46 @@ def test_the_coming_days_open_offline_once_the_list_was_opened(
     assert tab.fits_phone()
 
 
+def test_a_day_kept_the_evening_before_is_worked_offline_in_the_morning(
+    client: TestClient,
+    keys: Keys,
+    world: PlanWorld,
+    session: Session,
+    live: str,
+    browse: Callable[..., Tab],
+    field_clock: FieldClock,
+) -> None:
+    evening = at(7) - timedelta(hours=8)
+    field_clock.set(evening)
+    base = link_base(client, keys.technician)
+    tab = browse(live, phone=True, service_workers=True)
+    tab.context.clock.set_fixed_time(evening)
+    tab.offsite_allowed = TILES
+    tab.goto(f"{base}{DAY.isoformat()}")
+    page = tab.page
+    expect(page.locator("body")).to_have_attribute("data-offline", "kept", timeout=20_000)
+    expect(page.locator("#not-yet")).to_be_visible()
+    expect(page.locator("#stop-1 button.start")).to_be_hidden()
+
+    # The morning, no signal: the page kept last evening opens, and takes the work.
+    tab.context.set_offline(True)
+    tab.context.clock.set_fixed_time(at(7, 30))
+    page.reload()
+    expect(page.locator("#sync-state")).to_contain_text("Offline")
+    expect(page.locator("#not-yet")).to_be_hidden()
+    page.click("#stop-1 button.start")
+    record(page, 1, "UA1", "fixed", "board swapped")
+    expect(page.locator("#sync-state")).to_have_attribute("data-waiting", "2")
+
+    field_clock.set(at(7, 30))
+    tab.context.set_offline(False)
+    expect(page.locator("#sync-state")).to_have_attribute("data-waiting", "0", timeout=20_000)
+    expect(page.locator("#sync-state")).to_have_attribute("data-conflicts", "0")
+    settle(page)
+    assert outcome_events(session, "UA1") == ["fixed"]
+    assert session.get_one(PlanStop, world.stops["SA1"]).status == "started"
+
+
 def test_every_page_fits_a_phone(
     client: TestClient,
     keys: Keys,
@@ -286,11 +326,13 @@ def test_every_page_fits_a_phone(
     assert tab.fits_phone()
     tab.screenshot("field-app-days")
 
-    field_clock.set(at(7) - timedelta(hours=8))  # the evening before: the day is coming
+    evening = at(7) - timedelta(hours=8)  # the evening before: the day is coming
+    field_clock.set(evening)
+    tab.context.clock.set_fixed_time(evening)
     tab.goto(f"{base}{DAY.isoformat()}")
     tab.drawn("#day-map")
     expect(page.locator("#not-yet")).to_be_visible()
-    assert page.locator("button[data-outcome]").count() == 0
+    assert page.locator("button:visible").count() == 0
     # The stops in order, each ETA the stored arrival.
     stops = page.locator("li.stop").evaluate_all(
         "stops => stops.map(s => [Number(s.dataset.stopId),"

@@ -69,17 +69,20 @@ def test_the_day_shows_what_the_technician_needs_at_each_stop(
     assert "<strong>display dead</strong> · Tue 4 Nov 2025, reported by telemetry" in beta
     # The buttons, for the app's script.
     assert beta.count('data-outcome="') == 4 and 'data-action="start"' in beta
-    assert 'id="not-yet"' not in html
+    assert '<p class="notice" id="not-yet" hidden>' in html
     assert '<script type="application/json" id="field-app">' in html
 
 
-def test_a_coming_day_has_no_buttons_yet(
+def test_a_coming_day_says_from_when_work_is_recorded(
     client: TestClient, base: str, field_clock: FieldClock
 ) -> None:
     field_clock.set(at(7) - timedelta(hours=8))  # 23:00 the day before, in Helsinki
     html = client.get(f"{base}{DAY.isoformat()}").text
-    assert 'id="not-yet"' in html and "from Thu 3 Dec 2026 on" in html
-    assert "data-outcome=" not in html and 'data-action="start"' not in html
+    assert '<p class="notice" id="not-yet">' in html and "from Thu 3 Dec 2026 on" in html
+    # The buttons are there, hidden: the app shows them once the day has come by the
+    # phone's clock (tests/api/pages/technician/test_in_a_browser.py).
+    assert '<button type="button" class="start" data-action="start" hidden>' in html
+    assert '"today": "2026-12-02"' in html and '"zone": "Europe/Helsinki"' in html
     assert f'"keep": ["{base}", "{base}{DAY.isoformat()}"]' in html
 
 
