@@ -374,7 +374,7 @@
     if (!button) return;
     var stop = button.closest("li.stop");
     var visitId = Number(stop.dataset.visitId);
-    var site = stop.querySelector("h2").textContent.replace(/\s+/g, " ").trim();
+    var site = "stop " + stop.dataset.seq + ", " + stop.dataset.site;
     if (button.dataset.action === "start") {
       record({ kind: "start", visit_id: visitId });
     } else if (button.dataset.action === "finish") {

@@ -53,13 +53,17 @@ def settle(page: Page) -> None:
     page.evaluate("window.fieldApp.settled()")
 
 
-def record(page: Page, stop: int, serial: str, outcome: str, note: str) -> None:
+def record(
+    page: Page, stop: int, serial: str, outcome: str, note: str, shot: Tab | None = None
+) -> None:
     unit = page.locator(f'#stop-{stop} li.unit[data-serial="{serial}"]')
     unit.locator(f'button[data-outcome="{outcome}"]').click()
     dialog = page.locator("dialog#confirm")
     expect(dialog).to_be_visible()
-    expect(dialog).to_contain_text(serial)
+    expect(dialog).to_contain_text(f"Record {serial} at stop {stop}, ")
     page.fill("#confirm-note", note)
+    if shot:
+        shot.screenshot("field-app-confirm", full_page=False)
     page.click("#confirm-ok")
     expect(dialog).to_be_hidden()
 
@@ -124,7 +128,7 @@ def test_offline_a_stop_is_worked_and_synced_once_when_back_online(
     finish = page.locator("#stop-1 button.finish")
     expect(finish).to_be_disabled()
     expect(finish).to_contain_text("2 units to go")
-    record(page, 1, "UA1", "fixed", "board swapped")
+    record(page, 1, "UA1", "fixed", "board swapped", shot=tab)
     record(page, 1, "UA4", "refused", "owner declined")
     ua9 = page.locator('#stop-1 li.unit[data-serial="UA9"]')
     expect(ua9.locator(".state")).to_have_text("to be planned again")
