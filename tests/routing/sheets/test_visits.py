@@ -112,6 +112,28 @@ def test_a_repeat_changes_nothing_and_another_outcome_says_what_is_recorded(
     assert count(session, "inbox_item") == 1
 
 
+def test_a_key_sent_again_replays_the_first_answer_and_keeps_one_conflict(
+    client: TestClient, keys: Keys, world: PlanWorld, session: Session
+) -> None:
+    # The phone's reply was lost: it sends the same work with the same key again.
+    replan_by_hand(session, world, {"SB1": ("T2", DAY)})
+    url = f"/api/v1/visits/{world.visits['SB1']}/units/UB1/outcome"
+    body = {"outcome": "fixed", "day": DAY.isoformat(), "recorded_at": at(8).isoformat()}
+    mine = {**h(keys.technician), "Idempotency-Key": "fa-ub1-fixed"}
+    first = client.post(url, json=body, headers=mine)
+    again = client.post(url, json=body, headers=mine)
+    assert first.status_code == again.status_code == 409
+    assert again.json() == first.json() and first.json()["kept_for_lead"] is True
+    assert count(session, "inbox_item") == 1
+    # The key again for other work is refused, not answered with the first one's result.
+    other = client.post(url, json={**body, "outcome": "refused"}, headers=mine)
+    assert other.status_code == 422 and "already used for a different request" in other.text
+    # Keys are the technician's own: Toni Tech's same key is another request.
+    theirs = {**h(world.other_technician), "Idempotency-Key": "fa-ub1-fixed"}
+    assert client.post(url, json=body, headers=theirs).status_code == 200
+    assert outcome_events(session, "UB1") == ["fixed"] and count(session, "inbox_item") == 1
+
+
 def test_work_by_visit_finds_its_visit_after_a_replan(
     client: TestClient, keys: Keys, world: PlanWorld, session: Session
 ) -> None:
