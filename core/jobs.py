@@ -12,10 +12,15 @@ import json
 from datetime import datetime
 from typing import Any
 
+import procrastinate
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
+# The long queue (plans, detection runs, re-evaluations) and the short one (notice
+# deliveries, sweeps): a worker process works both side by side (api.worker), so short
+# jobs never wait behind a long one.
 QUEUE = "fieldrecall"
+SHORT_QUEUE = "fieldrecall-short"
 
 
 def defer_job(
@@ -49,3 +54,10 @@ def defer_job(
     )
     assert job_id is not None
     return int(job_id)
+
+
+def is_rerun(context: procrastinate.JobContext) -> bool:
+    """True when this job ran before and did not finish: its worker died and the
+    recovery handed the job back (api.worker). Whatever the earlier run claimed is
+    abandoned, not in progress elsewhere, so the task may take it over."""
+    return context.job.attempts > 0

@@ -35,8 +35,18 @@ class Settings(BaseSettings):
     smtp_username: str | None = None
     smtp_password: str | None = None
     smtp_starttls: bool = False
-    smtp_timeout_s: float = Field(default=10.0, gt=0)
-    webhook_timeout_s: float = Field(default=10.0, gt=0)
+    smtp_timeout_s: float = Field(default=5.0, gt=0)
+    webhook_timeout_s: float = Field(default=5.0, gt=0)
+    # Webhook targets must resolve to public addresses; this comma-separated list of
+    # addresses or CIDR networks lets named private ones through (e.g. "10.20.0.0/16"
+    # for a receiver on the operator's own network).
+    webhook_allow_networks: str = ""
+    # Deliveries run side by side on their own queue: at most notify_concurrency per
+    # worker process, and at most notify_per_partner at a time for one partner across
+    # every worker, so that one partner's slow receiver holds only its own notices back.
+    notify_concurrency: int = Field(default=8, ge=1, le=256)
+    notify_per_partner: int = Field(default=2, ge=1, le=64)
+    notify_partner_busy_delay_s: float = Field(default=1.0, gt=0)
     # Retry n waits backoff_base_s * 2**(n-1), at most backoff_max_s; after max_attempts
     # failed attempts the message is dead (a dead letter, listed and retried in the API).
     notify_backoff_base_s: float = Field(default=30.0, ge=0)
@@ -54,6 +64,15 @@ class Settings(BaseSettings):
     worker_poll_interval_s: float = Field(default=5.0, gt=0)
     worker_heartbeat_interval_s: float = Field(default=10.0, gt=0)
     worker_stalled_after_s: float = Field(default=30.0, gt=0)
+    # Jobs of the long queue (plans, detection runs) one worker process runs at once.
+    worker_concurrency: int = Field(default=1, ge=1, le=64)
+    # How often a worker hands the jobs of dead workers (no heartbeat for
+    # worker_stalled_after_s) back to the queue: a cron with a seconds column.
+    worker_recovery_cron: str = "* * * * * */10"
+    # A worker whose database went away tries again every worker_reconnect_delay_s and
+    # exits with a non-zero code after worker_reconnect_max_s without it.
+    worker_reconnect_delay_s: float = Field(default=1.0, gt=0)
+    worker_reconnect_max_s: float = Field(default=300.0, gt=0)
 
     # Field plans (routing/plans/planner.py). One planning time zone per plan: this one when
     # set, else the most common time zone of the campaign's sites; technicians' shifts

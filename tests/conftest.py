@@ -123,3 +123,21 @@ def committed(engine: Engine, monkeypatch: pytest.MonkeyPatch) -> Iterator[Engin
             # transaction only, which needs the superuser role the test database has.
             conn.execute(text("SET LOCAL session_replication_role = replica"))
             conn.execute(text("DELETE FROM event WHERE id > :last"), {"last": last_event})
+
+
+# An address of the public internet; nothing here ever connects to it.
+PUBLIC_ADDRESS = "93.184.215.14"
+
+
+@pytest.fixture
+def public_dns(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Webhook hosts under ``.example`` resolve to a public address (this machine has no
+    DNS); IP literals resolve to themselves, as the system resolver would."""
+    from recall.notify import targets
+
+    system = targets.system_resolver
+
+    def resolve(host: str, port: int) -> list[str]:
+        return [PUBLIC_ADDRESS] if host.endswith(".example") else system(host, port)
+
+    monkeypatch.setattr(targets, "system_resolver", resolve)

@@ -18,7 +18,7 @@ from api.demo.run import describe, run_demo
 from api.demo.scenario import DemoSpec, generate
 from api.keys import create_key
 from api.output import describe_result, fail
-from api.worker import run_worker
+from api.worker import WorkerGaveUp, run_worker
 from core.db import transaction, upgrade
 from core.errors import AppError
 from core.settings import get_settings
@@ -208,8 +208,13 @@ def _note_sites(sites: list[dict[str, Any]] | None, why: str) -> None:
 def worker(
     once: bool = typer.Option(False, help="process the queued jobs, then exit"),
 ) -> None:
-    """Run a Procrastinate worker for the background jobs (detection runs, plans, notices)."""
-    run_worker(get_settings().database_url, once=once)
+    """Run a Procrastinate worker for the background jobs (detection runs, plans, notices).
+    Exits with code 1 when the database stays away longer than the reconnect window."""
+    try:
+        run_worker(get_settings().database_url, once=once)
+    except WorkerGaveUp as exc:
+        typer.echo(f"worker: {exc}", err=True)
+        raise typer.Exit(1) from exc
 
 
 @app.command("serve")
