@@ -201,3 +201,21 @@ def test_the_same_key_twice_and_a_rolled_back_change(engine: Engine, worker: Wor
         ).scalars()
         # Jobs for the committed message only (the sweep may add one while it is sent).
         assert set(jobs) == {first[0].id}
+
+
+def test_a_partner_never_sees_what_a_receiver_answered(engine: Engine, worker: Worker) -> None:
+    """The probe read 490 characters of an inside service's answer through GET /outbox;
+    an answer's body is never read, and a redirect is an answer like any other."""
+    receiver = WebhookReceiver(statuses=[302, 500], reply=b"root:x:0:0 SECRET-FROM-INSIDE")
+    with serve_webhooks(receiver) as url:
+        add_partner(engine, "PB2", webhook=(url, SECRET))
+        notify(engine, "PB2", "campaign:12:declared:PB2")
+        message = settled(engine, "PB2", worker)
+    assert (message.status, message.attempts) == ("delivered", 3)
+    assert len(receiver.deliveries) == 3  # the redirect was not followed elsewhere
+    with Session(engine) as session, session.begin():
+        partner = create_key(session, role="partner", partner_key="PB2")
+    client = TestClient(create_app(sessionmaker(bind=engine)))
+    response = client.get("/api/v1/outbox", headers={"X-API-Key": partner})
+    assert response.json()["items"][0]["last_error"] == "the receiver answered HTTP 500"
+    assert "SECRET-FROM-INSIDE" not in response.text
