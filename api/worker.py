@@ -34,6 +34,7 @@ from recall.tasks import register as register_recall
 from routing.plans.tasks import register as register_plans
 
 RECOVER_TASK = "fieldrecall.recover_stalled_jobs"
+POOL_TIMEOUT_S = 5.0
 log = logging.getLogger("fieldrecall.worker")
 
 
@@ -63,7 +64,11 @@ def worker_app(database_url: str) -> procrastinate.App:
     settings = get_settings()
     conninfo = database_url.replace("postgresql+psycopg://", "postgresql://", 1)
     app = procrastinate.App(
-        connector=procrastinate.PsycopgConnector(conninfo=conninfo),
+        connector=procrastinate.PsycopgConnector(
+            conninfo=conninfo,
+            # A dead database is noticed within seconds, not half a minute.
+            timeout=POOL_TIMEOUT_S,
+        ),
         # Retries are jobs scheduled in the future, which no NOTIFY announces when they
         # fall due: the poll interval bounds how late a worker notices them.
         worker_defaults={
@@ -88,11 +93,10 @@ def _queues(settings: Settings) -> list[tuple[str, int]]:
 async def _keep_working(
     app: procrastinate.App, queue: str, concurrency: int, settings: Settings
 ) -> None:
-    """Run one queue's worker; start it again whenever it ends on its own (the database
-    went away), and give up after ``worker_reconnect_max_s`` without a good run."""
-    down_since: float | None = None
+    """Run one queue's worker; whenever it ends on its own (the database went away),
+    wait for the database and start it again, or give up after
+    ``worker_reconnect_max_s`` without an answer."""
     while True:
-        started = time.monotonic()
         try:
             await app.run_worker_async(
                 queues=[queue],
@@ -106,15 +110,24 @@ async def _keep_working(
             raise
         except Exception:
             log.exception("the %s worker failed", queue)
-        now = time.monotonic()
-        if down_since is None or now - started > settings.worker_reconnect_max_s:
-            down_since = now  # a long good run: the outage starts now
-        if now - down_since > settings.worker_reconnect_max_s:
-            raise WorkerGaveUp(
-                f"no database for {settings.worker_reconnect_max_s:g} s; the {queue} worker "
-                "gives up"
-            )
-        await asyncio.sleep(settings.worker_reconnect_delay_s)
+        down_since = time.monotonic()
+        while not await _database_answers(app, settings):
+            if time.monotonic() - down_since > settings.worker_reconnect_max_s:
+                raise WorkerGaveUp(
+                    f"no database for {settings.worker_reconnect_max_s:g} s; the {queue} "
+                    "worker gives up"
+                )
+            await asyncio.sleep(settings.worker_reconnect_delay_s)
+        log.warning("the database answers again; restarting the %s worker", queue)
+
+
+async def _database_answers(app: procrastinate.App, settings: Settings) -> bool:
+    try:
+        return bool(
+            await asyncio.wait_for(app.check_connection_async(), timeout=POOL_TIMEOUT_S)
+        )
+    except Exception:
+        return False
 
 
 async def _open(app: procrastinate.App, settings: Settings) -> None:
