@@ -79,8 +79,14 @@ def worker_app(database_url: str) -> procrastinate.App:
     )
     register_recall(app)
     register_plans(app)
+    # One recovery at a time (lock): two overlapping ones could both hand back a job,
+    # the second after a live worker had already taken it again.
     recover = app.task(
-        name=RECOVER_TASK, queue=SHORT_QUEUE, pass_context=True, queueing_lock=RECOVER_TASK
+        name=RECOVER_TASK,
+        queue=SHORT_QUEUE,
+        pass_context=True,
+        lock=RECOVER_TASK,
+        queueing_lock=RECOVER_TASK,
     )(recover_stalled_jobs)
     app.periodic(cron=settings.worker_recovery_cron)(recover)
     return app
