@@ -5,7 +5,8 @@ from __future__ import annotations
 from fastapi import FastAPI
 from sqlalchemy.orm import Session, sessionmaker
 
-from api.errors import install_error_handlers
+from api.errors import ERROR_RESPONSES, install_error_handlers
+from api.guards import RequestGuard
 from api.links import router as links_router
 from api.pages.partner.routes import router as partner_pages_router
 from api.pages.technician.routes import router as technician_pages_router
@@ -16,6 +17,7 @@ from recall.detection.router import router as detection_router
 from recall.notify.router import router as notify_router
 from routing.plans.router import router as plan_router
 from routing.sheets.router import router as technician_router
+from routing.sheets.service import technician_site_ids
 
 
 def create_app(sessions: sessionmaker[Session] | None = None) -> FastAPI:
@@ -27,16 +29,21 @@ def create_app(sessions: sessionmaker[Session] | None = None) -> FastAPI:
         "needs an API key (X-API-Key header or Authorization: Bearer).",
     )
     app.state.session_factory = sessions or session_factory()
+    app.state.technician_sites = technician_site_ids
     install_error_handlers(app)
-    app.include_router(registry_router)
-    app.include_router(detection_router)
-    app.include_router(campaign_router)
-    app.include_router(links_router)
+    app.add_middleware(RequestGuard)
+    for api_router in (
+        registry_router,
+        detection_router,
+        campaign_router,
+        links_router,
+        technician_router,
+        notify_router,
+        plan_router,
+    ):
+        app.include_router(api_router, responses=ERROR_RESPONSES)
     app.include_router(partner_pages_router)
-    app.include_router(technician_pages_router)
-    app.include_router(technician_router)
-    app.include_router(notify_router)
-    app.include_router(plan_router)
+    app.include_router(technician_pages_router, responses=ERROR_RESPONSES)
 
     @app.get("/healthz", tags=["ops"])
     def healthz() -> dict[str, str]:

@@ -129,9 +129,7 @@ async def _keep_working(
 
 async def _database_answers(app: procrastinate.App, settings: Settings) -> bool:
     try:
-        return bool(
-            await asyncio.wait_for(app.check_connection_async(), timeout=POOL_TIMEOUT_S)
-        )
+        return bool(await asyncio.wait_for(app.check_connection_async(), timeout=POOL_TIMEOUT_S))
     except Exception:
         return False
 
@@ -162,7 +160,10 @@ async def _work(database_url: str, *, once: bool) -> None:
         async with app.open_async():
             for queue, concurrency in _queues(settings):
                 await app.run_worker_async(
-                    queues=[queue], concurrency=concurrency, wait=False, install_signal_handlers=False
+                    queues=[queue],
+                    concurrency=concurrency,
+                    wait=False,
+                    install_signal_handlers=False,
                 )
         return
     await _open(app, settings)

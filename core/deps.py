@@ -30,10 +30,15 @@ def get_session(request: Request) -> Iterator[Session]:
 
 
 def current_principal(
+    request: Request,
     session: Session = Depends(get_session),
     api_key: str | None = Security(_api_key_header),
     bearer: HTTPAuthorizationCredentials | None = Security(_bearer),
 ) -> Principal:
+    # A request with a body was authenticated before its body was read (api/guards.py).
+    found = getattr(request.state, "principal", None)
+    if isinstance(found, Principal):
+        return found
     plain = api_key or (bearer.credentials if bearer else None)
     if not plain:
         raise Unauthorized("an API key is required (header X-API-Key or Authorization: Bearer)")
@@ -52,3 +57,14 @@ def require_roles(*roles: str) -> Callable[[Principal], Principal]:
         return principal
 
     return check
+
+
+# The sites a technician works at (its routes' stops), for the registry, which knows no
+# routes: the composition root (api.app) provides the function.
+TechnicianSites = Callable[[Session, int], frozenset[int]]
+
+
+def technician_sites(request: Request) -> TechnicianSites:
+    """The composition root's ``TechnicianSites`` (a FastAPI dependency)."""
+    provider: TechnicianSites = request.app.state.technician_sites
+    return provider

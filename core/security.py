@@ -59,6 +59,16 @@ class Principal:
         return f"{self.role}:key{self.key_id}"
 
     @property
+    def tenant(self) -> str:
+        """Whose namespace this caller's idempotency keys live in: support leads share
+        one, each partner and each technician has its own."""
+        if self.role == "partner":
+            return f"partner:{self.partner_id}"
+        if self.role == "technician":
+            return f"technician:{self.technician_id}"
+        return self.role
+
+    @property
     def partner_scope(self) -> int | None:
         """The partner whose data alone this caller may see; None means every partner."""
         return self.partner_id if self.role == "partner" else None

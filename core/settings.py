@@ -20,12 +20,22 @@ class Settings(BaseSettings):
         default="postgresql+psycopg://fieldrecall:fieldrecall@127.0.0.1:5432/fieldrecall",
         validation_alias=AliasChoices("DATABASE_URL", "FIELDRECALL_DATABASE_URL"),
     )
+    # Request bodies: CSV uploads, and every other body (JSON); checked before a body is
+    # read (api/guards.py).
     max_upload_bytes: int = 200 * 1024 * 1024
+    max_json_bytes: int = 10 * 1024 * 1024
     max_failure_batch: int = 1000
     page_size_default: int = 100
     page_size_max: int = 1000
     station_max_distance_km: float = 50.0
-    public_base_url: str = "http://127.0.0.1:8000"
+    # The address secret links are given under; unset, the address a request reached
+    # (set it when the app runs behind a proxy).
+    public_base_url: str | None = None
+    # The key secret links are derived with (core/links.py); unset, a secret stored in the
+    # database by the migration. Set it in production: then a copy of the database alone
+    # opens no link. Changing it closes every link.
+    secret_key: str = ""
+    link_lifetime_days: int = Field(default=365, ge=1, le=3650)
 
     # Notifications (recall/notify/): SMTP for the email channel; unset host = email
     # deliveries fail with a clear last_error and retry until an operator sets it.

@@ -10,8 +10,15 @@ from fastapi import APIRouter, Depends, File, Query, Request, UploadFile
 from fastapi.responses import JSONResponse
 from sqlalchemy.orm import Session
 
-from core.deps import current_principal, get_session, require_roles
+from core.deps import (
+    TechnicianSites,
+    current_principal,
+    get_session,
+    require_roles,
+    technician_sites,
+)
 from core.errors import InvalidInput, NotFound, PayloadTooLarge
+from core.idempotency import idempotency_key_header, idempotent
 from core.pagination import Page, PageRequest, page_request
 from core.security import Principal
 from core.settings import get_settings
@@ -32,6 +39,7 @@ from devices.schemas import (
     TechnicianOut,
     UnitOut,
 )
+from devices.service import Reporter
 
 router = APIRouter(prefix="/api/v1", tags=["registry"])
 GEOJSON = "application/geo+json"
@@ -238,35 +246,72 @@ def list_failures(
 @router.get("/failures/{report_key}", response_model=FailureOut)
 def get_failure(
     report_key: str,
+    reporter: str | None = Query(
+        None, max_length=100, description="whose key: a partner_key, or operator"
+    ),
     principal: Principal = Depends(current_principal),
     session: Session = Depends(get_session),
 ) -> FailureOut:
+    """The report with this key; keys are unique per reporter (a partner, or the
+    operator's feed), and the caller's own reports win when a key names several."""
+    report_id = service.report_id_for_key(
+        session, report_key, partner_id=principal.partner_scope, reporter=reporter
+    )
     rows, _ = repository.list_failures(
-        session,
-        partner_id=principal.partner_scope,
-        page=PageRequest(1, 0),
-        report_keys=[report_key],
+        session, partner_id=principal.partner_scope, page=PageRequest(1, 0), report_ids=[report_id]
     )
     return FailureOut.model_validate(_one(rows, "failure report", report_key)._mapping)
+
+
+def _reporter(session: Session, principal: Principal, sites: TechnicianSites) -> Reporter:
+    """What a caller's role implies for the reports it files."""
+    if principal.role == "partner":
+        return Reporter(principal.actor, partner_id=principal.partner_id, source="partner")
+    if principal.role == "technician":
+        assert principal.technician_id is not None
+        return Reporter(
+            principal.actor,
+            source="technician",
+            site_ids=sites(session, principal.technician_id),
+        )
+    return Reporter(principal.actor)
 
 
 @router.post("/failures", response_model=FailureBatchOut)
 def post_failures(
     body: FailureIn | list[FailureIn],
+    idempotency_key: str | None = Depends(idempotency_key_header),
     principal: Principal = Depends(current_principal),
+    sites: TechnicianSites = Depends(technician_sites),
     session: Session = Depends(get_session),
-) -> FailureBatchOut:
-    """One report, or a list of up to 1,000; a known report_key returns the stored report."""
+) -> JSONResponse:
+    """One report, or a list of up to 1,000; a key the caller used before returns the
+    stored report. The source follows the key's role: a partner's reports are
+    ``partner``, a technician's ``technician`` (and only on units at the sites of its
+    routes); a support lead's say their own."""
     reports = body if isinstance(body, list) else [body]
-    rows, created = service.report_failures(
+    reporter = _reporter(session, principal, sites)
+
+    def report() -> FailureBatchOut:
+        rows, created = service.report_failures(
+            session,
+            reports=reports,
+            reporter=reporter,
+            max_batch=get_settings().max_failure_batch,
+        )
+        items = [FailureOut.model_validate(r._mapping) for r in rows]
+        return FailureBatchOut(created=created, existing=len(items) - created, items=items)
+
+    status, answer = idempotent(
         session,
-        reports=reports,
-        partner_id=principal.partner_scope,
-        actor=principal.actor,
-        max_batch=get_settings().max_failure_batch,
+        tenant=principal.tenant,
+        key=idempotency_key,
+        operation="report failures",
+        payload=[r.model_dump(mode="json") for r in reports],
+        status_code=200,
+        run=report,
     )
-    items = [FailureOut.model_validate(r._mapping) for r in rows]
-    return FailureBatchOut(created=created, existing=len(items) - created, items=items)
+    return JSONResponse(answer, status_code=status)
 
 
 @router.get("/stations", response_model=Page[StationOut])

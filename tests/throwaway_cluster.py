@@ -19,7 +19,9 @@ from tests.recall.notify.harness import free_port
 
 
 def _bindir() -> Path:
-    versions = sorted(Path("/usr/lib/postgresql").glob("*/bin/initdb"), key=lambda p: int(p.parts[4]))
+    versions = sorted(
+        Path("/usr/lib/postgresql").glob("*/bin/initdb"), key=lambda p: int(p.parts[4])
+    )
     if not versions:
         raise AssertionError("no PostgreSQL server installed under /usr/lib/postgresql")
     return versions[-1].parent
@@ -68,8 +70,18 @@ def throwaway_cluster() -> Iterator[Cluster]:
     cluster = Cluster(bindir=bindir, datadir=datadir, port=free_port(), owner=owner)
     try:
         subprocess.run(
-            [*owner, str(bindir / "initdb"), "-D", str(datadir), "-U", "postgres"]
-            + ["--auth=trust", "-E", "UTF8", "--no-sync"],
+            [
+                *owner,
+                str(bindir / "initdb"),
+                "-D",
+                str(datadir),
+                "-U",
+                "postgres",
+                "-E",
+                "UTF8",
+                "--auth=trust",
+                "--no-sync",
+            ],
             check=True,
             capture_output=True,
         )
@@ -79,8 +91,21 @@ def throwaway_cluster() -> Iterator[Cluster]:
             "CREATE DATABASE fieldrecall OWNER fieldrecall",
         ):
             subprocess.run(
-                ["psql", "-h", "127.0.0.1", "-p", str(cluster.port), "-U", "postgres"]
-                + ["-d", "postgres", "-v", "ON_ERROR_STOP=1", "-c", sql],
+                [
+                    "psql",
+                    "-h",
+                    "127.0.0.1",
+                    "-p",
+                    str(cluster.port),
+                    "-U",
+                    "postgres",
+                    "-d",
+                    "postgres",
+                    "-v",
+                    "ON_ERROR_STOP=1",
+                    "-c",
+                    sql,
+                ],
                 check=True,
                 capture_output=True,
             )

@@ -149,7 +149,8 @@ def failure_resolved(session: Session, *, report: FailureReport) -> None:
             f"{report.resolution_note}\n"
         ),
         data={"report_key": report.report_key, "serial": serial},
-        idempotency_key=f"failure:{report.report_key}:resolved",
+        # By id: report keys are unique per reporter, not across reporters.
+        idempotency_key=f"failure:{report.id}:resolved",
     )
 
 

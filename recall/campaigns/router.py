@@ -4,10 +4,13 @@ reschedule their own visits."""
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Depends, Header, Query
+from fastapi import APIRouter, Depends, Query
+from fastapi.responses import JSONResponse
 from sqlalchemy.orm import Session
 
 from core.deps import get_session, require_roles
+from core.idempotency import idempotency_key_header
+from core.inputs import IdPath
 from core.pagination import Page, PageRequest, page_request
 from core.security import Principal
 from recall.campaigns import ledger, lifecycle, repository, visits
@@ -44,15 +47,16 @@ def dry_run(
 @router.post("/campaigns", response_model=CampaignOut, status_code=201)
 def declare(
     body: CampaignIn,
-    idempotency_key: str | None = Header(None, max_length=200),
+    idempotency_key: str | None = Depends(idempotency_key_header),
     principal: Principal = Depends(lead),
     session: Session = Depends(get_session),
-) -> CampaignOut:
-    """Declare a recall. Send an Idempotency-Key header to make retries safe."""
-    campaign = campaigns.declare(
-        session, spec=body, actor=principal.actor, idempotency_key=idempotency_key
+) -> JSONResponse:
+    """Declare a recall. Send an Idempotency-Key header to make retries safe: the same key
+    again answers with the first campaign; with a different body it is a 422."""
+    status, answer = campaigns.declare_once(
+        session, spec=body, actor=principal.actor, tenant=principal.tenant, key=idempotency_key
     )
-    return campaigns.campaign_out(session, campaign, partner_id=None)
+    return JSONResponse(answer, status_code=status)
 
 
 @router.get("/campaigns", response_model=list[CampaignOut])
@@ -69,7 +73,7 @@ def list_campaigns(
 
 @router.get("/campaigns/{campaign_id}", response_model=CampaignOut)
 def get_campaign(
-    campaign_id: int,
+    campaign_id: IdPath,
     principal: Principal = Depends(lead_or_partner),
     session: Session = Depends(get_session),
 ) -> CampaignOut:
@@ -80,7 +84,7 @@ def get_campaign(
 
 @router.post("/campaigns/{campaign_id}/reevaluate", response_model=ReevaluationOut)
 def reevaluate(
-    campaign_id: int,
+    campaign_id: IdPath,
     principal: Principal = Depends(lead),
     session: Session = Depends(get_session),
 ) -> ReevaluationOut:
@@ -90,7 +94,7 @@ def reevaluate(
 
 @router.get("/campaigns/{campaign_id}/ledger", response_model=LedgerOut)
 def get_ledger(
-    campaign_id: int,
+    campaign_id: IdPath,
     follow_up_days: int = Query(3, ge=0, le=365, description="N of the follow-up list"),
     principal: Principal = Depends(lead_or_partner),
     session: Session = Depends(get_session),
@@ -106,7 +110,7 @@ def get_ledger(
 
 @router.get("/campaigns/{campaign_id}/units", response_model=Page[CampaignUnitOut])
 def list_units(
-    campaign_id: int,
+    campaign_id: IdPath,
     state: str | None = Query(None, description=", ".join(UNIT_STATES)),
     site: str | None = Query(None, description="site_key"),
     page: PageRequest = Depends(page_request),
@@ -123,7 +127,7 @@ def list_units(
 
 @router.get("/campaigns/{campaign_id}/units/{serial}", response_model=CampaignUnitOut)
 def get_unit(
-    campaign_id: int,
+    campaign_id: IdPath,
     serial: str,
     principal: Principal = Depends(lead_or_partner),
     session: Session = Depends(get_session),
@@ -136,7 +140,7 @@ def get_unit(
 
 @router.post("/campaigns/{campaign_id}/units/{serial}/state", response_model=CampaignUnitOut)
 def change_unit_state(
-    campaign_id: int,
+    campaign_id: IdPath,
     serial: str,
     body: UnitStateIn,
     principal: Principal = Depends(lead),
@@ -163,7 +167,7 @@ def change_unit_state(
 
 @router.get("/campaigns/{campaign_id}/visits", response_model=list[VisitOut])
 def list_visits(
-    campaign_id: int,
+    campaign_id: IdPath,
     status: str | None = Query(None, description=", ".join(VISIT_STATUSES)),
     principal: Principal = Depends(lead_or_partner),
     session: Session = Depends(get_session),
@@ -176,7 +180,7 @@ def list_visits(
 
 @router.get("/visits/{visit_id}", response_model=VisitOut)
 def get_visit(
-    visit_id: int,
+    visit_id: IdPath,
     principal: Principal = Depends(lead_or_partner),
     session: Session = Depends(get_session),
 ) -> VisitOut:
@@ -185,7 +189,7 @@ def get_visit(
 
 @router.post("/visits/{visit_id}/confirm", response_model=VisitOut)
 def confirm_visit(
-    visit_id: int,
+    visit_id: IdPath,
     principal: Principal = Depends(lead_or_partner),
     session: Session = Depends(get_session),
 ) -> VisitOut:
@@ -197,7 +201,7 @@ def confirm_visit(
 
 @router.post("/visits/{visit_id}/reschedule", response_model=VisitOut)
 def reschedule_visit(
-    visit_id: int,
+    visit_id: IdPath,
     body: RescheduleIn,
     principal: Principal = Depends(lead_or_partner),
     session: Session = Depends(get_session),
@@ -216,6 +220,9 @@ def reschedule_visit(
 def change_failure_status(
     report_key: str,
     body: FailureStatusIn,
+    reporter: str | None = Query(
+        None, max_length=100, description="whose key: a partner_key, or operator"
+    ),
     principal: Principal = Depends(lead),
     session: Session = Depends(get_session),
 ) -> None:
@@ -228,4 +235,5 @@ def change_failure_status(
         actor=principal.actor,
         note=body.note,
         campaign_id=body.campaign_id,
+        reporter=reporter,
     )

@@ -65,7 +65,9 @@ def deliver_message(
     if not _partner_slot(session, message.partner_key, settings.notify_per_partner):
         # The partner's receivers already take all its slots: come back shortly rather
         # than hold one of the worker's slots, which other partners' notices need.
-        later = db_now(session, clock=True) + timedelta(seconds=settings.notify_partner_busy_delay_s)
+        later = db_now(session, clock=True) + timedelta(
+            seconds=settings.notify_partner_busy_delay_s
+        )
         defer_delivery(session, message.id, at=later)
         return "partner busy, deferred"
     outcome = _attempt(session, message, settings, on_delivered)

@@ -125,7 +125,9 @@ def post_webhook(
     except httpx.ConnectError as exc:
         raise DeliveryFailed("could not connect to the receiver") from exc
     except httpx.HTTPError as exc:
-        raise DeliveryFailed(f"the exchange with the receiver failed ({type(exc).__name__})") from exc
+        raise DeliveryFailed(
+            f"the exchange with the receiver failed ({type(exc).__name__})"
+        ) from exc
     if not 200 <= status < 300:
         raise DeliveryFailed(f"the receiver answered HTTP {status}")
 
@@ -176,4 +178,6 @@ def send_email(notice: Notice, *, to: str, settings: Settings) -> None:
     except TimeoutError as exc:
         raise DeliveryFailed("the mail server did not answer in time") from exc
     except (smtplib.SMTPException, OSError, ValueError) as exc:
-        raise DeliveryFailed(f"could not send through the mail server ({type(exc).__name__})") from exc
+        raise DeliveryFailed(
+            f"could not send through the mail server ({type(exc).__name__})"
+        ) from exc

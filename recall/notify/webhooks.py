@@ -1,6 +1,7 @@
 """Partners' webhooks: register (the secret is chosen by the partner or generated and
-shown once; the URL must resolve to public addresses, see targets.py), list, and remove. Removal deactivates, so past outbox rows keep their
-reference and pending deliveries to that URL end as dead letters instead of going out."""
+shown once; the URL must resolve to public addresses, see targets.py), list, and
+remove. Removal deactivates, so past outbox rows keep their reference and pending
+deliveries to that URL end as dead letters instead of going out."""
 
 from __future__ import annotations
 

@@ -159,4 +159,3 @@ def test_a_detection_run_whose_worker_dies_is_finished_by_another(
     assert done["status"] == "done", done
     assert done["summary"]["batches_tested"] == 1
     assert job(committed, "recall.run_detection") == ("succeeded", 2)
-

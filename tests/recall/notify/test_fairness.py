@@ -39,8 +39,7 @@ def committed_rows(engine: Engine) -> Iterator[None]:
 def statuses(engine: Engine, partner_key: str) -> list[str]:
     with Session(engine) as session:
         return [
-            m.status
-            for m in session.query(OutboxMessage).filter_by(partner_key=partner_key).all()
+            m.status for m in session.query(OutboxMessage).filter_by(partner_key=partner_key).all()
         ]
 
 

@@ -20,6 +20,7 @@ from tests.recall.notify.harness import send_notice as notice
 
 pytestmark = pytest.mark.usefixtures("public_dns")
 
+
 def h(key: str) -> dict[str, str]:
     return {"X-API-Key": key}
 
