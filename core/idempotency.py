@@ -111,10 +111,12 @@ def idempotent(
                 "use a new key for a new request"
             )
         return stored.status_code, stored.response
-    body = jsonable_encoder(run())
-    session.execute(
+    # The answer as stored (JSONB orders keys its own way), so that a replay is the
+    # same text as the first answer.
+    stored_body = session.scalar(
         update(IdempotentRequest)
         .where(IdempotentRequest.tenant == tenant, IdempotentRequest.key == key)
-        .values(response=body)
+        .values(response=jsonable_encoder(run()))
+        .returning(IdempotentRequest.response)
     )
-    return status_code, body
+    return status_code, stored_body

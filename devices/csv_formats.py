@@ -63,6 +63,9 @@ class Upsert:
     values: dict[str, str]
     joins: str = ""
     has_updated_at: bool = True
+    # SQL over the target row ``t`` that a key is unique within (failure reports: the
+    # operator's namespace of keys, where imports file theirs).
+    key_scope: str = ""
 
 
 @dataclass(frozen=True)
@@ -256,6 +259,7 @@ FAILURES = CsvFormat(
         },
         joins="JOIN unit r_unit ON r_unit.serial = s.serial",
         has_updated_at=False,
+        key_scope="t.reported_by_partner_id IS NULL",
     ),
 )
 

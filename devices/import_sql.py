@@ -149,7 +149,7 @@ def upsert_sql(fmt: CsvFormat) -> str:
     key_exprs = ", ".join(up.values[k] for k in up.key)
     order = "s.rn" if fmt.immutable else "s.rn DESC"
     select_list = ", ".join(f"{expr} AS {col}" for col, expr in up.values.items())
-    on_key = " AND ".join(f"t.{k} = l.{k}" for k in up.key)
+    on_key = " AND ".join([f"t.{k} = l.{k}" for k in up.key] + [up.key_scope] * bool(up.key_scope))
     changing = [c for c in columns if c not in up.key]
     sets = [f"{c} = l.{c}" for c in changing] + (
         ["updated_at = now()"] if up.has_updated_at else []
