@@ -24,6 +24,9 @@ class Settings(BaseSettings):
     # read (api/guards.py).
     max_upload_bytes: int = 200 * 1024 * 1024
     max_json_bytes: int = 10 * 1024 * 1024
+    # A refused import counts every bad row; it lists the problems of the first rows up
+    # to this many (a 200 MB file of bad rows would otherwise list millions).
+    import_max_listed_errors: int = Field(default=100_000, ge=1)
     max_failure_batch: int = 1000
     page_size_default: int = 100
     page_size_max: int = 1000

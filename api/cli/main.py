@@ -53,8 +53,8 @@ def import_file(
     """Import one CSV file; a file with any bad row imports nothing (exit code 2)."""
 
     try:
-        with transaction() as session:
-            result = import_csv(session, kind, file.read_bytes(), filename=str(file))
+        with transaction() as session, file.open("rb") as stream:
+            result = import_csv(session, kind, stream, filename=str(file))
     except AppError as exc:
         fail(exc)
     typer.echo(json.dumps(result.as_dict()))

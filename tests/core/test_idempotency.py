@@ -51,12 +51,8 @@ def test_a_key_replays_the_first_answer_and_refuses_another_body(
     client: TestClient, session: Session
 ) -> None:
     keys = load_recall_registry(session)
-    first = client.post(
-        "/api/v1/campaigns", json=campaign_body(), headers=with_key("k", keys.lead)
-    )
-    again = client.post(
-        "/api/v1/campaigns", json=campaign_body(), headers=with_key("k", keys.lead)
-    )
+    first = client.post("/api/v1/campaigns", json=campaign_body(), headers=with_key("k", keys.lead))
+    again = client.post("/api/v1/campaigns", json=campaign_body(), headers=with_key("k", keys.lead))
     assert (first.status_code, again.status_code) == (201, 201)
     assert again.json() == first.json()
     other = client.post(

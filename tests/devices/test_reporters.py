@@ -15,7 +15,12 @@ from tests.routing.plans.fixtures import publish_by_hand
 
 
 def report(key: str, serial: str, **extra: str) -> dict[str, str]:
-    return {"report_key": key, "serial": serial, "occurred_at": "2025-11-10T10:00:00+02:00", **extra}
+    return {
+        "report_key": key,
+        "serial": serial,
+        "occurred_at": "2025-11-10T10:00:00+02:00",
+        **extra,
+    }
 
 
 def post(client: TestClient, api_key: str, body: dict) -> tuple[int, dict]:
