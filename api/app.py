@@ -6,7 +6,7 @@ from fastapi import FastAPI
 from sqlalchemy.orm import Session, sessionmaker
 
 from api.errors import ERROR_RESPONSES, install_error_handlers
-from api.guards import RequestGuard
+from api.guards import RequestGuard, redact_access_log
 from api.links import router as links_router
 from api.pages.partner.routes import router as partner_pages_router
 from api.pages.technician.routes import router as technician_pages_router
@@ -32,6 +32,7 @@ def create_app(sessions: sessionmaker[Session] | None = None) -> FastAPI:
     app.state.technician_sites = technician_site_ids
     install_error_handlers(app)
     app.add_middleware(RequestGuard)
+    redact_access_log()
     for api_router in (
         registry_router,
         detection_router,

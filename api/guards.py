@@ -11,10 +11,14 @@
    carries only a cookie is left to its route's own sign-in check; its body is still
    bounded by the limit.) The principal found is handed to the route's dependency, so a
    key is looked up once.
+
+Secret links' tokens sit in paths (``/p/<token>``): the access log writes them redacted.
 """
 
 from __future__ import annotations
 
+import logging
+import re
 from typing import Any
 from urllib.parse import parse_qsl
 
@@ -125,3 +129,27 @@ def _counting(receive: Receive, limit: int) -> Receive:
         return message
 
     return guarded
+
+
+# A secret link's token (core/links.py), in whatever path or query it appears.
+_TOKEN = re.compile(r"lnk_[A-Za-z0-9_-]+")
+
+
+class RedactTokens(logging.Filter):
+    """Writes ``lnk_[redacted]`` for every secret-link token in a log record's text."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if isinstance(record.args, tuple):
+            record.args = tuple(
+                _TOKEN.sub("lnk_[redacted]", a) if isinstance(a, str) else a for a in record.args
+            )
+        if isinstance(record.msg, str):
+            record.msg = _TOKEN.sub("lnk_[redacted]", record.msg)
+        return True
+
+
+def redact_access_log() -> None:
+    """Keep secret links out of uvicorn's access log (once per process)."""
+    access = logging.getLogger("uvicorn.access")
+    if not any(isinstance(f, RedactTokens) for f in access.filters):
+        access.addFilter(RedactTokens())

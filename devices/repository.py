@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any, Literal
 
-from geoalchemy2 import Geography
+from geoalchemy2 import Geography, Geometry
 from sqlalchemy import Select, cast, func, null, select
 from sqlalchemy.orm import Session, aliased
 
@@ -96,11 +96,13 @@ def list_sites(
     if site_key is not None:
         stmt = stmt.where(Site.site_key == site_key)
     if bbox is not None:
-        envelope = cast(
-            func.ST_MakeEnvelope(bbox.min_lon, bbox.min_lat, bbox.max_lon, bbox.max_lat, 4326),
-            Geography,
+        # A box of longitudes and latitudes is a rectangle in geometry (plate carree). As
+        # geography its edges would be great circles: high-latitude boxes would bulge,
+        # and a box wider than 180 degrees would wrap the other way round.
+        envelope = func.ST_MakeEnvelope(
+            bbox.min_lon, bbox.min_lat, bbox.max_lon, bbox.max_lat, 4326
         )
-        stmt = stmt.where(func.ST_Intersects(Site.location, envelope))
+        stmt = stmt.where(func.ST_Intersects(cast(Site.location, Geometry), envelope))
     if near is not None:
         # ST_DWithin on geography uses the GiST index and measures in metres.
         stmt = stmt.where(

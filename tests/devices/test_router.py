@@ -191,6 +191,24 @@ def test_sites_in_a_bounding_box_and_as_geojson(client: TestClient, keys: Keys) 
     assert feature["geometry"] == {"type": "Point", "coordinates": [24.94, 60.17]}
 
 
+@pytest.mark.parametrize(
+    ("bbox", "expected"),
+    [
+        # The probe's boxes: wide ones took the short way round the globe, and gave none.
+        ("-170,0,170,80", ["SA1", "SA2", "SB1"]),
+        ("-180,-90,180,90", ["SA1", "SA2", "SB1"]),
+        # Up north a geography box bulges past its edge: SA1 at 65.01 N is outside 65 N.
+        ("0,60,60,65", ["SA2"]),
+        ("25.46,65.005,25.48,65.015", ["SA1"]),
+    ],
+)
+def test_a_bounding_box_is_a_rectangle_of_longitudes_and_latitudes(
+    client: TestClient, keys: Keys, bbox: str, expected: list[str]
+) -> None:
+    body = client.get(f"/api/v1/sites?bbox={bbox}", headers=h(keys.lead)).json()
+    assert [s["site_key"] for s in body["items"]] == expected
+
+
 def test_bad_query_parameters_are_clear_4xx(client: TestClient, keys: Keys) -> None:
     for url in (
         "/api/v1/sites?bbox=1,2,3",
