@@ -19,10 +19,11 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from datetime import time
 from typing import Annotated
 
 from fastapi import Path
-from pydantic import AfterValidator, Field
+from pydantic import AfterValidator, Field, WithJsonSchema
 
 # The largest id of an INTEGER column (ids of BIGINT tables stay far below it).
 MAX_ID = 2**31 - 1
@@ -83,4 +84,19 @@ Line = Annotated[
 ]
 Text = Annotated[
     str, AfterValidator(_check_text), Field(json_schema_extra={"pattern": TEXT_PATTERN})
+]
+
+
+def _naive(value: time) -> time:
+    if value.tzinfo is not None:
+        raise ValueError("a time of day is local (HH:MM[:SS]), without a zone or offset")
+    return value
+
+
+# A local time of day ("08:30:00"). JSON Schema's "time" format is RFC 3339's, which
+# requires an offset: declared as "partial-time" instead, and an offset is refused.
+LocalTime = Annotated[
+    time,
+    AfterValidator(_naive),
+    WithJsonSchema({"type": "string", "format": "partial-time", "example": "08:30:00"}),
 ]

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime, time
+from datetime import date, datetime
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from core.inputs import Line, Text
+from core.inputs import Line, LocalTime, Text
 
 
 class PartnerOut(BaseModel):
@@ -107,8 +107,8 @@ class TechnicianOut(BaseModel):
     home_lat: float
     home_lon: float
     skills: list[str]
-    shift_start: time
-    shift_end: time
+    shift_start: LocalTime
+    shift_end: LocalTime
     workdays: str
 
 

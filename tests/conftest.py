@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import TYPE_CHECKING
 
 import pytest
@@ -103,12 +104,21 @@ def committed(engine: Engine, monkeypatch: pytest.MonkeyPatch) -> Iterator[Engin
     database, and empty every table the test may have written to afterwards."""
     monkeypatch.setenv("DATABASE_URL", engine.url.render_as_string(hide_password=False))
     _reset_caches()
+    with emptied_afterwards(engine):
+        try:
+            yield engine
+        finally:
+            _reset_caches()
+
+
+@contextmanager
+def emptied_afterwards(engine: Engine) -> Iterator[None]:
+    """Empty every table the block may have committed to, once it ends."""
     with engine.connect() as conn:
         last_event = conn.scalar(text("SELECT coalesce(max(id), 0) FROM event"))
     try:
-        yield engine
+        yield
     finally:
-        _reset_caches()
         with engine.begin() as conn:
             tables = conn.scalars(
                 text(

@@ -3,14 +3,14 @@ and the ledger."""
 
 from __future__ import annotations
 
-from datetime import date, datetime, time
+from datetime import date, datetime
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 from shapely.geometry import shape
 from shapely.geometry.base import BaseGeometry
 
-from core.inputs import Id, Line, Text, line_problem
+from core.inputs import Id, Line, LocalTime, Text, line_problem
 from recall.models import PRIORITY_RULES, UNIT_STATES
 
 
@@ -194,8 +194,8 @@ class PreferredWindow(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     on: date | None = None
-    start: time
-    end: time
+    start: LocalTime
+    end: LocalTime
 
     @model_validator(mode="after")
     def _ordered(self) -> PreferredWindow:
