@@ -21,7 +21,7 @@ import csv
 import io
 from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import BinaryIO
+from typing import Any, BinaryIO
 
 from core.errors import ImportRejected
 
@@ -71,18 +71,17 @@ class CsvFile:
             if kept:
                 yield kept
 
-    def text(self) -> io.TextIOWrapper:
-        """The file again as text for Python's csv reader (line ends left to it)."""
+    def lines(self) -> io.TextIOWrapper:
+        """The file again as text for Python's csv reader (line ends left to it); closing
+        it leaves the source open."""
         self.source.seek(0)
-        wrapper = io.TextIOWrapper(
-            _Unclosable(self.source), encoding="utf-8-sig", errors="replace", newline=""
-        )
-        return wrapper
+        buffered = io.BufferedReader(_Unclosable(self.source), CHUNK)
+        return io.TextIOWrapper(buffered, encoding="utf-8-sig", errors="replace", newline="")
 
     def records(self, *, strict: bool = False) -> Iterator[tuple[int, list[str]]]:
         """Each record after the header with the line it starts on, from Python's csv
         reader (lenient, as Excel is, unless ``strict``)."""
-        reader = csv.reader(self.text(), delimiter=self.delimiter, strict=strict)
+        reader = csv.reader(self.lines(), delimiter=self.delimiter, strict=strict)
         next(reader, None)
         start = reader.line_num + 1
         for row in reader:
@@ -103,7 +102,7 @@ class CsvFile:
         """(line, reason) for each record without as many fields as the header, and for
         a malformed one (which ends the reading)."""
         width = len(self.header)
-        reader = csv.reader(self.text(), delimiter=self.delimiter, strict=strict)
+        reader = csv.reader(self.lines(), delimiter=self.delimiter, strict=strict)
         next(reader, None)
         start = reader.line_num + 1
         try:
@@ -117,7 +116,7 @@ class CsvFile:
 
 
 class _Unclosable(io.RawIOBase):
-    """A view of the source that a TextIOWrapper may close without closing the source."""
+    """A view of the source that the text reader may close without closing the source."""
 
     def __init__(self, source: BinaryIO) -> None:
         self._source = source
@@ -125,7 +124,7 @@ class _Unclosable(io.RawIOBase):
     def readable(self) -> bool:
         return True
 
-    def readinto(self, buffer: memoryview) -> int:  # type: ignore[override]
+    def readinto(self, buffer: Any) -> int:
         data = self._source.read(len(buffer))
         buffer[: len(data)] = data
         return len(data)
