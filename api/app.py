@@ -11,6 +11,8 @@ from api.links import router as links_router
 from api.pages.partner.routes import router as partner_pages_router
 from api.pages.technician.routes import router as technician_pages_router
 from core.db import session_factory
+from core.security import PrincipalCache
+from core.settings import get_settings
 from devices.router import router as registry_router
 from recall.campaigns.router import router as campaign_router
 from recall.detection.router import router as detection_router
@@ -30,6 +32,7 @@ def create_app(sessions: sessionmaker[Session] | None = None) -> FastAPI:
     )
     app.state.session_factory = sessions or session_factory()
     app.state.technician_sites = technician_site_ids
+    app.state.principals = PrincipalCache(get_settings().api_key_cache_s)
     install_error_handlers(app)
     app.add_middleware(RequestGuard)
     redact_access_log()

@@ -22,12 +22,12 @@ import re
 from typing import Any
 from urllib.parse import parse_qsl
 
+import anyio.to_thread
 from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from api.errors import error_response
 from core.inputs import line_problem
-from core.security import principal_for
 from core.settings import get_settings
 
 IMPORTS_PREFIX = "/api/v1/imports/"
@@ -92,7 +92,9 @@ class RequestGuard:
             return
         has_body = chunked or (declared is not None and int(declared) > 0)
         if has_body and path.startswith(API_PREFIX):
-            refusal = self._authenticate(scope)
+            # In a worker thread: a database call must never block the event loop, which
+            # the requests holding the pool's connections need to finish.
+            refusal = await anyio.to_thread.run_sync(self._authenticate, scope)
             if refusal:
                 await error_response("Unauthorized", refusal, 401)(scope, receive, send)
                 return
@@ -106,7 +108,7 @@ class RequestGuard:
                 return None  # a signed-in page's request: its route checks the cookie
             return "an API key is required (header X-API-Key or Authorization: Bearer)"
         with scope["app"].state.session_factory() as session:
-            principal = principal_for(session, plain)
+            principal = scope["app"].state.principals.principal(session, plain)
         if principal is None:
             return "unknown or revoked API key"
         scope.setdefault("state", {})[PRINCIPAL] = principal

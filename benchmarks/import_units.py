@@ -230,7 +230,8 @@ def api_import(url: str, engine: Any, workdir: Path, megabytes: int, args: Any) 
         path.unlink(missing_ok=True)
     growth_mb = (peak_kb - before_kb) / 1024
     print(
-        f"API upload of {size_mb:.0f} MB ({units:,} units): {seconds:.1f} s; server memory {before_kb / 1024:.0f} MB before,"
+        f"API upload of {size_mb:.0f} MB ({units:,} units): {seconds:.1f} s; server memory"
+        f" {before_kb / 1024:.0f} MB before,"
         f" peak {peak_kb / 1024:.0f} MB: grew by {growth_mb:.0f} MB (target < 300)"
     )
     print(f"CRLF variant: {again_crlf}")

@@ -10,7 +10,7 @@ from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBea
 from sqlalchemy.orm import Session
 
 from core.errors import Forbidden, Unauthorized
-from core.security import Principal, principal_for
+from core.security import Principal, PrincipalCache
 
 _api_key_header = APIKeyHeader(name="X-API-Key", auto_error=False)
 _bearer = HTTPBearer(auto_error=False)
@@ -42,10 +42,16 @@ def current_principal(
     plain = api_key or (bearer.credentials if bearer else None)
     if not plain:
         raise Unauthorized("an API key is required (header X-API-Key or Authorization: Bearer)")
-    principal = principal_for(session, plain)
+    principal = principals(request).principal(session, plain)
     if principal is None:
         raise Unauthorized("unknown or revoked API key")
     return principal
+
+
+def principals(request: Request) -> PrincipalCache:
+    """The app's cache of recently seen keys (made by the composition root, api.app)."""
+    cache: PrincipalCache = request.app.state.principals
+    return cache
 
 
 def require_roles(*roles: str) -> Callable[[Principal], Principal]:

@@ -29,6 +29,9 @@ class Settings(BaseSettings):
     import_max_listed_errors: int = Field(default=100_000, ge=1)
     max_failure_batch: int = 1000
     page_size_default: int = 100
+    # How long a server process reuses a key it has looked up (0: look it up on every
+    # request); a revoked key stops working within this many seconds.
+    api_key_cache_s: float = Field(default=5.0, ge=0, le=300)
     page_size_max: int = 1000
     station_max_distance_km: float = 50.0
     # The address secret links are given under; unset, the address a request reached
