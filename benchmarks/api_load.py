@@ -35,6 +35,8 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from import_units import database_url  # noqa: E402  (the benchmarks' database, made alike)
+
 STATIC_DIR = "BENCH_API_LOAD_STATIC_DIR"
 
 
@@ -62,17 +64,6 @@ def create_bench_app() -> Any:
         return stored(name)
 
     return app
-
-
-def database_url() -> str:
-    url = os.environ.get("BENCH_DATABASE_URL")
-    if url:
-        return url
-    script = ROOT / "scripts" / "ensure_db.sh"
-    env = {k: v for k, v in os.environ.items() if k != "DATABASE_URL"}
-    return subprocess.run(
-        [str(script), "fieldrecall_bench"], check=True, capture_output=True, text=True, env=env
-    ).stdout.strip()
 
 
 def seed(url: str) -> tuple[str, list[str]]:
