@@ -152,7 +152,7 @@ def test_a_detection_run_whose_worker_dies_is_finished_by_another(
                 "the run to be finished by the second worker",
                 lambda: (r := run())["status"] in ("done", "failed") and r,
                 log=second.log,
-                deadline_s=120.0,
+                deadline_s=300.0,
             )
         finally:
             second.stop()
