@@ -62,12 +62,14 @@ def refusal(status_code: int, detail: object) -> Response:
     )
 
 
-def link_refusal(path: str, status_code: int) -> Response | None:
-    """The page for an HTTP error (no route, wrong method) at ``path`` when it is behind a
-    secret link; None elsewhere (the API answers JSON)."""
+def link_refusal(path: str, status_code: int, detail: str | None = None) -> Response | None:
+    """The page for a request refused before any route ran (no route, wrong method, an
+    unreadable address) at ``path`` when it is behind a secret link; None elsewhere (the
+    API answers JSON)."""
     if not any(path.startswith(p) or path == p.rstrip("/") for p in LINK_PREFIXES):
         return None
-    return refusal(status_code, HTTP_MESSAGES.get(status_code, "The request could not be served."))
+    message = detail or HTTP_MESSAGES.get(status_code, "The request could not be served.")
+    return refusal(status_code, message)
 
 
 def sign_in_redirect(request: Request, exc: SignInRequired) -> Response:

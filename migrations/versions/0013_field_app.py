@@ -1,7 +1,7 @@
 """field app: the support lead's inbox keeps technicians' field conflicts
 
 Revision ID: 0013
-Revises: 0007
+Revises: 0008
 Create Date: 2026-12-02
 
 A technician's phone records outcomes offline and sends them later; one the server cannot
@@ -15,7 +15,7 @@ from __future__ import annotations
 from alembic import op
 
 revision = "0013"
-down_revision = "0007"
+down_revision = "0008"
 branch_labels = None
 depends_on = None
 

@@ -18,6 +18,8 @@ from fastapi.responses import JSONResponse
 from sqlalchemy.orm import Session
 
 from core.deps import get_session, require_roles
+from core.idempotency import idempotency_key_header
+from core.inputs import IdPath
 from core.security import Principal
 from routing.sheets import service
 from routing.sheets.schemas import (
@@ -26,7 +28,6 @@ from routing.sheets.schemas import (
     StopOut,
     VisitOutcomeIn,
     WorkIn,
-    idempotency_key,
 )
 from routing.sheets.service import StopState, published_routes
 from routing.sheets.visits import FieldAction, act_once
@@ -55,7 +56,7 @@ def my_routes(
 
 @router.post("/stops/{stop_id}/start", response_model=StopOut)
 def start_stop(
-    stop_id: int,
+    stop_id: IdPath,
     principal: Principal = Depends(staff),
     session: Session = Depends(get_session),
 ) -> StopOut:
@@ -69,7 +70,7 @@ def start_stop(
 
 @router.post("/stops/{stop_id}/units/{serial}/outcome", response_model=StopOut)
 def record_outcome(
-    stop_id: int,
+    stop_id: IdPath,
     serial: str,
     body: OutcomeIn,
     principal: Principal = Depends(staff),
@@ -92,7 +93,7 @@ def record_outcome(
 
 @router.post("/stops/{stop_id}/finish", response_model=StopOut)
 def finish_stop(
-    stop_id: int,
+    stop_id: IdPath,
     principal: Principal = Depends(staff),
     session: Session = Depends(get_session),
 ) -> StopOut:
@@ -119,9 +120,9 @@ def _visit_action(
 
 @router.post("/visits/{visit_id}/start")
 def start_visit(
-    visit_id: int,
+    visit_id: IdPath,
     body: WorkIn | None = None,
-    key: str | None = Depends(idempotency_key),
+    key: str | None = Depends(idempotency_key_header),
     principal: Principal = Depends(staff),
     session: Session = Depends(get_session),
 ) -> JSONResponse:
@@ -133,10 +134,10 @@ def start_visit(
 
 @router.post("/visits/{visit_id}/units/{serial}/outcome")
 def visit_outcome(
-    visit_id: int,
+    visit_id: IdPath,
     serial: str,
     body: VisitOutcomeIn,
-    key: str | None = Depends(idempotency_key),
+    key: str | None = Depends(idempotency_key_header),
     principal: Principal = Depends(staff),
     session: Session = Depends(get_session),
 ) -> JSONResponse:
@@ -147,9 +148,9 @@ def visit_outcome(
 
 @router.post("/visits/{visit_id}/finish")
 def finish_visit(
-    visit_id: int,
+    visit_id: IdPath,
     body: WorkIn | None = None,
-    key: str | None = Depends(idempotency_key),
+    key: str | None = Depends(idempotency_key_header),
     principal: Principal = Depends(staff),
     session: Session = Depends(get_session),
 ) -> JSONResponse:

@@ -1,15 +1,15 @@
 """Pydantic shapes of the technician's workflow API, shared by the API routes
 (``router.py``) and the field app's routes behind the secret link
-(``api/pages/technician/sync.py``), and the optional ``Idempotency-Key`` header."""
+(``api/pages/technician/sync.py``)."""
 
 from __future__ import annotations
 
 from datetime import date, datetime
 from typing import Literal
 
-from fastapi import Header
 from pydantic import BaseModel, ConfigDict, Field
 
+from core.inputs import Text
 from routing.sheets.visits import ActionKind, FieldAction
 
 Outcome = Literal["fixed", "unable_to_access", "refused", "not_found"]
@@ -24,7 +24,7 @@ class OutcomeIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     outcome: Outcome
-    note: str | None = Field(None, max_length=2000)
+    note: Text | None = Field(None, max_length=2000)
 
 
 class WorkIn(BaseModel):
@@ -41,7 +41,7 @@ class WorkIn(BaseModel):
 
 class VisitOutcomeIn(WorkIn):
     outcome: Outcome
-    note: str | None = Field(None, max_length=2000)
+    note: Text | None = Field(None, max_length=2000)
 
     def outcome_for(self, visit_id: int, serial: str) -> FieldAction:
         return FieldAction(
@@ -53,18 +53,6 @@ class VisitOutcomeIn(WorkIn):
             day=self.day,
             recorded_at=self.recorded_at,
         )
-
-
-def idempotency_key(
-    key: str | None = Header(
-        None,
-        alias="Idempotency-Key",
-        min_length=1,
-        max_length=200,
-        description="the same key again replays the first answer",
-    ),
-) -> str | None:
-    return key
 
 
 class StopOut(BaseModel):

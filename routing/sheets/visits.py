@@ -25,7 +25,6 @@ route that day (a re-plan may have moved the visit to a later day since).
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from datetime import date, datetime
 from typing import Any, Literal
@@ -34,6 +33,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from core.errors import Conflict, NotFound
+from core.idempotency import idempotent_answer
 from devices.models import Technician
 from recall.campaigns import field_work
 from routing.plans.models import FieldPlan, PlanRoute, PlanStop
@@ -250,21 +250,6 @@ def answer_body(answer: FieldAnswer) -> tuple[int, dict[str, Any]]:
     }
 
 
-def _once(
-    session: Session,
-    *,
-    tenant: str,
-    key: str | None,
-    operation: str,
-    payload: dict[str, Any],
-    run: Callable[[], tuple[int, dict[str, Any]]],
-) -> tuple[int, dict[str, Any]]:
-    # TEMPORARY until core.idempotency (issue 14) is on main: the effects are idempotent
-    # by themselves (a repeated start, outcome or finish changes nothing).
-    del session, tenant, key, operation, payload
-    return run()
-
-
 def act_once(
     session: Session,
     *,
@@ -277,7 +262,7 @@ def act_once(
     with the same action again replays the first answer, so a phone that sends again
     (the reply was lost) changes nothing and keeps no second conflict."""
     tenant = f"technician:{technician_id}" if technician_id is not None else "support_lead"
-    return _once(
+    return idempotent_answer(
         session,
         tenant=tenant,
         key=key,

@@ -18,15 +18,15 @@ ITEM = "INSERT INTO inbox_item (kind, partner_id, summary, actor) VALUES (:kind,
 
 
 @pytest.fixture
-def at_0007(engine: Engine) -> Iterator[tuple[str, Engine]]:
-    with database_at(engine, "0007") as made:
+def at_0008(engine: Engine) -> Iterator[tuple[str, Engine]]:
+    with database_at(engine, "0008") as made:
         yield made
 
 
 def test_field_conflicts_join_the_inbox_and_are_never_dropped(
-    at_0007: tuple[str, Engine],
+    at_0008: tuple[str, Engine],
 ) -> None:
-    url, db = at_0007
+    url, db = at_0008
     with db.begin() as conn:
         conn.execute(text("INSERT INTO partner (id, partner_key, name) VALUES (1, 'PA', 'A')"))
         conn.execute(text(ITEM), {"kind": "unit_refused"})
@@ -40,9 +40,9 @@ def test_field_conflicts_join_the_inbox_and_are_never_dropped(
     assert kinds == ["unit_refused", "field_conflict"]
 
     with pytest.raises(RuntimeError, match="1 field conflict"):
-        command.downgrade(alembic_config(url), "0007")
+        command.downgrade(alembic_config(url), "0008")
     with db.begin() as conn:
         conn.execute(text("DELETE FROM inbox_item WHERE kind = 'field_conflict'"))
-    command.downgrade(alembic_config(url), "0007")
+    command.downgrade(alembic_config(url), "0008")
     with pytest.raises(IntegrityError), db.begin() as conn:
         conn.execute(text(ITEM), {"kind": "field_conflict"})

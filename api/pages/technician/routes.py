@@ -26,6 +26,7 @@ from api.pages.errors import PageRoute
 from api.pages.technician import views
 from core.deps import get_session, require_roles
 from core.errors import InvalidInput, NotFound
+from core.inputs import IdPath
 from core.security import Principal
 from routing.sheets.days import has_come, long_day, today_in
 from routing.sheets.formats import FORMATS, render
@@ -73,7 +74,7 @@ def _document(session: Session, route_id: int, technician_id: int | None, fmt: s
 
 @api_router.get("/api/v1/routes/{route_id}/sheet", response_class=Response)
 def sheet(
-    route_id: int,
+    route_id: IdPath,
     format: str = Query("json", description=", ".join(DOCUMENTS)),
     principal: Principal = Depends(staff),
     session: Session = Depends(get_session),

@@ -20,7 +20,9 @@ from sqlalchemy.orm import Session
 
 from api.pages.technician.views import link_holder
 from core.deps import get_session
-from routing.sheets.schemas import VisitOutcomeIn, WorkIn, idempotency_key
+from core.idempotency import idempotency_key_header
+from core.inputs import IdPath
+from routing.sheets.schemas import VisitOutcomeIn, WorkIn
 from routing.sheets.visits import FieldAction, act_once
 
 router = APIRouter(include_in_schema=False)
@@ -37,9 +39,9 @@ def _act(session: Session, token: str, action: FieldAction, key: str | None) -> 
 @router.post("/t/{token}/visits/{visit_id}/start")
 def start(
     token: str,
-    visit_id: int,
+    visit_id: IdPath,
     body: WorkIn,
-    key: str | None = Depends(idempotency_key),
+    key: str | None = Depends(idempotency_key_header),
     session: Session = Depends(get_session),
 ) -> JSONResponse:
     return _act(session, token, body.action("start", visit_id), key)
@@ -48,10 +50,10 @@ def start(
 @router.post("/t/{token}/visits/{visit_id}/units/{serial}/outcome")
 def outcome(
     token: str,
-    visit_id: int,
+    visit_id: IdPath,
     serial: str,
     body: VisitOutcomeIn,
-    key: str | None = Depends(idempotency_key),
+    key: str | None = Depends(idempotency_key_header),
     session: Session = Depends(get_session),
 ) -> JSONResponse:
     return _act(session, token, body.outcome_for(visit_id, serial), key)
@@ -60,9 +62,9 @@ def outcome(
 @router.post("/t/{token}/visits/{visit_id}/finish")
 def finish(
     token: str,
-    visit_id: int,
+    visit_id: IdPath,
     body: WorkIn,
-    key: str | None = Depends(idempotency_key),
+    key: str | None = Depends(idempotency_key_header),
     session: Session = Depends(get_session),
 ) -> JSONResponse:
     return _act(session, token, body.action("finish", visit_id), key)

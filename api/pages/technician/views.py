@@ -20,7 +20,7 @@ from sqlalchemy.orm import Session
 
 from api.pages.widgets import feature_collection, line, point
 from core.errors import Forbidden, NotFound
-from core.links import link_for_token
+from core.links import GONE, link_for_token
 from recall.campaigns.field_work import ReportNote
 from routing.sheets.days import has_come, long_day
 from routing.sheets.service import RouteSheet, SheetStop
@@ -57,7 +57,7 @@ def link_holder(session: Session, token: str, *, acting: bool = False) -> Holder
     if link.technician_id is None:
         if acting:
             raise Forbidden("a partner's link cannot record a technician's work")
-        raise NotFound("nothing at this address (the link may have been replaced)")
+        raise NotFound(GONE)
     return Holder(link.technician_id, f"technician:link{link.id}")
 
 

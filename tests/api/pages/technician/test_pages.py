@@ -123,14 +123,15 @@ def test_the_exports_stay_and_the_pdf_has_the_opening_hours(client: TestClient, 
 def test_errors_behind_the_link_are_pages_for_a_person(client: TestClient, base: str) -> None:
     day = f"{base}{DAY.isoformat()}"
     for method, url, status, says in [
-        ("GET", "/t/lnk_nothing/", 404, "the link may have been replaced"),
-        ("GET", "/t/lnk_nothing", 404, "the link may have been replaced"),
+        ("GET", "/t/lnk_nothing/", 404, "the link may have expired or been revoked"),
+        ("GET", "/t/lnk_nothing", 404, "the link may have expired or been revoked"),
         ("GET", f"{base}2026-13-45", 422, "Missing or invalid: day."),
         ("GET", f"{day}.docx", 422, "unknown format"),
         ("GET", f"{base}no/such/page", 404, "nothing at this address"),
         ("GET", "/t/", 404, "nothing at this address"),
         ("GET", f"{base}visits/1/start", 405, "cannot be used that way"),
         ("POST", day, 405, "cannot be used that way"),
+        ("GET", f"{base}%0A", 422, "This address cannot be read: the path contains"),
     ]:
         answer = client.request(method, url)
         assert (answer.status_code, answer.headers["content-type"]) == (
