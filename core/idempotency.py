@@ -2,7 +2,9 @@
 happened to the first reply on the way back, and the change happens once.
 
 One mechanism for every use case that accepts a key (a recall's declaration, failure
-reports; later a technician's outcome, a partner's action). The first request with a key
+reports, a technician's work at a visit; later a partner's action). ``idempotent`` stores
+a fixed status code with the answer; ``idempotent_answer`` the one the use case returns
+(a technician's work is a 200, or a 409 when it is kept as a conflict). The first request with a key
 inserts a row in its own transaction *before* it does its work, and stores its answer in
 the same transaction: a request with the same key that arrives meanwhile waits on that
 row's unique key until the first commits (then it replays the stored answer) or rolls
