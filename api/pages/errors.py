@@ -30,6 +30,7 @@ TITLES = {
     409: "Already changed",
     413: "Too large",
     422: "Please check what you sent",
+    500: "Something went wrong",
 }
 
 
