@@ -7,9 +7,11 @@ was recorded: sent again, it changes nothing.
 
 The answers are JSON for the app's script: 200 with the stop's state, or 409 with a plain
 reason when the work cannot be applied (kept for the support lead's inbox,
-routing/sheets/visits.py); an unknown link or another technician's visit is a 404, a
-partner's link a 403. The same workflow answers technician API keys at
-``/api/v1/visits/{visit_id}/...`` (routing/sheets/router.py).
+routing/sheets/visits.py); another technician's visit is a 404, a partner's link a 403,
+and a link that no longer opens (revoked, expired) a 404 ``LinkGone``: the phone keeps
+that work waiting and sends it when opened under the technician's new link. The same
+workflow answers technician API keys at ``/api/v1/visits/{visit_id}/...``
+(routing/sheets/router.py).
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from sqlalchemy.orm import Session
 
 from api.pages.technician.views import link_holder
 from core.deps import get_session
+from core.errors import NotFound
 from core.idempotency import idempotency_key_header
 from core.inputs import IdPath
 from routing.sheets.schemas import VisitOutcomeIn, WorkIn
@@ -29,7 +32,14 @@ router = APIRouter(include_in_schema=False)
 
 
 def _act(session: Session, token: str, action: FieldAction, key: str | None) -> JSONResponse:
-    holder = link_holder(session, token, acting=True)
+    try:
+        holder = link_holder(session, token, acting=True)
+    except NotFound as gone:
+        # The link was revoked or expired: the phone keeps the work waiting until it is
+        # opened under the technician's new link, which sends it (fieldapp.js).
+        return JSONResponse(
+            {"error": "LinkGone", "detail": str(gone.detail), "link_gone": True}, status_code=404
+        )
     status, body = act_once(
         session, action=action, technician_id=holder.technician_id, actor=holder.actor, key=key
     )

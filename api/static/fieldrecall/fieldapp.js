@@ -160,8 +160,28 @@
   var sending = null;
   var again = false; // something was recorded while the queue was being sent
 
+  // Work left waiting under a link that no longer opens is this phone's technician's:
+  // opened under a new link, the app takes it over and sends it (the server still checks
+  // every visit against the new link's technician).
+  function adopt() {
+    return store("readonly")
+      .then(function (s) { return done(s.getAll()); })
+      .then(function (all) {
+        var gone = {};
+        all.forEach(function (item) {
+          if (item.link_gone && item.base !== app.base) gone[item.base] = true;
+        });
+        var orphans = all.filter(function (item) { return gone[item.base] && item.status === "waiting"; });
+        return Promise.all(orphans.map(function (item) {
+          item.base = app.base;
+          item.link_gone = false;
+          return save(item);
+        }));
+      });
+  }
+
   function drain() {
-    return items().then(function (all) {
+    return adopt().then(items).then(function (all) {
       var waiting = all.filter(function (item) { return item.status === "waiting"; });
       var chain = Promise.resolve(true);
       waiting.forEach(function (item) {
@@ -177,8 +197,16 @@
     });
   }
 
+  var linkGone = false; // the server said this link no longer opens
+
   function settle(item, reply) {
     var answer = reply.answer || {};
+    if (reply.status === 404 && answer.link_gone) {
+      // Not the work's fault: it waits, and goes out from the technician's new link.
+      linkGone = true;
+      item.link_gone = true;
+      return save(item).then(function () { return false; });
+    }
     if (reply.status >= 200 && reply.status < 300) {
       item.status = "sent";
       applyAnswer(answer);
@@ -330,10 +358,15 @@
       }
       var banner = document.getElementById("conflicts");
       if (banner) {
-        text(banner, refused.length
-          ? refused.length + " of your records could not be applied; each one says why below. They are kept for the support lead, who will sort them out."
-          : "");
-        show(banner, refused.length > 0);
+        var says = "";
+        if (linkGone && waiting) {
+          says = "This link no longer opens: it has expired or was revoked. Your " + waiting +
+            " waiting records stay on this phone: ask the support lead for a new link and open it here; they are sent from there.";
+        } else if (refused.length) {
+          says = refused.length + " of your records could not be applied; each one says why below. They are kept for the support lead, who will sort them out.";
+        }
+        text(banner, says);
+        show(banner, Boolean(says));
       }
     });
   }

@@ -316,6 +316,48 @@ def test_a_day_kept_the_evening_before_is_worked_offline_in_the_morning(
     assert session.get_one(PlanStop, world.stops["SA1"]).status == "started"
 
 
+def test_work_recorded_under_a_revoked_link_goes_out_from_the_new_one(
+    client: TestClient,
+    keys: Keys,
+    world: PlanWorld,
+    session: Session,
+    live: str,
+    browse: Callable[..., Tab],
+) -> None:
+    made = client.post("/api/v1/links", headers=h(keys.technician)).json()
+    old = made["urls"]["sheets"]
+    old = old[old.index("/t/") :] + "/"
+    tab = open_app(browse, live, f"{old}{DAY.isoformat()}")
+    page = tab.page
+    tab.context.set_offline(True)
+    page.click("#stop-1 button.start")
+    record(page, 1, "UA1", "fixed", "board swapped")
+    # Meanwhile the link is revoked (a new phone, a leaked address).
+    revoked = client.delete(f"/api/v1/links/{made['id']}", headers=h(keys.technician))
+    assert revoked.status_code == 200
+    tab.context.set_offline(False)
+    banner = page.locator("#conflicts")
+    expect(banner).to_contain_text("This link no longer opens", timeout=20_000)
+    expect(banner).to_contain_text("Your 2 waiting records stay on this phone")
+    expect(page.locator("#sync-state")).to_have_attribute("data-waiting", "2")
+    settle(page)
+    assert outcome_events(session, "UA1") == [] and count_inbox(session) == 0
+    tab.screenshot("field-app-link-gone")
+    tab.problems[:] = [p for p in tab.problems if not p.startswith("404 for ")]
+
+    # The technician's new link, opened on the same phone, sends the work.
+    new = link_base(client, keys.technician)
+    tab.goto(f"{new}{DAY.isoformat()}")
+    expect(page.locator("#sync-state")).to_have_attribute("data-waiting", "0", timeout=20_000)
+    expect(page.locator("#sync-state")).to_have_attribute("data-conflicts", "0")
+    settle(page)
+    assert outcome_events(session, "UA1") == ["fixed"]
+
+
+def count_inbox(session: Session) -> int:
+    return int(session.scalar(text("SELECT count(*) FROM inbox_item")) or 0)
+
+
 def test_every_page_fits_a_phone(
     client: TestClient,
     keys: Keys,
