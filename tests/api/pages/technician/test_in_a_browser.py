@@ -17,7 +17,7 @@ from collections.abc import Callable
 from datetime import datetime, timedelta
 
 from fastapi.testclient import TestClient
-from playwright.sync_api import Page, Request, expect
+from playwright.sync_api import expect
 from sqlalchemy import select, text
 from sqlalchemy.orm import Session
 
@@ -25,58 +25,12 @@ from devices.importer import import_csv
 from recall.models import OutboxMessage, VisitRequest
 from routing.plans.models import PlanStop
 from tests.api.pages.technician.fixtures import link_base, outcome_events, replan_by_hand
+from tests.api.pages.technician.phone import TILES, open_app, posts, record, settle
 from tests.browser import Tab
 from tests.conftest import FieldClock
 from tests.fixtures import Keys
 from tests.recall.campaigns.fixtures import h
 from tests.routing.plans.fixtures import DAY, PlanWorld, at
-
-TILES = "https://tile.openstreetmap.org/"  # the default tile host: tried, and aborted
-
-
-def open_app(browse: Callable[..., Tab], live: str, path: str) -> Tab:
-    """A page of the app (a day, or the list of days) opened online, on a phone, with
-    the pages kept for offline use."""
-    tab = browse(live, phone=True, service_workers=True)
-    tab.offsite_allowed = TILES
-    tab.goto(path)
-    expect(tab.page.locator("body")).to_have_attribute("data-offline", "kept", timeout=20_000)
-    if tab.page.locator("#day-map").count():
-        tab.drawn("#day-map")
-    return tab
-
-
-def settle(page: Page) -> None:
-    """Wait until the app has sent its queue and kept its pages again: the live server
-    shares the test's connection, so the test reads the database only while the app is
-    quiet."""
-    page.evaluate("window.fieldApp.settled()")
-
-
-def record(
-    page: Page, stop: int, serial: str, outcome: str, note: str, shot: Tab | None = None
-) -> None:
-    unit = page.locator(f'#stop-{stop} li.unit[data-serial="{serial}"]')
-    unit.locator(f'button[data-outcome="{outcome}"]').click()
-    dialog = page.locator("dialog#confirm")
-    expect(dialog).to_be_visible()
-    expect(dialog).to_contain_text(f"Record {serial} at stop {stop}, ")
-    page.fill("#confirm-note", note)
-    if shot:
-        shot.screenshot("field-app-confirm", full_page=False)
-    page.click("#confirm-ok")
-    expect(dialog).to_be_hidden()
-
-
-def posts(page: Page) -> list[str]:
-    sent: list[str] = []
-
-    def seen(request: Request) -> None:
-        if request.method == "POST":
-            sent.append(request.url)
-
-    page.on("request", seen)
-    return sent
 
 
 def test_offline_a_stop_is_worked_and_synced_once_when_back_online(
@@ -244,118 +198,6 @@ def test_a_replan_between_recording_and_syncing_loses_nothing(
     conflicts = [p for p in tab.problems if p.startswith("409 for ")]
     assert len(conflicts) == 2
     tab.problems[:] = [p for p in tab.problems if p not in conflicts]
-
-
-def test_the_coming_days_open_offline_once_the_list_was_opened(
-    client: TestClient,
-    keys: Keys,
-    world: PlanWorld,
-    session: Session,
-    live: str,
-    browse: Callable[..., Tab],
-) -> None:
-    # Beta One's visit moves to Tea Tech's next day: two days on the route, only the list
-    # of days is opened with a connection.
-    replan_by_hand(session, world, {"SB1": ("T1", DAY + timedelta(days=1))})
-    base = link_base(client, keys.technician)
-    tab = open_app(browse, live, base)
-    page = tab.page
-    expect(page.locator("li.day")).to_have_count(2)
-
-    tab.context.set_offline(True)
-    tomorrow = (DAY + timedelta(days=1)).isoformat()
-    page.click(f'li.day a[href="{base}{tomorrow}"]')
-    expect(page.locator("h1")).to_contain_text("Fri 4 Dec 2026")
-    expect(page.locator("#sync-state")).to_contain_text("Offline")
-    expect(page.locator("li.stop")).to_have_count(1)
-    expect(page.locator("#not-yet")).to_be_visible()  # its day has not come
-    tab.drawn("#day-map")
-    page.go_back()
-    page.click(f'li.day a[href="{base}{DAY.isoformat()}"]')
-    expect(page.locator("#stop-1 button.start")).to_be_visible()
-    assert tab.fits_phone()
-
-
-def test_a_day_kept_the_evening_before_is_worked_offline_in_the_morning(
-    client: TestClient,
-    keys: Keys,
-    world: PlanWorld,
-    session: Session,
-    live: str,
-    browse: Callable[..., Tab],
-    field_clock: FieldClock,
-) -> None:
-    evening = at(7) - timedelta(hours=8)
-    field_clock.set(evening)
-    base = link_base(client, keys.technician)
-    tab = browse(live, phone=True, service_workers=True)
-    tab.context.clock.set_fixed_time(evening)
-    tab.offsite_allowed = TILES
-    tab.goto(f"{base}{DAY.isoformat()}")
-    page = tab.page
-    expect(page.locator("body")).to_have_attribute("data-offline", "kept", timeout=20_000)
-    expect(page.locator("#not-yet")).to_be_visible()
-    expect(page.locator("#stop-1 button.start")).to_be_hidden()
-
-    # The morning, no signal: the page kept last evening opens, and takes the work.
-    tab.context.set_offline(True)
-    tab.context.clock.set_fixed_time(at(7, 30))
-    page.reload()
-    expect(page.locator("#sync-state")).to_contain_text("Offline")
-    expect(page.locator("#not-yet")).to_be_hidden()
-    page.click("#stop-1 button.start")
-    record(page, 1, "UA1", "fixed", "board swapped")
-    expect(page.locator("#sync-state")).to_have_attribute("data-waiting", "2")
-
-    field_clock.set(at(7, 30))
-    tab.context.set_offline(False)
-    expect(page.locator("#sync-state")).to_have_attribute("data-waiting", "0", timeout=20_000)
-    expect(page.locator("#sync-state")).to_have_attribute("data-conflicts", "0")
-    settle(page)
-    assert outcome_events(session, "UA1") == ["fixed"]
-    assert session.get_one(PlanStop, world.stops["SA1"]).status == "started"
-
-
-def test_work_recorded_under_a_revoked_link_goes_out_from_the_new_one(
-    client: TestClient,
-    keys: Keys,
-    world: PlanWorld,
-    session: Session,
-    live: str,
-    browse: Callable[..., Tab],
-) -> None:
-    made = client.post("/api/v1/links", headers=h(keys.technician)).json()
-    old = made["urls"]["sheets"]
-    old = old[old.index("/t/") :] + "/"
-    tab = open_app(browse, live, f"{old}{DAY.isoformat()}")
-    page = tab.page
-    tab.context.set_offline(True)
-    page.click("#stop-1 button.start")
-    record(page, 1, "UA1", "fixed", "board swapped")
-    # Meanwhile the link is revoked (a new phone, a leaked address).
-    revoked = client.delete(f"/api/v1/links/{made['id']}", headers=h(keys.technician))
-    assert revoked.status_code == 200
-    tab.context.set_offline(False)
-    banner = page.locator("#conflicts")
-    expect(banner).to_contain_text("This link no longer opens", timeout=20_000)
-    expect(banner).to_contain_text("Your 2 waiting records stay on this phone")
-    expect(page.locator("#sync-state")).to_have_attribute("data-waiting", "2")
-    settle(page)
-    assert outcome_events(session, "UA1") == [] and count_inbox(session) == 0
-    tab.screenshot("field-app-link-gone")
-    tab.problems[:] = [p for p in tab.problems if not p.startswith("404 for ")]
-
-    # The technician's new link, opened on the same phone, sends the work.
-    new = link_base(client, keys.technician)
-    tab.goto(f"{new}{DAY.isoformat()}")
-    expect(page.locator("#sync-state")).to_have_attribute("data-waiting", "0", timeout=20_000)
-    expect(page.locator("#sync-state")).to_have_attribute("data-conflicts", "0")
-    settle(page)
-    assert outcome_events(session, "UA1") == ["fixed"]
-
-
-def count_inbox(session: Session) -> int:
-    return int(session.scalar(text("SELECT count(*) FROM inbox_item")) or 0)
 
 
 def test_every_page_fits_a_phone(
