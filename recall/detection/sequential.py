@@ -27,7 +27,7 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 import numpy.typing as npt
-from scipy import stats
+from scipy import special, stats
 
 from recall.detection.config import DetectionConfig
 from recall.detection.inputs import DetectionInput
@@ -215,6 +215,24 @@ def _rate_ratio_lower(
     return np.asarray(np.where(ok, rr, np.nan), dtype=np.float64)
 
 
+def level_mixture_llr(
+    o_beyond: FloatArray, n: FloatArray, e_beyond: FloatArray, e_total: FloatArray, a: float
+) -> FloatArray:
+    """Log-likelihood ratio of "rate x rho beyond the threshold" (rho >= 1, maximised) with
+    the batch's all-weather level integrated over a Gamma(a, a) prior (mean 1).
+
+    a -> 0 gives the conditional binomial LLR; a -> infinity the Poisson LLR at level 1.
+    """
+    e_other = e_total - e_beyond
+    o_other = n - o_beyond
+    with np.errstate(divide="ignore", invalid="ignore"):
+        rho = np.maximum(1.0, o_beyond * (a + e_other) / (e_beyond * (o_other + a)))
+        llr = special.xlogy(o_beyond, rho) - (n + a) * np.log(
+            (a + rho * e_beyond + e_other) / (a + e_beyond + e_other)
+        )
+    return np.asarray(np.where(e_beyond > 0, np.maximum(llr, 0.0), 0.0), dtype=np.float64)
+
+
 def sequential_paths(
     inp: DetectionInput, config: DetectionConfig, critical_value: float | None = None
 ) -> SequentialPaths:
@@ -294,7 +312,13 @@ def _paths(
         share = config.min_exposure_share * total
         candidate = (fleet >= share) & (total - fleet >= share) & (total > 0)
         valid &= candidate[None, :, :]
-    llr = np.where(valid, binomial_llr(o_beyond, n_total[..., None], pi), -np.inf)
+    if config.level_prior_failures > 0:
+        stat_t = level_mixture_llr(
+            o_beyond, n_total[..., None], e_beyond, e_total[..., None], config.level_prior_failures
+        )
+    else:
+        stat_t = binomial_llr(o_beyond, n_total[..., None], pi)
+    llr = np.where(valid, stat_t, -np.inf)
     statistic = np.max(llr, axis=-1, initial=-np.inf)
     has = np.isfinite(statistic)
     tied = valid & (llr >= statistic[..., None] - 1e-9)

@@ -27,6 +27,7 @@ from recall.campaigns.schemas import CampaignIn
 from recall.detection.evidence import REQUIRED_JSON_KEYS
 from tests.recall.campaigns.fixtures import campaign_body, load_recall_registry
 from tests.recall.detection.test_service import AS_OF, SMALL
+from tests.recall.detection.truth import rate_coverage
 from tests.recall.notify.harness import start_worker, wait_for
 
 
@@ -135,6 +136,22 @@ def test_demo_job_flags_the_cold_batch_and_neither_the_decoy_nor_the_cold_instal
     assert results[truth.decoy_batch][0] is False
     assert results[truth.cold_installed_batch][0] is False
     assert abs(results[truth.cold_batch][1] - truth.cold_threshold_c) <= 2
+    # The evidence of the flagged batch recovers the generator's truth: the true daily rate
+    # lies inside the exact 95 % interval in at least 90 % of the bins with 200 or more
+    # unit-days, and the 30-day failure probability falls as it gets warmer.
+    with committed.connect() as conn:
+        cold = conn.scalar(
+            text(
+                "SELECT r.result FROM detection_result r JOIN batch b ON b.id = r.batch_id"
+                " WHERE r.run_id = :run AND b.batch_key = :b"
+            ),
+            {"run": report.detection_run_id, "b": truth.cold_batch},
+        )
+    n_bins, inside = rate_coverage(cold, truth)
+    assert n_bins >= 20 and inside >= 0.9 * n_bins, (n_bins, inside)
+    probabilities = [p["probability"] for p in cold["rates"]["model"]["curve"]]
+    assert all(a > b for a, b in zip(probabilities, probabilities[1:], strict=False))
+    assert cold["evidence_first_held_on"] <= cold["alarm_on"] <= DemoSpec().season_end.isoformat()
     shown = describe(report, "http://127.0.0.1:8000")
     assert f"flagged: {truth.cold_batch}" in shown
     assert f"FLAGGED {truth.cold_batch}" in shown and "iceberg:" in shown

@@ -11,16 +11,19 @@ from scipy import stats
 
 from recall.detection.config import DetectionConfig
 from recall.detection.inputs import DetectionInput, ExposureCell, FailureSite, build_input
-from recall.detection.sequential import first_day, sequential_paths
+from recall.detection.scan import binomial_llr
+from recall.detection.sequential import first_day, level_mixture_llr, sequential_paths
 from recall.detection.statistics import detect
 
 START = date(2025, 12, 1)
-# One threshold, no bin merging, no shrinkage: every number below is a hand computation.
+# One threshold, no bin merging, no shrinkage, the conditional binomial statistic (no prior
+# on the level): every number below is a hand computation.
 ONE_SPLIT = DetectionConfig(
     candidate_thresholds_c=(0.0,),
     reference_min_group_failures=0,
     reference_prior_failures=0,
     monte_carlo_draws=None,
+    level_prior_failures=0,
 )
 
 
@@ -74,12 +77,13 @@ def test_statistic_and_evidence_day_by_day_by_hand():
 def test_alarm_date_is_the_first_day_with_evidence_and_the_critical_value(
     critical_value: float, alarm_on: date | None
 ) -> None:
-    config = replace(ONE_SPLIT, critical_value=critical_value)
+    # Calibrated for two batches: the critical value applies as it is.
+    config = replace(ONE_SPLIT, critical_value=critical_value, critical_value_batches=2)
     x = {r.batch_key: r for r in detect(two_day_fleet(), config)}["X"]
     assert x.sequential.evidence_first_held_on == START + timedelta(days=1)
     assert x.sequential.alarm_on == alarm_on
     assert x.flagged is (alarm_on is not None)
-    assert x.sequential.critical_value == critical_value  # 2 batches: no scaling
+    assert x.sequential.critical_value == critical_value
     path = x.to_json()["sequential"]["path"]
     assert path["statistic"] == [0.0, pytest.approx(4.905, abs=1e-3)]
     assert path["evidence_met"] == [False, True]
@@ -101,6 +105,28 @@ def test_a_site_counts_once_and_from_its_first_failure_beyond():
     ]
     paths = sequential_paths(build_input(cells, sites, {"R": 10, "X": 10}), ONE_SPLIT)
     assert paths.sites_beyond[1].tolist() == [0, 1, 2]
+
+
+def test_level_prior_statistic_by_hand_and_at_its_limits():
+    # 3 of 4 failures beyond; 0.4 expected beyond and 3.8 elsewhere; a prior worth 2 failures.
+    # rho = 3 (2 + 3.8) / (0.4 (1 + 2)) = 14.5, and the LLR is
+    # 3 ln 14.5 - (4 + 2) ln((2 + 14.5 x 0.4 + 3.8) / (2 + 0.4 + 3.8)).
+    o, n, eb, et = (np.array(x) for x in (3.0, 4.0, 0.4, 4.2))
+    assert level_mixture_llr(o, n, eb, et, 2.0) == pytest.approx(
+        3 * np.log(14.5) - 6 * np.log(11.6 / 6.2)
+    )
+    # No prior weight: the conditional binomial test; a heavy one: Poisson at level 1.
+    assert level_mixture_llr(o, n, eb, et, 1e-9) == pytest.approx(
+        binomial_llr(o, n, eb / et), rel=1e-6
+    )
+    assert level_mixture_llr(o, n, eb, et, 1e9) == pytest.approx(
+        3 * np.log(3 / 0.4) - (3 - 0.4), rel=1e-5
+    )
+    # A batch failing 4x everywhere (8 beyond where 2 are expected, 32 where 8 are): the
+    # prior pulls its level toward 1 a little, so rho > 1, but far less than 4.
+    decoy = level_mixture_llr(*(np.array(x) for x in (8.0, 40.0, 2.0, 10.0)), 2.0)
+    assert 0.0 < decoy < 0.5
+    assert level_mixture_llr(np.array(0.0), np.array(5.0), eb, et, 2.0) == 0.0
 
 
 def test_first_day_helper():
@@ -169,7 +195,13 @@ def test_a_batch_flagged_the_other_way_leaves_the_reference():
         sites += [FailureSite(key, f"{key}{i}", -10, 0) for i in range(cold)]
         sites += [FailureSite(key, f"{key}w{i}", 5, 0) for i in range(warm)]
     inp = build_input(fleet, sites, dict.fromkeys(per_batch, 1000), START)
-    heat = replace(ONE_SPLIT, variable="temp_max_c", direction="above", critical_value=4.0)
+    heat = replace(
+        ONE_SPLIT,
+        variable="temp_max_c",
+        direction="above",
+        critical_value=4.0,
+        critical_value_batches=6,
+    )
     d = inp.batch_keys.index("D")
     # Without exclusions: pi = 0.002 / (0.0096 + 0.002) and 8 of 16 failures in the warm.
     plain = sequential_paths(inp, heat)

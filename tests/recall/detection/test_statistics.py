@@ -18,11 +18,13 @@ from recall.detection.inputs import ExposureCell, FailureSite, build_input
 from recall.detection.scan import binomial_llr, rate_ratio_ci, reference_rates
 from recall.detection.statistics import bh_qvalues, detect
 
-# Exact arithmetic for hand checks: no bin merging, no shrinkage, Bonferroni scan correction.
+# Exact arithmetic for hand checks: no bin merging, no shrinkage, Bonferroni scan correction,
+# the conditional binomial statistic.
 PLAIN = DetectionConfig(
     reference_min_group_failures=0,
     reference_prior_failures=0,
     monte_carlo_draws=None,
+    level_prior_failures=0,
 )
 START = date(2025, 12, 1)
 
@@ -301,9 +303,12 @@ def test_config_rejects_nonsense_and_scales_the_critical_value():
         DetectionConfig(critical_value=0.0)
     with pytest.raises(ValueError):
         DetectionConfig(probability_days=0)
+    with pytest.raises(ValueError):
+        DetectionConfig(level_prior_failures=-1.0)
     c = DetectionConfig(critical_value=9.0, critical_value_batches=40)
-    assert c.effective_critical_value(10) == 9.0  # never below the calibrated value
+    assert c.effective_critical_value(40) == 9.0
     assert c.effective_critical_value(100) == pytest.approx(9.0 + np.log(2.5))
+    assert c.effective_critical_value(10) == pytest.approx(9.0 - np.log(4))
 
 
 # ---- station-to-batch product of the exposure aggregation ----------------------------
