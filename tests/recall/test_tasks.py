@@ -6,6 +6,7 @@ afterwards."""
 
 from __future__ import annotations
 
+import itertools
 import json
 from pathlib import Path
 
@@ -150,7 +151,7 @@ def test_demo_job_flags_the_cold_batch_and_neither_the_decoy_nor_the_cold_instal
     n_bins, inside = rate_coverage(cold, truth)
     assert n_bins >= 20 and inside >= 0.9 * n_bins, (n_bins, inside)
     probabilities = [p["probability"] for p in cold["rates"]["model"]["curve"]]
-    assert all(a > b for a, b in zip(probabilities, probabilities[1:], strict=False))
+    assert all(a > b for a, b in itertools.pairwise(probabilities))
     assert cold["evidence_first_held_on"] <= cold["alarm_on"] <= DemoSpec().season_end.isoformat()
     shown = describe(report, "http://127.0.0.1:8000")
     assert f"flagged: {truth.cold_batch}" in shown

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import itertools
 from datetime import date
 from pathlib import Path
 
@@ -100,7 +101,7 @@ def test_run_flags_the_cold_batch_with_every_json_field(session: Session, fleet:
     curve = cold["rates"]["model"]["curve"]
     probabilities = [p["probability"] for p in curve]
     assert len(curve) >= 10
-    assert all(a > b for a, b in zip(probabilities, probabilities[1:], strict=False))
+    assert all(a > b for a, b in itertools.pairwise(probabilities))
     assert "survival" in cold["rates"]["method"]
     summary = session.scalar(
         text("SELECT summary FROM detection_run WHERE id = :id"), {"id": run_id}
@@ -363,7 +364,7 @@ def test_api_shows_a_signal_with_its_evidence_and_its_sites(
 ):
     lead = create_key(session, role="support_lead")
     partner = create_key(session, role="partner", partner_key="P0001")
-    run_id, results = _run(session, as_of=AS_OF)
+    _run_id, results = _run(session, as_of=AS_OF)
     session.commit()
     cold = next(r for r in results if r["flagged"])
     [listed] = client.get("/api/v1/signals", headers=h(lead)).json()
