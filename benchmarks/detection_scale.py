@@ -298,28 +298,22 @@ class MemorySampler(threading.Thread):
         return found
 
 
-def _pss_kb(pid: int) -> int:
-    """Proportional set size of a process in kB (its VmRSS when smaps is not readable)."""
-    for path, key in ((f"/proc/{pid}/smaps_rollup", "Pss:"), (f"/proc/{pid}/status", "VmRSS:")):
-        try:
-            with open(path) as fh:
-                for line in fh:
-                    if line.startswith(key):
-                        return int(line.split()[1])
-        except OSError:
-            continue
-    return 0
-
-
-def _status_kb(pid: int, key: str) -> int:
+def _proc_kb(pid: int, file: str, key: str) -> int | None:
+    """A "Key:  N kB" line of /proc/PID/FILE, in kB (None when it cannot be read)."""
     try:
-        with open(f"/proc/{pid}/status") as fh:
+        with open(f"/proc/{pid}/{file}") as fh:
             for line in fh:
                 if line.startswith(key):
                     return int(line.split()[1])
     except OSError:
         pass
-    return 0
+    return None
+
+
+def _pss_kb(pid: int) -> int:
+    """Proportional set size of a process in kB (its VmRSS when smaps is not readable)."""
+    pss = _proc_kb(pid, "smaps_rollup", "Pss:")
+    return pss if pss is not None else (_proc_kb(pid, "status", "VmRSS:") or 0)
 
 
 def main() -> None:
@@ -369,8 +363,8 @@ def main() -> None:
         summary = dict(run.summary or {})
         seconds = time.perf_counter() - start
         sampler.stop()
-        backend_hwm = _status_kb(backend, "VmHWM:")
-    python_hwm = _status_kb(os.getpid(), "VmHWM:")
+        backend_hwm = _proc_kb(backend, "status", "VmHWM:") or 0
+    python_hwm = _proc_kb(os.getpid(), "status", "VmHWM:") or 0
     sql_s, stats_s = float(summary["sql_seconds"]), float(summary["stats_seconds"])
     peak_mb = sampler.peak_kb / 1024.0
     print(

@@ -5,11 +5,10 @@ model; with the JSON form the API, the CLI and the stored results share. Pure.""
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass, field
 from datetime import date
 
-from recall.detection.rates import METHOD_NOTE, BinRates, RateModel
+from recall.detection.rates import METHOD_NOTE, BinRates, RateModel, json_number, json_pair
 
 SEQUENTIAL_METHOD = (
     "binomial maximised sequential probability ratio test over thresholds, one look a day: "
@@ -108,11 +107,6 @@ EXTRA_JSON_KEYS = (
 )
 
 
-def _num(x: float | None) -> float | None:
-    """JSON has no inf/nan: both become null (an infinite ratio has no failures on one side)."""
-    return None if x is None or not math.isfinite(x) else float(x)
-
-
 def _iso(d: date | None) -> str | None:
     return None if d is None else d.isoformat()
 
@@ -165,8 +159,8 @@ class BatchResult:
             "unit_days_above": self.unit_days_above,
             "expected_below": self.expected_below,
             "expected_above": self.expected_above,
-            "rate_ratio": _num(self.rate_ratio),
-            "rate_ratio_ci": [_num(self.rate_ratio_ci[0]), _num(self.rate_ratio_ci[1])],
+            "rate_ratio": json_number(self.rate_ratio),
+            "rate_ratio_ci": json_pair(self.rate_ratio_ci),
             "p_value": self.p_value,
             "p_value_single": self.p_value_single,
             "q_value": self.q_value,

@@ -177,7 +177,9 @@ def _inputs(session: Session, ws: date, n_days: int) -> DetectionInput:
         obs_bin=obin.astype(np.int64),
     )
     fb, fd, fk, fs = (a.astype(np.int64) for a in _arrays(session, exposure_sql.FAILURES_SQL))
-    units = dict(session.execute(text(exposure_sql.UNITS_PER_BATCH_SQL)).all())
+    units: dict[int, int] = {
+        int(b): int(n) for b, n in session.execute(text(exposure_sql.UNITS_PER_BATCH_SQL))
+    }
     keys: dict[int, str] = {
         int(i): str(k) for i, k in session.execute(text("SELECT id, batch_key FROM batch"))
     }

@@ -74,24 +74,26 @@ class BinRates:
                 "bin_c": self.bins_c[i],
                 "unit_days": self.unit_days[i],
                 "failures": self.failures[i],
-                "rate_per_1000": _num(self.rate[i]),
-                "rate_ci": _pair(self.rate_ci[i]),
+                "rate_per_1000": json_number(self.rate[i]),
+                "rate_ci": json_pair(self.rate_ci[i]),
                 "others_unit_days": self.others_unit_days[i],
                 "others_failures": self.others_failures[i],
-                "others_rate_per_1000": _num(self.others_rate[i]),
-                "others_rate_ci": _pair(self.others_rate_ci[i]),
+                "others_rate_per_1000": json_number(self.others_rate[i]),
+                "others_rate_ci": json_pair(self.others_rate_ci[i]),
             }
             for i in range(len(self.bins_c))
         ]
 
 
-def _num(x: float | None) -> float | None:
-    """JSON has no nan/inf (both become null); six significant digits are plenty."""
+def json_number(x: float | None) -> float | None:
+    """JSON has no nan/inf (both become null: an infinite ratio has no failures on one side);
+    six significant digits are plenty."""
     return None if x is None or not math.isfinite(x) else float(f"{x:.6g}")
 
 
-def _pair(ci: tuple[float, float]) -> list[float | None]:
-    return [_num(ci[0]), _num(ci[1])]
+def json_pair(ci: tuple[float, float]) -> list[float | None]:
+    """An interval for JSON (see ``json_number``)."""
+    return [json_number(ci[0]), json_number(ci[1])]
 
 
 def bin_rates(
@@ -143,14 +145,14 @@ class RatePoint:
     def to_json(self) -> dict[str, object]:
         return {
             "temperature_c": self.temperature_c,
-            "rate_per_1000": _num(self.rate),
-            "rate_ci": _pair(self.rate_ci),
-            "others_rate_per_1000": _num(self.others_rate),
-            "rate_ratio": _num(self.rate_ratio),
-            "rate_ratio_ci": _pair(self.rate_ratio_ci),
-            "probability": _num(self.probability),
-            "probability_ci": _pair(self.probability_ci),
-            "others_probability": _num(self.others_probability),
+            "rate_per_1000": json_number(self.rate),
+            "rate_ci": json_pair(self.rate_ci),
+            "others_rate_per_1000": json_number(self.others_rate),
+            "rate_ratio": json_number(self.rate_ratio),
+            "rate_ratio_ci": json_pair(self.rate_ratio_ci),
+            "probability": json_number(self.probability),
+            "probability_ci": json_pair(self.probability_ci),
+            "others_probability": json_number(self.others_probability),
         }
 
 
@@ -174,10 +176,10 @@ class RateModel:
             "fitted": self.fitted,
             "note": self.note,
             "days": self.days,
-            "per_degree_ratio": _num(self.per_degree_ratio),
-            "per_degree_ratio_ci": None if ci is None else _pair(ci),
-            "batch_per_degree": _num(self.batch_per_degree),
-            "others_per_degree": _num(self.others_per_degree),
+            "per_degree_ratio": json_number(self.per_degree_ratio),
+            "per_degree_ratio_ci": None if ci is None else json_pair(ci),
+            "batch_per_degree": json_number(self.batch_per_degree),
+            "others_per_degree": json_number(self.others_per_degree),
             "curve": [p.to_json() for p in self.curve],
         }
 

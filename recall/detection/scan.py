@@ -176,7 +176,7 @@ def scan_batch(
     obs = np.rint(_beyond_sums(observed, bins_c, thr, direction)).astype(np.int64)
     # Tables over every count a draw can produce: llr[t, o] and p[t, o] = P(Bin(n, pi_t) >= o).
     o_grid = np.arange(n + 1, dtype=np.float64)[None, :]
-    llr = binomial_llr(o_grid, np.float64(n), pi[:, None])
+    llr = binomial_llr(o_grid, np.full(1, float(n)), pi[:, None])
     rows = np.arange(thr.size)
     llr_t = llr[rows, obs]
     best = float(llr_t.max())
