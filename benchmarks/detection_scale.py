@@ -34,7 +34,6 @@ import multiprocessing
 import os
 import subprocess
 import sys
-import threading
 import time
 from collections.abc import Iterator
 from datetime import date, timedelta
@@ -47,6 +46,7 @@ from sqlalchemy.orm import Session
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from benchmarks.memory import MemorySampler, proc_kb  # noqa: E402
 from core.db import upgrade  # noqa: E402
 from devices.importer import import_csv  # noqa: E402
 from recall.detection.service import create_run, execute_run  # noqa: E402
@@ -264,58 +264,6 @@ def _load_child(url: str, options: dict[str, object]) -> None:
     load(url, argparse.Namespace(**options))
 
 
-class MemorySampler(threading.Thread):
-    """Largest sum of Pss over this process, its PostgreSQL backend and that backend's
-    parallel workers, sampled every 50 ms."""
-
-    def __init__(self, backend_pid: int) -> None:
-        super().__init__(daemon=True)
-        self.backend_pid = backend_pid
-        self.peak_kb = 0
-        self._halt = threading.Event()
-
-    def run(self) -> None:
-        while not self._halt.is_set():
-            pids = [os.getpid(), self.backend_pid, *self._parallel_workers()]
-            self.peak_kb = max(self.peak_kb, sum(_pss_kb(pid) for pid in pids))
-            self._halt.wait(0.05)
-
-    def stop(self) -> None:
-        self._halt.set()
-        self.join()
-
-    def _parallel_workers(self) -> list[int]:
-        needle = f"parallel worker for PID {self.backend_pid}".encode()
-        found = []
-        for entry in os.listdir("/proc"):
-            if entry.isdigit():
-                try:
-                    with open(f"/proc/{entry}/cmdline", "rb") as fh:
-                        if needle in fh.read():
-                            found.append(int(entry))
-                except OSError:
-                    continue
-        return found
-
-
-def _proc_kb(pid: int, file: str, key: str) -> int | None:
-    """A "Key:  N kB" line of /proc/PID/FILE, in kB (None when it cannot be read)."""
-    try:
-        with open(f"/proc/{pid}/{file}") as fh:
-            for line in fh:
-                if line.startswith(key):
-                    return int(line.split()[1])
-    except OSError:
-        pass
-    return None
-
-
-def _pss_kb(pid: int) -> int:
-    """Proportional set size of a process in kB (its VmRSS when smaps is not readable)."""
-    pss = _proc_kb(pid, "smaps_rollup", "Pss:")
-    return pss if pss is not None else (_proc_kb(pid, "status", "VmRSS:") or 0)
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=(__doc__ or "").split("\n")[0])
     parser.add_argument("--size", choices=sorted(SIZES), default="1m")
@@ -363,8 +311,8 @@ def main() -> None:
         summary = dict(run.summary or {})
         seconds = time.perf_counter() - start
         sampler.stop()
-        backend_hwm = _proc_kb(backend, "status", "VmHWM:") or 0
-    python_hwm = _proc_kb(os.getpid(), "status", "VmHWM:") or 0
+        backend_hwm = proc_kb(backend, "status", "VmHWM:") or 0
+    python_hwm = proc_kb(os.getpid(), "status", "VmHWM:") or 0
     sql_s, stats_s = float(summary["sql_seconds"]), float(summary["stats_seconds"])
     peak_mb = sampler.peak_kb / 1024.0
     print(
