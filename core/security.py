@@ -73,6 +73,17 @@ def principal_for(session: Session, plain: str) -> Principal | None:
     row = session.scalar(
         select(ApiKey).where(ApiKey.key_hash == hash_key(plain), ApiKey.revoked_at.is_(None))
     )
+    return _principal(row)
+
+
+def principal_by_key_id(session: Session, key_id: int) -> Principal | None:
+    """The principal of a stored key by its id (a page session names its key by id, never
+    by its secret), or None when the key is unknown or revoked."""
+    row = session.scalar(select(ApiKey).where(ApiKey.id == key_id, ApiKey.revoked_at.is_(None)))
+    return _principal(row)
+
+
+def _principal(row: ApiKey | None) -> Principal | None:
     if row is None:
         return None
     return Principal(

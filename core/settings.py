@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from functools import lru_cache
 
-from pydantic import AliasChoices, Field
+from pydantic import AliasChoices, Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -48,6 +48,9 @@ class Settings(BaseSettings):
     # How often a worker re-evaluates every active recall's scope (late imports, new
     # installs): a Procrastinate cron, hourly by default.
     reevaluate_cron: str = "17 * * * *"
+    # Visits at which a unit may be not reached or not found before the revisits stop and
+    # the unit waits for the support lead's decision (re-open, or waive with a reason).
+    recall_max_visits_per_unit: int = Field(default=3, ge=1)
 
     # Worker tuning (Procrastinate worker defaults): how often an idle worker polls for
     # jobs whose scheduled time came (retries), and its heartbeat.
@@ -75,6 +78,30 @@ class Settings(BaseSettings):
     plan_osrm_url: str | None = None
     # Re-planning: what moving a visit to another technician-day costs, in drive minutes.
     plan_replan_move_cost: int = Field(default=120, ge=0)
+
+    # Pages (api/pages/). Map tiles: a Leaflet URL template ({z}, {x}, {y}, optional {s}
+    # subdomains); its host is allowed in the Content-Security-Policy's img-src, and an
+    # empty value draws maps without tiles (markers and lines show either way).
+    map_tile_url: str = "https://tile.openstreetmap.org/{z}/{x}/{y}.png"
+    map_tile_attribution: str = "© OpenStreetMap contributors"
+    # Signs the console's session cookies. Unset: a random secret per process, so sessions
+    # end when the server restarts and several server processes would not share them.
+    session_secret: SecretStr | None = None
+    console_session_hours: float = Field(default=12.0, gt=0, le=24 * 30)
+
+    @field_validator("map_tile_url")
+    @classmethod
+    def _tile_url(cls, value: str) -> str:
+        value = value.strip()
+        if value and not (
+            value.startswith(("https://", "http://", "/"))
+            and all(part in value for part in ("{z}", "{x}", "{y}"))
+        ):
+            raise ValueError(
+                "map_tile_url is an http(s) URL (or a path on this server) with {z}, {x} and"
+                " {y}, e.g. https://tile.openstreetmap.org/{z}/{x}/{y}.png; empty: no tiles"
+            )
+        return value
 
 
 @lru_cache(maxsize=1)
