@@ -414,3 +414,25 @@ def test_api_shows_a_signal_with_its_evidence_and_its_sites(
     assert client.get("/api/v1/signals/999999", headers=h(lead)).status_code == 404
     assert client.get("/api/v1/signals/999999/sites", headers=h(lead)).status_code == 404
     assert client.get(f"/api/v1/signals/{listed['id']}", headers=h(partner)).status_code == 403
+
+
+def test_api_shows_a_signal_stored_before_the_evidence_existed(
+    session: Session, client: TestClient, fleet: DemoSummary
+):
+    lead = create_key(session, role="support_lead")
+    _run(session, as_of=AS_OF)
+    # A result as runs stored it before issue 13: a weekly CUSUM, a logistic fit, no dates.
+    session.execute(
+        text(
+            "UPDATE detection_result SET result = result - 'sequential' - 'rates'"
+            " - 'evidence_first_held_on' - 'alarm_on'"
+            ' || \'{"cusum": {"alarm_week": 14}, "logistic": {}}\'::jsonb'
+        )
+    )
+    session.commit()
+    signal_id = session.scalar(text("SELECT id FROM signal"))
+    response = client.get(f"/api/v1/signals/{signal_id}", headers=h(lead))
+    assert response.status_code == 200, response.text
+    body = response.json()
+    assert body["rates"] == [] and body["rate_model"] is None and body["sequential"] is None
+    assert body["alarm_on"] is None and body["threshold_c"] is not None
