@@ -3,14 +3,16 @@
 For every batch b and day d, from the data up to d only:
 
 1. the reference (``scan.reference_rates``): the other batches' failure rate per bin, so
-   each bin's expected failures E carry the fleet-wide weather effect;
+   each bin's expected failures E carry the fleet-wide weather effect (a batch that has
+   alarmed, in either direction, no longer counts in it: ``sequential_paths``);
 2. for every candidate threshold t, the failures beyond it O and the batch's total N, and
    pi = E_beyond / E_total. Conditional on N, O ~ Binomial(N, pi) when the batch's excess is
    the same in all weather (a batch failing 4x everywhere is not a cold signal);
 3. the statistic: the largest one-sided binomial log-likelihood ratio over the thresholds,
    max_t [O ln(O / N pi) + (N - O) ln((N - O) / N (1 - pi))] where O > N pi. It is the
    binomial maximised sequential probability ratio test (maxSPRT, Kulldorff et al. 2011)
-   with the threshold scanned as well; the chosen threshold is the one that maximises it;
+   with the threshold scanned as well; the chosen threshold is the one that maximises it
+   (``level_mixture_llr`` is the variant with a prior on the batch's level);
 4. the evidence rules at that threshold: failures beyond, distinct sites beyond, and the
    exact lower confidence bound of the rate ratio.
 
