@@ -120,13 +120,7 @@ def load_exposure(
                 )
             )
         ]
-        no_weather = session.scalar(
-            text(
-                "SELECT count(*) FROM det_unit u WHERE u.failed AND NOT EXISTS"
-                " (SELECT 1 FROM det_day d WHERE d.station_id = u.station_id"
-                " AND d.day = u.fail_day)"
-            )
-        )
+        no_weather = session.scalar(text(exposure_sql.FAILURES_WITHOUT_WEATHER_SQL))
     finally:
         session.execute(text("DROP TABLE IF EXISTS " + ", ".join(exposure_sql.TEMP_TABLES)))
         session.execute(
