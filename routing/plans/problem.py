@@ -8,9 +8,10 @@ Time rules, one planning time zone per plan:
   date, to the planning zone (a Stockholm site open 08:00-17:00 is open 09:00-18:00 in
   Helsinki time); service must also *end* before closing, so each open span becomes the
   span of allowed start times ``open .. close - service``;
-- blocked dates close the visit that day; preferred windows (site-local start times)
-  intersect the open spans: undated ones every day, dated ones on their date (replacing
-  the undated ones there); when a partner gave only dated windows, only those dates remain;
+- blocked dates close the visit that day; preferred windows (site-local times) hold the
+  whole visit, so each allows the starts ``start .. end - service``, intersected with the
+  open spans: undated ones every day, dated ones on their date (replacing the undated
+  ones there); when a partner gave only dated windows, only those dates remain;
 - a scheduled visit may start on its scheduled date only inside the arrival window its
   partner was promised (else it moves to another day, and the partner is told);
 - technicians' shifts (``HH:MM``) and the lunch break are read in the planning zone.
@@ -144,10 +145,13 @@ def start_windows(visit: VisitForPlanning, cal: Calendar, index: int) -> tuple[T
         return tuple(spans)
     out: list[TimeWindow] = []
     for p in preferred:
-        pw = TimeWindow(
-            cal.local_minutes(index, p.start, visit.timezone),
-            cal.local_minutes(index, p.end, visit.timezone),
-        )
+        # The whole visit lies inside the preferred window: it starts early enough to
+        # end by the window's end (a 10:00-14:00 preference never gets 11:30-15:05).
+        first = cal.local_minutes(index, p.start, visit.timezone)
+        last = cal.local_minutes(index, p.end, visit.timezone) - service
+        if first > last:
+            continue
+        pw = TimeWindow(first, last)
         out += [w for s in spans if (w := s.intersect(pw)) is not None]
     return tuple(sorted(set(out), key=lambda w: (w.start, w.end)))
 
