@@ -100,6 +100,17 @@ def campaign_for_planning(
     )
 
 
+def campaign_of_visit(session: Session, *, visit_id: int, partner_id: int | None) -> int:
+    """The campaign of a visit request; 404 for an unknown visit or another partner's."""
+    stmt = select(VisitRequest.campaign_id).where(VisitRequest.id == visit_id)
+    if partner_id is not None:
+        stmt = stmt.where(VisitRequest.partner_id == partner_id)
+    campaign_id = session.scalar(stmt)
+    if campaign_id is None:
+        raise NotFound(f"no visit {visit_id}")
+    return campaign_id
+
+
 def visits_for_planning(
     session: Session, *, campaign_id: int, include_ids: frozenset[int] = frozenset()
 ) -> list[VisitForPlanning]:

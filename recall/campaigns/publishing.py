@@ -12,7 +12,8 @@ and partners hear about what changed for them, all in the caller's transaction.
 A visit counts as told its date only once a notice with that date is delivered
 (``told_at``); until then the ledger shows it as scheduled but not told.
 Each notice's idempotency key names the plan version and the visit, so publishing
-twice never tells a partner twice.
+twice never tells a partner twice. A version made for a slot the partner booked itself
+(``routing.plans.slots``) says so in its notice, and the slot counts as confirmed.
 """
 
 from __future__ import annotations
@@ -24,9 +25,11 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from core.events import record_event
+from devices.models import Site
 from recall.campaigns import visit_notices
 from recall.campaigns.lifecycle import move_units
 from recall.campaigns.visits import unschedule
+from recall.inbox import service as inbox
 from recall.models import Campaign, CampaignUnit, VisitRequest
 
 
@@ -78,9 +81,12 @@ def apply_published_plan(
     plan_key: str,
     visits: list[ScheduledVisit],
     actor: str,
+    booked_visit_id: int | None = None,
 ) -> PublishSummary:
     """Make the recall's visits match the plan identified by ``plan_key`` (e.g.
-    ``plan:12:v3``), with the notices that implies."""
+    ``plan:12:v3``), with the notices that implies. ``booked_visit_id``: the visit whose
+    partner picked its new slot itself (the version was made for that booking): its
+    notice says so, the slot counts as confirmed, and the lead's inbox hears of it."""
     campaign = session.get_one(Campaign, campaign_id)
     rows = {
         v.id: v
@@ -149,9 +155,12 @@ def apply_published_plan(
                 "technician_id": sv.technician_id,
             },
         )
+        booked = visit.id == booked_visit_id
         visit_notices.visit_scheduled(
-            session, campaign=campaign, visit=visit, plan_key=plan_key, moved=moved
+            session, campaign=campaign, visit=visit, plan_key=plan_key, moved=moved, booked=booked
         )
+        if booked:
+            _booked_by_partner(session, visit=visit, was=before, actor=actor)
         (summary.moved if moved else summary.new).append(visit.id)
     for visit in rows.values():
         if visit.status != "scheduled" or visit.id in planned:
@@ -182,3 +191,23 @@ def apply_published_plan(
         summary.dropped.append(visit.id)
     session.flush()
     return summary
+
+
+def _booked_by_partner(
+    session: Session, *, visit: VisitRequest, was: date | None, actor: str
+) -> None:
+    """A slot the partner chose holds as confirmed (a re-plan keeps it where it is)."""
+    visit.partner_confirmed_at = datetime.now(UTC)
+    record_event(
+        session,
+        actor=actor,
+        entity="visit_request",
+        entity_key=str(visit.id),
+        action="confirmed",
+        data={
+            "scheduled_date": visit.scheduled_date.isoformat() if visit.scheduled_date else None,
+            "booked_by_partner": True,
+        },
+    )
+    site_name = session.scalars(select(Site.name).where(Site.id == visit.site_id)).one()
+    inbox.visit_rebooked(session, visit=visit, site_name=site_name, was=was, actor=actor)

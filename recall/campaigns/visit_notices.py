@@ -140,13 +140,25 @@ def visit_window_text(visit: VisitRequest, tz: str) -> str:
 
 
 def visit_scheduled(
-    session: Session, *, campaign: Campaign, visit: VisitRequest, plan_key: str, moved: bool
+    session: Session,
+    *,
+    campaign: Campaign,
+    visit: VisitRequest,
+    plan_key: str,
+    moved: bool,
+    booked: bool = False,
 ) -> None:
-    """Tell the partner the date and arrival window of a visit: a new one, or a new date
-    for a visit it already knew (``moved``)."""
+    """Tell the partner the date and arrival window of a visit: a new one, a new date for
+    a visit it already knew (``moved``), or the slot it booked itself (``booked``)."""
     partner_key, site_key, site_name, tz = _site_of(session, visit)
     when = visit_window_text(visit, tz)
-    if moved:
+    if booked:
+        subject = f"Recall {campaign.title}: your slot at {site_name} is booked"
+        opening = (
+            f"As you asked, a technician will visit {site_name} ({site_key}) on {when}. "
+            "The slot is booked and confirmed; you need not do anything else."
+        )
+    elif moved:
         subject = f"Recall {campaign.title}: new date for the visit at {site_name}"
         opening = f"We had to move the visit to {site_name} ({site_key}). The new date is {when}."
     else:
@@ -156,9 +168,12 @@ def visit_scheduled(
         f"{opening}\n\n"
         f"{visit.unit_count} affected unit{'s' * (visit.unit_count != 1)} will be fixed: "
         f"{campaign.remedy}\n"
-        "Please confirm the date, or tell us which dates do not suit you and we will plan "
-        "the visit again around them.\n"
     )
+    if not booked:
+        body += (
+            "Please confirm the date, or pick another slot, or tell us which dates do not "
+            "suit you and we will plan the visit again around them.\n"
+        )
     notify_partner(
         session,
         partner_key=partner_key,

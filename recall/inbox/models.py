@@ -22,7 +22,13 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from core.db import Base, one_of
 
-INBOX_KINDS = ("visit_confirmed", "reschedule_requested", "failure_reported", "unit_refused")
+INBOX_KINDS = (
+    "visit_confirmed",
+    "reschedule_requested",
+    "failure_reported",
+    "unit_refused",
+    "visit_rebooked",
+)
 
 
 class InboxItem(Base):

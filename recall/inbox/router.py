@@ -17,7 +17,9 @@ from recall.inbox.schemas import InboxItemOut, InboxSummaryOut, MarkIn, MarkOut
 
 router = APIRouter(prefix="/api/v1", tags=["inbox"])
 lead = require_roles("support_lead")
-Kind = Literal["visit_confirmed", "reschedule_requested", "failure_reported", "unit_refused"]
+Kind = Literal[
+    "visit_confirmed", "reschedule_requested", "failure_reported", "unit_refused", "visit_rebooked"
+]
 
 
 @router.get("/inbox", response_model=Page[InboxItemOut])

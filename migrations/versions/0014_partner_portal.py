@@ -1,0 +1,35 @@
+"""partner portal: the support lead's inbox also hears of a slot a partner booked itself
+
+Revision ID: 0014
+Revises: 0007
+Create Date: 2026-12-01
+
+No data changes: existing inbox items keep their kinds.
+"""
+
+from __future__ import annotations
+
+from alembic import op
+
+revision = "0014"
+down_revision = "0007"
+branch_labels = None
+depends_on = None
+
+BEFORE = ("visit_confirmed", "reschedule_requested", "failure_reported", "unit_refused")
+AFTER = (*BEFORE, "visit_rebooked")
+
+
+def _kinds(kinds: tuple[str, ...]) -> None:
+    op.drop_constraint(op.f("ck_inbox_item_kind"), "inbox_item", type_="check")
+    listed = ", ".join(f"'{k}'" for k in kinds)
+    op.create_check_constraint(op.f("ck_inbox_item_kind"), "inbox_item", f"kind IN ({listed})")
+
+
+def upgrade() -> None:
+    _kinds(AFTER)
+
+
+def downgrade() -> None:
+    op.execute("DELETE FROM inbox_item WHERE kind = 'visit_rebooked'")
+    _kinds(BEFORE)
