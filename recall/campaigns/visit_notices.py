@@ -7,6 +7,7 @@ transaction of the change, keyed so that a retry never tells a partner twice.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import date, datetime
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
@@ -127,16 +128,20 @@ def _site_of(session: Session, visit: VisitRequest) -> tuple[str, str, str, str]
     return partner_key, site_key, site_name, tz
 
 
-def visit_window_text(visit: VisitRequest, tz: str) -> str:
+def window_text(day: date, start: datetime | None, end: datetime | None, tz: str) -> str:
     """'Tuesday 1 December 2026, between 10:00 and 12:00 (Europe/Helsinki time)'."""
-    assert visit.scheduled_date is not None
-    day = visit.scheduled_date
     text = f"{day.strftime('%A')} {day.day} {day.strftime('%B %Y')}"
-    if visit.window_start is not None and visit.window_end is not None:
+    if start is not None and end is not None:
         zone = ZoneInfo(tz)
-        start, end = visit.window_start.astimezone(zone), visit.window_end.astimezone(zone)
-        text += f", between {start:%H:%M} and {end:%H:%M} ({tz} time)"
+        text += f", between {start.astimezone(zone):%H:%M} and {end.astimezone(zone):%H:%M}"
+        text += f" ({tz} time)"
     return text
+
+
+def visit_window_text(visit: VisitRequest, tz: str) -> str:
+    """A scheduled visit's date and arrival window in the site's zone, in words."""
+    assert visit.scheduled_date is not None
+    return window_text(visit.scheduled_date, visit.window_start, visit.window_end, tz)
 
 
 def visit_scheduled(
