@@ -305,6 +305,7 @@ NOTICE_KINDS = (
     "visit_cancelled",
     "visit_done",
     "reschedule_received",
+    "failure_received",
     "failure_linked",
     "failure_resolved",
     "recall_closed",

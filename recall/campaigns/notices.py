@@ -126,20 +126,45 @@ def failure_resolved(session: Session, *, report: FailureReport) -> None:
             f"Your report {report.report_key} about unit {serial} is resolved.\n\n"
             f"{report.resolution_note}\n"
         ),
-        data={"report_key": report.report_key, "serial": serial},
+        data={"report_key": report.report_key, "report_id": report.id, "serial": serial},
         idempotency_key=f"failure:{report.report_key}:resolved",
     )
 
 
-def failure_linked(session: Session, *, report: FailureReport, campaign: Campaign) -> None:
-    """A report on a unit already under recall: the reporter hears at once that it is
-    covered, and what happens next."""
+def failure_received(session: Session, *, report: FailureReport) -> None:
+    """A partner's report on a unit under no recall: acknowledged at once, so the partner
+    knows it arrived and who acts next."""
+    partner_key, serial, site_name = _report_site(session, report)
+    notify_partner(
+        session,
+        partner_key=partner_key,
+        kind="failure_received",
+        subject=f"We received your failure report {report.report_key} (unit {serial})",
+        body=(
+            f"Thank you for your report {report.report_key} about unit {serial} at "
+            f"{site_name}.\n\n"
+            "Our support team looks at it and tells you what happens next. We will tell you "
+            "when the report is resolved, and how.\n"
+        ),
+        data={"report_key": report.report_key, "report_id": report.id, "serial": serial},
+        idempotency_key=f"failure:{report.report_key}:received",
+    )
+
+
+def _report_site(session: Session, report: FailureReport) -> tuple[str, str, str]:
     partner_key, serial, site_name = session.execute(
         select(Partner.partner_key, Unit.serial, Site.name)
         .join(Site, Site.partner_id == Partner.id)
         .join(Unit, Unit.site_id == Site.id)
         .where(Unit.id == report.unit_id)
     ).one()
+    return partner_key, serial, site_name
+
+
+def failure_linked(session: Session, *, report: FailureReport, campaign: Campaign) -> None:
+    """A report on a unit already under recall: the reporter hears at once that it is
+    covered, and what happens next."""
+    partner_key, serial, site_name = _report_site(session, report)
     notify_partner(
         session,
         partner_key=partner_key,
@@ -154,7 +179,12 @@ def failure_linked(session: Session, *, report: FailureReport, campaign: Campaig
             "the date and arrival window as soon as the visit is planned. We will tell you "
             "when the report is resolved.\n"
         ),
-        data={"report_key": report.report_key, "serial": serial, "campaign_id": campaign.id},
+        data={
+            "report_key": report.report_key,
+            "report_id": report.id,
+            "serial": serial,
+            "campaign_id": campaign.id,
+        },
         idempotency_key=f"failure:{report.report_key}:linked:{campaign.id}",
         topic=topic(campaign.id),
     )

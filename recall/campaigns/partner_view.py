@@ -10,7 +10,8 @@ come in date order, those without a date last; active recalls come before closed
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime
+from zoneinfo import ZoneInfo
 
 from sqlalchemy.orm import Session
 
@@ -112,8 +113,10 @@ def next_step(visit: VisitOut, units: tuple[UnitView, ...], today: date) -> str:
             f"{again}: you will get a date and a two-hour arrival window as soon as it is "
             f"planned.{_wishes(visit)}"
         )
-    if visit.scheduled_date is not None and visit.scheduled_date <= today:
+    if visit.scheduled_date == today:
         return "The technician comes today."
+    if visit.scheduled_date is not None and visit.scheduled_date < today:
+        return "This visit is overdue: we will send you a new date."
     if visit.partner_confirmed_at is not None:
         return "Confirmed: the technician comes in the arrival window shown."
     return "Please confirm the date, or pick another slot."
@@ -138,9 +141,7 @@ def site_view(visit: VisitOut, units: list[CampaignUnitOut], today: date) -> Sit
         state=state,
         when=when,
         next_step=next_step(visit, shown, today),
-        can_confirm=visit.status == "scheduled"
-        and visit.partner_confirmed_at is None
-        and upcoming,
+        can_confirm=visit.status == "scheduled" and visit.partner_confirmed_at is None and upcoming,
         can_change=open_ and upcoming and not working,
     )
 
@@ -159,7 +160,7 @@ def _sorted(sites: list[SiteView]) -> tuple[SiteView, ...]:
     )
 
 
-def _recall(session: Session, campaign: Campaign, partner_id: int, today: date) -> RecallView:
+def _recall(session: Session, campaign: Campaign, partner_id: int, now: datetime) -> RecallView:
     units, _ = repository.list_units(
         session,
         campaign_id=campaign.id,
@@ -171,7 +172,12 @@ def _recall(session: Session, campaign: Campaign, partner_id: int, today: date) 
         if visit.site_key not in newest or visit.attempt > newest[visit.site_key].attempt:
             newest[visit.site_key] = visit
     sites = [
-        site_view(v, [u for u in units if u.site_key == key], today) for key, v in newest.items()
+        site_view(
+            v,
+            [u for u in units if u.site_key == key],
+            now.astimezone(ZoneInfo(v.site_timezone)).date(),
+        )
+        for key, v in newest.items()
     ]
     fixed = sum(1 for u in units if u.state in ("fixed", "waived"))
     n, m = len(units), len(sites)
@@ -190,12 +196,11 @@ def _recall(session: Session, campaign: Campaign, partner_id: int, today: date) 
     )
 
 
-def partner_recalls(session: Session, *, partner_id: int, today: date) -> list[RecallView]:
+def partner_recalls(session: Session, *, partner_id: int, now: datetime) -> list[RecallView]:
     """Every recall that concerns the partner: active ones first, each by its next
-    visit date."""
+    visit date. "Today" is each site's own date at ``now``."""
     recalls = [
-        _recall(session, c, partner_id, today)
-        for c in list_campaigns(session, partner_id=partner_id)
+        _recall(session, c, partner_id, now) for c in list_campaigns(session, partner_id=partner_id)
     ]
     return sorted(
         recalls,

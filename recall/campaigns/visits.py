@@ -312,12 +312,18 @@ def _cancelled_event(session: Session, visit_id: int, actor: str, was: str, why:
 PRODID = "-//fieldrecall//recall visits//EN"
 
 
-def partner_for_token(session: Session, token: str) -> Partner:
-    """The partner whose link this is; 404 for a technician's or an unknown link."""
+def partner_link(session: Session, token: str) -> tuple[int, Partner]:
+    """The link's id and the partner it belongs to; 404 for a technician's or an unknown
+    link."""
     link = link_for_token(session, token)
     if link.partner_id is None:
         raise NotFound("nothing at this address (the link may have been replaced)")
-    return session.get_one(Partner, link.partner_id)
+    return link.id, session.get_one(Partner, link.partner_id)
+
+
+def partner_for_token(session: Session, token: str) -> Partner:
+    """The partner whose link this is; 404 for a technician's or an unknown link."""
+    return partner_link(session, token)[1]
 
 
 def partner_calendar(session: Session, *, partner: Partner) -> bytes:

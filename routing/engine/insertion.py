@@ -228,10 +228,14 @@ def insertions(
     visit_id: str,
     *,
     days: Collection[int] | None = None,
+    later_step: int | None = None,
 ) -> list[Insertion]:
     """Every feasible insertion of ``visit_id`` into ``plan`` (taken out of its route
     first): one per technician-day and position, on ``days`` (default: all), into the
-    technician-days with a route and those without one. Cheapest first."""
+    technician-days with a route and those without one. With ``later_step``, each
+    technician-day's cheapest position is also tried starting later, at every multiple
+    of ``later_step`` after its earliest start that stays feasible (the same drive, a
+    later time of day). Cheapest first."""
     base = without_visit(problem, plan, visit_id)
     routes = _Routes(problem, base)
     visit = routes.visits[visit_id]
@@ -244,31 +248,47 @@ def insertions(
                 continue
             if tech.shift_on(day) is None or visit.windows_on(day) == ():
                 continue
-            found += _into(routes, tech, day, visit)
+            found += _into(routes, tech, day, visit, later_step)
     found.sort(key=lambda i: (i.cost, i.route.day, i.stop.start, i.route.technician_id))
     return found
 
 
-def _into(routes: _Routes, tech: Technician, day: int, visit: Visit) -> list[Insertion]:
+def _into(
+    routes: _Routes, tech: Technician, day: int, visit: Visit, later_step: int | None
+) -> list[Insertion]:
     route = routes.by_key.get((tech.id, day))
     stops = list(route.stops) if route is not None else []
     visits = [routes.visits[s.visit_id] for s in stops]
     # Over home (0), the route's visits (1..n), the new visit (n + 1), home's end (n + 2).
     m = routes.matrix(tech, [*visits, visit])
     n = len(visits)
+
+    def at(pos: int, start: int | None) -> Route | None:
+        order = [*range(1, pos + 1), n + 1, *range(pos + 1, n + 1)]
+        sub = m[np.ix_([0, *order, n + 2], [0, *order, n + 2])]
+        bounds: list[int | None] = [s.start for s in stops]
+        bounds.insert(pos, start)
+        timed = timetable(
+            routes.problem, tech, day, [*visits[:pos], visit, *visits[pos:]], sub, bounds
+        )
+        return None if timed is None else timed[0]
+
     out: list[Insertion] = []
     for pos in range(n + 1):
         before = 0 if pos == 0 else pos
         after = n + 2 if pos == n else pos + 1
         cost = int(m[before, n + 1] + m[n + 1, after] - m[before, after])
-        order = [*range(1, pos + 1), n + 1, *range(pos + 1, n + 1)]
-        sub = m[np.ix_([0, *order, n + 2], [0, *order, n + 2])]
-        sequence = [*visits[:pos], visit, *visits[pos:]]
-        bounds: list[int | None] = [s.start for s in stops]
-        bounds.insert(pos, None)
-        timed = timetable(routes.problem, tech, day, sequence, sub, bounds)
-        if timed is not None:
-            out.append(Insertion(visit.id, timed[0], pos, cost))
+        if (timed := at(pos, None)) is not None:
+            out.append(Insertion(visit.id, timed, pos, cost))
+    if later_step and out:
+        best = min(out, key=lambda i: (i.cost, i.position))
+        shift = tech.shift_on(day)
+        assert shift is not None
+        start = (best.stop.start // later_step + 1) * later_step
+        while start + visit.service <= shift.end:
+            if (timed := at(best.position, start)) is not None:
+                out.append(Insertion(visit.id, timed, best.position, best.cost))
+            start += later_step
     return out
 
 
@@ -285,12 +305,12 @@ def slot_offers(
 ) -> tuple[SlotOffer, ...]:
     """Up to ``limit`` slots for ``visit_id``: arrival windows of ``window`` minutes that
     start at the service start rounded down to ``step``, each backed by its cheapest
-    insertion. The cheapest slot of each day comes first (a partner asking for another
+    insertion (later starts of a technician-day's cheapest position included). The cheapest slot of each day comes first (a partner asking for another
     slot mostly wants another day), then the next cheapest; ``exclude`` holds (day,
     window start) pairs not to offer (the slot the visit holds now). Sorted by day and
     window."""
     best: dict[tuple[int, int], Insertion] = {}
-    for ins in insertions(problem, plan, visit_id, days=days):
+    for ins in insertions(problem, plan, visit_id, days=days, later_step=step):
         key = (ins.route.day, ins.stop.start // step * step)
         if key not in exclude and key not in best:
             best[key] = ins  # insertions come cheapest first

@@ -62,9 +62,12 @@ def progress_of(
     before = stops[:index]
     left = sum(1 for s in before if s.status != "finished")
     lunch = timedelta(0)
-    if index > 0 and break_start is not None:
-        if before[-1].service_end <= break_start < own.arrival:
-            lunch = timedelta(minutes=break_minutes)
+    if (
+        index > 0
+        and break_start is not None
+        and before[-1].service_end <= break_start < own.arrival
+    ):
+        lunch = timedelta(minutes=break_minutes)
     if before and before[-1].status == "finished" and before[-1].finished_at is not None:
         drive = timedelta(minutes=own.drive_minutes_before)
         return DayProgress("on_the_way", before[-1].finished_at + drive + lunch, None, 0)

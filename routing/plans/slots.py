@@ -107,9 +107,7 @@ class _Ground:
 
 
 def _moving(session: Session, campaign_id: int, visit_id: int) -> VisitForPlanning | None:
-    rows = visits_for_planning(
-        session, campaign_id=campaign_id, include_ids=frozenset({visit_id})
-    )
+    rows = visits_for_planning(session, campaign_id=campaign_id, include_ids=frozenset({visit_id}))
     return next((v for v in rows if v.visit_id == visit_id), None)
 
 
@@ -248,7 +246,9 @@ def book_slot(
         wanted = next(
             (
                 i
-                for i in insertions(ground.problem, ground.base, str(visit_id), days={d})
+                for i in insertions(
+                    ground.problem, ground.base, str(visit_id), days={d}, later_step=step
+                )
                 if (d, i.stop.start // step * step) == key and key not in ground.exclude
             ),
             None,

@@ -35,8 +35,10 @@ def world(c=None, t=None):  # type: ignore[no-untyped-def]
 
 def test_each_position_costs_the_drive_it_adds_and_pushes_later_stops_only_as_needed() -> None:
     found = insertions(world(), PLAN, "c")
-    table = [(i.route.day, i.position, i.cost, [(s.visit_id, s.start) for s in i.route.stops])
-             for i in found]
+    table = [
+        (i.route.day, i.position, i.cost, [(s.visit_id, s.start) for s in i.route.stops])
+        for i in found
+    ]
     assert table == [
         # a -> c -> b adds 5 + 5 - 10 = 0; b is pushed from 30 to 40.
         (0, 1, 0, [("a", 10), ("c", 25), ("b", 40)]),
@@ -52,10 +54,14 @@ def test_each_position_costs_the_drive_it_adds_and_pushes_later_stops_only_as_ne
 def test_offers_are_the_cheapest_slot_of_each_day_first_then_the_next_cheapest() -> None:
     offers = slot_offers(world(), PLAN, "c", limit=3, window=20, step=10)
     assert [(o.day, o.window.start, o.window.end, o.insertion.cost) for o in offers] == [
-        (0, 20, 40, 0),  # c at 25
-        (0, 40, 60, 0),  # c at 45
-        (1, 10, 30, 30),  # c at 15: a day of its own comes before day 0's dearer slot
+        (0, 20, 40, 0),  # c at 25, between a and b
+        # The same place started later, at 30 (b pushed to 45): the same drive. It comes
+        # after day 1, which gets its cheapest slot before day 0 gets a second one.
+        (0, 30, 50, 0),
+        (1, 10, 30, 30),  # c at 15
     ]
+    later = slot_offers(world(), PLAN, "c", limit=3, window=20, step=10, days={0})
+    assert [o.insertion.stop.start for o in later] == [25, 30, 40]
     assert all(o.window.start <= o.insertion.stop.start <= o.window.end for o in offers)
     assert [o.window.start for o in slot_offers(world(), PLAN, "c", limit=1)] == [0]
     excluded = slot_offers(world(), PLAN, "c", window=20, step=10, exclude={(0, 20)})
@@ -84,7 +90,10 @@ def test_the_site_must_be_open_for_the_whole_visit_and_the_shift_long_enough() -
     # c may start only 40..42 on day 0 and is closed on day 1: only after b (at 45) is
     # too late, between a and b it starts at 40 (b pushed to 55).
     c = visit("c", 15, windows=(TimeWindow(40, 42),), day_windows={1: ()})
-    assert [(i.position, i.stop.start) for i in insertions(world(c), PLAN, "c")] == [(1, 40), (0, 40)]
+    assert [(i.position, i.stop.start) for i in insertions(world(c), PLAN, "c")] == [
+        (1, 40),
+        (0, 40),
+    ]
     # A shift ending at 65: c anywhere on day 0 brings t1 home at 70 or later.
     short = tech("t1", shift=TimeWindow(0, 65))
     assert [(i.route.day, i.position) for i in insertions(world(t=short), PLAN, "c")] == [(1, 0)]

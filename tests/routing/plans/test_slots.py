@@ -231,9 +231,7 @@ def test_a_version_based_on_a_superseded_one_is_not_published(
         plans.publish(session, plan_id=replan_id, actor="lead")
 
 
-def test_every_offered_slot_books_a_validator_clean_plan(
-    world: World, session: Session
-) -> None:
+def test_every_offered_slot_books_a_validator_clean_plan(world: World, session: Session) -> None:
     for site in ("SA1", "SB1", "SA2"):
         visit_id = world.visits[site]
         partner_id = partner_of(session, visit_id)
