@@ -43,7 +43,15 @@ from recall.campaigns.planning import (
     visit_labels,
     visits_for_planning,
 )
-from routing.engine import Plan, Problem, TimeWindow, apply_insertion, insertions, validate
+from routing.engine import (
+    Plan,
+    Problem,
+    TimeWindow,
+    Violation,
+    apply_insertion,
+    insertions,
+    validate,
+)
 from routing.engine import slot_offers as engine_offers
 from routing.plans import availability
 from routing.plans.models import FieldPlan, PlanRoute, PlanStop
@@ -112,9 +120,15 @@ def _moving(session: Session, campaign_id: int, visit_id: int) -> VisitForPlanni
 
 
 def _ground(
-    session: Session, *, campaign_id: int, visit_id: int, settings: Settings, today: date | None
+    session: Session,
+    *,
+    campaign_id: int,
+    visit_id: int | None,
+    settings: Settings,
+    today: date | None,
 ) -> _Ground | str:
-    """What the offers are computed on, or why there can be none."""
+    """What the offers for ``visit_id`` are computed on, or why there can be none (with
+    no visit: the published plan from tomorrow on, as it stands)."""
     published = published_plan(session, campaign_id)
     if published is None:
         return NO_PLAN
@@ -125,30 +139,36 @@ def _ground(
     cal = Calendar(first, published.last_day, published.timezone)
     stored = load_base(session, published.id, cal)
     served = {int(s.visit_id) for r in stored.routes for s in r.stops}
+    moving_ids: frozenset[int] = frozenset() if visit_id is None else frozenset({visit_id})
     by_id = {
         v.visit_id: v
         for v in visits_for_planning(
-            session, campaign_id=campaign_id, include_ids=frozenset(served | {visit_id})
+            session, campaign_id=campaign_id, include_ids=frozenset(served) | moving_ids
         )
     }
-    moving = by_id.get(visit_id)
-    if moving is None or moving.status not in OPEN_STATUSES or moving.nothing_left:
-        return NOT_OPEN
-    if moving.units_in_progress or (
-        moving.status == "scheduled" and moving.scheduled_date and moving.scheduled_date <= today
-    ):
-        return TOO_LATE
     kept = {vid for vid in served if by_id.get(vid) and by_id[vid].status == "scheduled"}
-    kept.discard(visit_id)
+    visits = [by_id[vid] for vid in sorted(kept - moving_ids)]
+    exclude: set[tuple[int, int]] = set()
+    if visit_id is not None:
+        moving = by_id.get(visit_id)
+        if moving is None or moving.status not in OPEN_STATUSES or moving.nothing_left:
+            return NOT_OPEN
+        held, held_start = moving.scheduled_date, moving.window_start
+        if moving.units_in_progress or (moving.status == "scheduled" and held and held <= today):
+            return TOO_LATE
+        if moving.status == "scheduled" and held and held_start and cal.first_day <= held:
+            exclude.add((cal.index(held), cal.minutes(cal.index(held), held_start)))
+        # As if not planned yet: the promise it holds binds nothing.
+        visits.append(
+            dataclasses.replace(
+                moving, status="requested", scheduled_date=None, window_start=None, window_end=None
+            )
+        )
     routes = []
     for route in stored.routes:
-        stops = tuple(s for s in route.stops if int(s.visit_id) in kept | {visit_id})
+        stops = tuple(s for s in route.stops if int(s.visit_id) in kept | moving_ids)
         if stops:
             routes.append(dataclasses.replace(route, stops=stops))
-    as_new = dataclasses.replace(
-        moving, status="requested", scheduled_date=None, window_start=None, window_end=None
-    )
-    visits = [by_id[vid] for vid in sorted(kept)] + [as_new]
     campaign = campaign_for_planning(session, campaign_id=campaign_id)
     technicians = technicians_for(session, campaign.required_skill)
     problem = build_problem(
@@ -165,11 +185,21 @@ def _ground(
             session, [v.site_id for v in visits], cal.first_day, cal.last_day
         ),
     )
-    exclude: set[tuple[int, int]] = set()
-    held, held_start = moving.scheduled_date, moving.window_start
-    if moving.status == "scheduled" and held and held_start and cal.first_day <= held:
-        exclude.add((cal.index(held), cal.minutes(cal.index(held), held_start)))
     return _Ground(published, cal, problem, Plan(tuple(routes), (), 0), visits, frozenset(exclude))
+
+
+def published_violations(
+    session: Session, *, campaign_id: int, settings: Settings, today: date | None = None
+) -> list[Violation]:
+    """The engine's validator on the published plan from tomorrow on, against the data as
+    it is now (the visits' windows and promises, absences, closures): what every booking
+    keeps empty. Empty too when there is nothing ahead to check."""
+    ground = _ground(
+        session, campaign_id=campaign_id, visit_id=None, settings=settings, today=today
+    )
+    if isinstance(ground, str):
+        return []
+    return validate(ground.problem, ground.base)
 
 
 def _slot(cal: Calendar, day: int, window: TimeWindow) -> Slot:

@@ -14,13 +14,21 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from core.errors import Conflict, NotFound
+from devices.models import Technician
 from recall.inbox.models import InboxItem
 from recall.models import OutboxMessage, VisitRequest
 from routing.plans import service as plans
+from routing.plans.availability import record_absence
 from routing.plans.models import FieldPlan, PlanRoute, PlanStop
 from routing.plans.planner import load_base
 from routing.plans.problem import Calendar
-from routing.plans.slots import TOO_LATE, book_slot, slot_offers
+from routing.plans.slots import (
+    NEEDS_LEAD,
+    TOO_LATE,
+    book_slot,
+    published_violations,
+    slot_offers,
+)
 from tests.routing.plans.planner_world import (
     MON,
     SETTINGS,
@@ -129,9 +137,13 @@ def test_booking_publishes_a_version_where_only_that_visit_moved(
         slot.window_start,
     )
     assert visit.partner_confirmed_at is not None  # a slot the partner chose holds
-    # The engine's validator passes on the stored version, read back.
+    # The engine's validator passes on the published version, read back.
     cal = Calendar(MON, after.last_day, after.timezone)
     assert load_base(session, after.id, cal).served_count() == len(new_stops)
+    checked = published_violations(
+        session, campaign_id=world.campaign_id, settings=SETTINGS, today=SUNDAY
+    )
+    assert checked == []
     new_notices = session.scalars(
         select(OutboxMessage).where(OutboxMessage.id > (notices_before or 0))
     ).all()
@@ -254,3 +266,43 @@ def test_every_offered_slot_books_a_validator_clean_plan(world: World, session: 
             stats = session.get_one(FieldPlan, booked.plan_id).stats
             assert stats is not None and stats["validator"]["ok"]
             session.rollback()
+
+
+def test_a_plan_outdated_by_an_absence_books_nothing(world: World, session: Session) -> None:
+    # T2 falls ill on the day of its route to SA2: the published plan no longer passes
+    # the validator, so nothing is booked until the lead re-plans.
+    visit_id = world.visits["SA2"]
+    partner_id = partner_of(session, visit_id)
+    slot = slot_offers(
+        session, visit_id=visit_id, partner_id=partner_id, settings=SETTINGS, today=SUNDAY
+    ).slots[0]
+    other = session.get_one(VisitRequest, world.visits["SA1"])
+    assert other.technician_id is not None and other.scheduled_date is not None
+    technician = session.get_one(Technician, other.technician_id)
+    record_absence(
+        session,
+        technician_key=technician.technician_key,
+        first_day=other.scheduled_date,
+        last_day=None,
+        reason="flu",
+        actor="lead",
+    )
+    kinds = {
+        v.kind
+        for v in published_violations(
+            session, campaign_id=world.campaign_id, settings=SETTINGS, today=SUNDAY
+        )
+    }
+    assert "day_off" in kinds
+    booking = book_slot(
+        session,
+        visit_id=visit_id,
+        partner_id=partner_id,
+        day=slot.day,
+        window_start=slot.window_start,
+        actor="partner:key9",
+        settings=SETTINGS,
+        today=SUNDAY,
+    )
+    assert (booking.outcome, booking.plan_id) == ("unavailable", None)
+    assert booking.offers is not None and booking.offers.why_none == NEEDS_LEAD

@@ -45,8 +45,8 @@ def test_the_phone_page_and_the_partner_page_render_in_chromium(
     assert tab.fits_phone()
     tab.screenshot("technician-sheet-phone")
 
-    tab.goto(status[status.index("/p/") :])
-    assert page.locator('tr.visit[data-site="SB1"]').count() == 1
-    assert "UB1: scheduled" in page.inner_text("body")
+    tab.goto(status[status.index("/p/") :])  # the partner's portal
+    assert page.locator('article.site[data-site="SB1"]').count() == 1
+    assert "UB1: a visit is planned" in page.inner_text("body")
     assert page.locator('[data-site="SA1"]').count() == 0
     tab.screenshot("partner-status-phone")
