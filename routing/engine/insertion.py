@@ -305,10 +305,10 @@ def slot_offers(
 ) -> tuple[SlotOffer, ...]:
     """Up to ``limit`` slots for ``visit_id``: arrival windows of ``window`` minutes that
     start at the service start rounded down to ``step``, each backed by its cheapest
-    insertion (later starts of a technician-day's cheapest position included). The cheapest slot of each day comes first (a partner asking for another
-    slot mostly wants another day), then the next cheapest; ``exclude`` holds (day,
-    window start) pairs not to offer (the slot the visit holds now). Sorted by day and
-    window."""
+    insertion (later starts of a technician-day's cheapest position included). The
+    cheapest slot of each day comes first (a partner asking for another slot mostly
+    wants another day), then the next cheapest; ``exclude`` holds (day, window start)
+    pairs not to offer (the slot the visit holds now). Sorted by day and window."""
     best: dict[tuple[int, int], Insertion] = {}
     for ins in insertions(problem, plan, visit_id, days=days, later_step=step):
         key = (ins.route.day, ins.stop.start // step * step)
