@@ -25,12 +25,10 @@ from __future__ import annotations
 import dataclasses
 import logging
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, timedelta
-from typing import Any
+from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import numpy as np
-from sqlalchemy import inspect, select
 from sqlalchemy.orm import Session
 
 from core.errors import Conflict
@@ -40,7 +38,6 @@ from recall.campaigns.planning import (
     VisitForPlanning,
     campaign_for_planning,
     campaign_of_visit,
-    visit_labels,
     visits_for_planning,
 )
 from routing.engine import (
@@ -54,11 +51,12 @@ from routing.engine import (
 )
 from routing.engine import slot_offers as engine_offers
 from routing.plans import availability
-from routing.plans.models import FieldPlan, PlanRoute, PlanStop
+from routing.plans.models import FieldPlan
 from routing.plans.planner import load_base, rules_from, technicians_for, travel_from
 from routing.plans.problem import Calendar, build_problem
-from routing.plans.service import _new_version, publish, published_plan
-from routing.plans.store import Promise, store_plan
+from routing.plans.service import publish, published_plan
+from routing.plans.slot_version import store_booking
+from routing.plans.store import Promise
 
 log = logging.getLogger("fieldrecall.slots")
 
@@ -291,7 +289,19 @@ def book_slot(
     if violations:
         log.warning("booking visit %s: the plan fails validation: %s", visit_id, violations[:5])
         return Booking("unavailable", offers=SlotOffers(visit_id, (), NEEDS_LEAD))
-    row = _store(session, ground, plan, matrix, wanted.cost, visit_id, actor, settings)
+    row = store_booking(
+        session,
+        published=ground.published,
+        cal=cal,
+        problem=ground.problem,
+        visits=ground.visits,
+        plan=plan,
+        matrix=matrix,
+        added_drive=wanted.cost,
+        visit_id=visit_id,
+        actor=actor,
+        settings=settings,
+    )
     out = publish(session, plan_id=row.id, actor=actor, booked_visit_id=visit_id)
     changed = set(out.new) | set(out.moved) | set(out.dropped)
     if changed != {visit_id}:
@@ -303,99 +313,3 @@ def book_slot(
         cal, wanted.route.day, wanted.stop.start
     )
     return Booking("booked", Slot(day, window[0], window[1]), row.id)
-
-
-def _store(
-    session: Session,
-    ground: _Ground,
-    plan: Plan,
-    matrix: np.ndarray,
-    added_drive: int,
-    visit_id: int,
-    actor: str,
-    settings: Settings,
-) -> FieldPlan:
-    """The booking's plan version, stored and done (not yet published)."""
-    published, cal = ground.published, ground.cal
-    route = next(r for r in plan.routes if any(s.visit_id == str(visit_id) for s in r.stops))
-    row = _new_version(
-        session,
-        campaign_id=published.campaign_id,
-        first_day=published.first_day,
-        last_day=published.last_day,
-        timezone=published.timezone,
-        parameters={
-            "kind": "slot_booked",
-            "visit_id": visit_id,
-            "day": cal.day(route.day).isoformat(),
-            "technician_id": int(route.technician_id),
-        },
-        actor=actor,
-        based_on=published.id,
-        enqueue=False,
-    )
-    _copy_routes(session, source=published.id, target=row.id, before=cal.first_day)
-    totals = store_plan(
-        session,
-        plan_row=row,
-        problem=ground.problem,
-        plan=plan,
-        matrix=matrix,
-        cal=cal,
-        visits=ground.visits,
-        promise=Promise(
-            settings.plan_arrival_window_minutes, settings.plan_arrival_window_step_minutes
-        ),
-        circuity=settings.plan_circuity,
-    )
-    now = datetime.now(UTC)
-    row.status, row.started_at, row.finished_at = "done", now, now
-    row.progress = {"phase": "done", "elapsed_s": 0.0}
-    row.stats = {
-        "visits": len(ground.problem.visits),
-        "technicians": len(ground.problem.technicians),
-        "served": plan.served_count(),
-        "unassigned": 0,
-        "routes": len(plan.routes),
-        "validator": {"ok": True, "violations": [], "violation_count": 0},
-        "booking": {
-            "visit_id": visit_id,
-            "based_on_plan_id": published.id,
-            "from_day": cal.first_day.isoformat(),
-            "added_drive_minutes": added_drive,
-        },
-        **totals,
-    }
-    session.flush()
-    return row
-
-
-def _copied(row: Any, **changes: Any) -> Any:
-    cls = type(row)
-    values = {a.key: getattr(row, a.key) for a in inspect(cls).column_attrs if a.key != "id"}
-    return cls(**{**values, **changes})
-
-
-def _copy_routes(session: Session, *, source: int, target: int, before: date) -> None:
-    """The routes of days before ``before`` as published (today's, being worked on, and
-    the past), minus stops of visits now back to requested (a new plan gives them a date)."""
-    routes = session.scalars(
-        select(PlanRoute).where(PlanRoute.plan_id == source, PlanRoute.day < before)
-    ).all()
-    stops = session.scalars(
-        select(PlanStop).where(PlanStop.route_id.in_([r.id for r in routes]))
-    ).all()
-    status = {
-        vid: label.status
-        for vid, label in visit_labels(
-            session, visit_ids=[s.visit_request_id for s in stops]
-        ).items()
-    }
-    for route in routes:
-        copy = _copied(route, plan_id=target)
-        session.add(copy)
-        session.flush()
-        for stop in stops:
-            if stop.route_id == route.id and status.get(stop.visit_request_id) != "requested":
-                session.add(_copied(stop, plan_id=target, route_id=copy.id))
-    session.flush()

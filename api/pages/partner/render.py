@@ -36,7 +36,8 @@ def portal_page(
     portal: Portal, name: str, *, status_code: int = 200, **context: Any
 ) -> HTMLResponse:
     """A portal template as a response, with what every portal page uses."""
-    session = {"csrf_token": portal.csrf_token} if portal.csrf_token else {}
+    if portal.csrf_token:  # base.html puts it where htmx finds it
+        context["csrf_token"] = portal.csrf_token
     return page(
         PACKAGE,
         name,
@@ -45,6 +46,5 @@ def portal_page(
         local_time=local_time,
         local_stamp=local_stamp,
         day_words=day_words,
-        **session,
         **context,
     )

@@ -184,11 +184,13 @@ def wishes(
 def portal_router(prefix: str) -> APIRouter:
     """The visit pages under ``prefix`` (``/p/{token}`` or ``/portal``)."""
     router = APIRouter(prefix=prefix, route_class=PageRoute, include_in_schema=False)
-    html = {"response_class": HTMLResponse}
-    router.add_api_route("/", home, methods=["GET"], **html)
-    router.add_api_route("/visits/{visit_id}/progress", progress_fragment, methods=["GET"], **html)
+    page = HTMLResponse
+    router.add_api_route("/", home, methods=["GET"], response_class=page)
+    router.add_api_route(
+        "/visits/{visit_id}/progress", progress_fragment, methods=["GET"], response_class=page
+    )
     router.add_api_route("/visits/{visit_id}/confirm", confirm, methods=["POST"])
-    router.add_api_route("/visits/{visit_id}/slots", slots, methods=["GET"], **html)
-    router.add_api_route("/visits/{visit_id}/slots", book, methods=["POST"], **html)
+    router.add_api_route("/visits/{visit_id}/slots", slots, methods=["GET"], response_class=page)
+    router.add_api_route("/visits/{visit_id}/slots", book, methods=["POST"], response_class=page)
     router.add_api_route("/visits/{visit_id}/wishes", wishes, methods=["POST"])
     return router

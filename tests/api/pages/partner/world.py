@@ -8,10 +8,18 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 
 from fastapi.testclient import TestClient
+from sqlalchemy import select
+from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
+from devices.importer import import_csv
+from devices.models import Site
+from recall.campaigns import service as campaigns
+from recall.campaigns.schemas import CampaignIn, Scope
+from recall.models import VisitRequest
 from routing.plans import service as plans
-from tests.recall.campaigns.fixtures import h
+from tests.fixtures import Keys
+from tests.recall.campaigns.fixtures import h, load_recall_registry
 from tests.routing.plans.planner_world import World, make_world, plan_now
 
 
@@ -48,3 +56,51 @@ def portal_world(
     return PortalWorld(
         world, monday, link_of(client, world.keys.partner_a), link_of(client, world.keys.partner_b)
     )
+
+
+@dataclass(frozen=True)
+class CommittedWorld:
+    """The same world on committed data (a real worker and a live server beside it)."""
+
+    campaign_id: int
+    visits: dict[str, int]  # site_key -> visit request id
+    keys: Keys
+    monday: date
+
+
+def committed_world(engine: Engine) -> CommittedWorld:
+    with Session(engine) as session:
+        keys = load_recall_registry(session)
+        import_csv(
+            session,
+            "technicians",
+            b"technician_key,name,home_lat,home_lon,skills\nT2,Toni Tech,60.2,24.9,OU-200\n",
+            filename="technicians.csv",
+        )
+        spec = CampaignIn(
+            title="OU-200 cold boot",
+            scope=Scope(batch_keys=["B1"]),
+            remedy="Replace the power board",
+            required_skill="OU-200",
+        )
+        campaign_id = campaigns.declare(session, spec=spec, actor="lead").id
+        session.commit()
+        monday = next_monday()
+        plan_id = plan_now(
+            session,
+            sessionmaker(engine),
+            campaign_id,
+            first_day=monday,
+            last_day=monday + timedelta(days=4),
+        )
+        plans.publish(session, plan_id=plan_id, actor="lead")
+        session.commit()
+        visits = {
+            key: vid
+            for key, vid in session.execute(
+                select(Site.site_key, VisitRequest.id)
+                .join(Site, Site.id == VisitRequest.site_id)
+                .where(VisitRequest.campaign_id == campaign_id)
+            )
+        }
+    return CommittedWorld(campaign_id, visits, keys, monday)
