@@ -64,78 +64,26 @@ class SlotOffer:
 
 
 def _earliest(windows: tuple[TimeWindow, ...] | None, lo: int, day_length: int) -> int | None:
-    """The earliest service start at or after ``lo`` inside ``windows`` (None: open)."""
+    """The earliest service start at or after ``lo`` inside ``windows`` (sorted by start;
+    None: open all day)."""
     if windows is None:
         return lo if lo < day_length else None
-    for w in sorted(windows, key=lambda w: w.start):
+    for w in windows:
         if w.end >= lo:
             return max(lo, w.start)
     return None
 
 
-def _timed(
-    problem: Problem,
-    tech: Technician,
-    day: int,
-    stops: Sequence[Visit],
-    m: np.ndarray,
-    not_before: Sequence[int | None],
-    gap: int | None,
-) -> tuple[Route, int] | None:
-    """The route with the break in ``gap`` (before stop ``gap``; ``len(stops)``: before
-    home), every stop as early as allowed; with how far it pushes stops past
-    ``not_before``. ``m`` is the travel matrix over home, the stops, home."""
-    shift = tech.shift_on(day)
-    brk = tech.lunch
-    if shift is None:
-        return None
-    n = len(stops)
-    free = shift.start  # when the technician leaves the previous node
-    break_start: int | None = None
-    timed: list[Stop] = []
-    pushed = 0
-    for k in range(n + 1):
-        drive = int(m[k, k + 1])
-        ready = free + drive
-        if brk is not None and k == gap:
-            break_start = max(free, brk.window.start)
-            if break_start > brk.window.end:
-                return None
-            # The break and this leg's drive both fit between leaving and starting.
-            ready = max(ready, break_start) + brk.duration
-        if k == n:
-            if ready > shift.end:
-                return None
-            departure = _departure(shift.start, timed, int(m[0, 1]), brk, gap, break_start)
-            if tech.max_work is not None and ready - departure > tech.max_work:
-                return None
-            route = Route(tech.id, day, departure, tuple(timed), ready, break_start)
-            return route, pushed
-        visit, bound = stops[k], not_before[k]
-        lo = ready if bound is None else max(ready, bound)
-        start = _earliest(visit.windows_on(day), lo, problem.horizon.day_length)
-        if start is None:
-            return None
-        pushed += 0 if bound is None else start - bound
-        timed.append(Stop(visit.id, ready, start, start + visit.service))
-        free = start + visit.service
-    return None  # not reached: the loop returns at k == n
-
-
 def _departure(
-    shift_start: int,
-    stops: list[Stop],
-    first_drive: int,
-    brk: Break | None,
-    gap: int | None,
-    break_start: int | None,
+    shift_start: int, stops: list[Stop], first_drive: int, brk: Break | None, gap: int | None
 ) -> int:
     """Leave home as late as the first stop allows (never before the shift, never after
     a break taken before the first stop)."""
     if not stops:
         return shift_start
     latest = stops[0].start - first_drive
-    if gap == 0 and break_start is not None and brk is not None:
+    if gap == 0 and brk is not None:
+        break_start = max(shift_start, brk.window.start)
         latest = min(break_start, stops[0].start - first_drive - brk.duration)
     return max(shift_start, latest)
 
@@ -151,19 +99,94 @@ def timetable(
     """The stops in this order as a feasible route of ``tech`` on ``day``, or None. Each
     stop starts at its earliest time, but not before ``not_before`` (its start in the
     plan being changed); the break goes into the gap that pushes the stops least, then
-    brings the technician home earliest. Returns the route and the minutes it pushed."""
+    brings the technician home earliest. Returns the route and the minutes it pushed.
+    ``m`` is the travel matrix over home, the stops, home."""
+    shift = tech.shift_on(day)
+    if shift is None:
+        return None
     if tech.capacity is not None and sum(v.demand for v in stops) > tech.capacity:
         return None
-    bounds = list(not_before) if not_before is not None else [None] * len(stops)
-    gaps: Sequence[int | None] = range(len(stops) + 1) if tech.lunch is not None else [None]
+    n, brk, day_length = len(stops), tech.lunch, problem.horizon.day_length
+    bounds = list(not_before) if not_before is not None else [None] * n
+    drives = [int(m[k, k + 1]) for k in range(n + 1)]
+    windows = [
+        None if (w := v.windows_on(day)) is None else tuple(sorted(w, key=lambda x: x.start))
+        for v in stops
+    ]
+
+    def serve(k: int, ready: int) -> tuple[Stop, int] | None:
+        bound = bounds[k]
+        start = _earliest(windows[k], ready if bound is None else max(ready, bound), day_length)
+        if start is None:
+            return None
+        pushed = 0 if bound is None else start - bound
+        return Stop(stops[k].id, ready, start, start + stops[k].service), pushed
+
+    # The stops before the break are timed alike whatever the gap it takes: time them
+    # once, without a break, as far as they go.
+    prefix: list[Stop] = []
+    pushed_by = [0]
+    for k in range(n):
+        served = serve(k, (prefix[-1].end if prefix else shift.start) + drives[k])
+        if served is None:
+            break
+        prefix.append(served[0])
+        pushed_by.append(pushed_by[-1] + served[1])
+    gaps: Sequence[int | None] = range(len(prefix) + 1) if brk is not None else [None]
     best: tuple[Route, int] | None = None
     for gap in gaps:
-        found = _timed(problem, tech, day, stops, m, bounds, gap)
+        found = _rest(tech, day, stops, drives, prefix, pushed_by, gap, serve, shift.end)
         if found is not None and (
             best is None or (found[1], found[0].arrival_home) < (best[1], best[0].arrival_home)
         ):
             best = found
     return best
+
+
+def _rest(
+    tech: Technician,
+    day: int,
+    stops: Sequence[Visit],
+    drives: list[int],
+    prefix: list[Stop],
+    pushed_by: list[int],
+    gap: int | None,
+    serve: Callable[[int, int], tuple[Stop, int] | None],
+    shift_end: int,
+) -> tuple[Route, int] | None:
+    """The route with the break in ``gap`` (the leg before stop ``gap``; ``len(stops)``:
+    before home): the timed ``prefix`` up to it, then each stop as early as allowed."""
+    n, brk = len(stops), tech.lunch
+    first = n if gap is None else gap
+    if first > len(prefix):
+        return None
+    timed = prefix[:first]
+    pushed = pushed_by[first]
+    shift_start = tech.shift_on(day).start  # type: ignore[union-attr]
+    free = timed[-1].end if timed else shift_start
+    break_start: int | None = None
+    for k in range(first, n + 1):
+        ready = free + drives[k]
+        if brk is not None and k == gap:
+            break_start = max(free, brk.window.start)
+            if break_start > brk.window.end:
+                return None
+            # The break and this leg's drive both fit between leaving and starting.
+            ready = max(ready, break_start) + brk.duration
+        if k == n:
+            if ready > shift_end:
+                return None
+            departure = _departure(shift_start, timed, drives[0], brk, gap)
+            if tech.max_work is not None and ready - departure > tech.max_work:
+                return None
+            return Route(tech.id, day, departure, tuple(timed), ready, break_start), pushed
+        served = serve(k, ready)
+        if served is None:
+            return None
+        timed.append(served[0])
+        pushed += served[1]
+        free = served[0].end
+    return None  # not reached: the loop returns at k == n
 
 
 class _Routes:
@@ -222,6 +245,74 @@ def route_drive(routes: _Routes, route: Route) -> int:
     return int(sum(m[k, k + 1] for k in range(len(route.stops) + 1)))
 
 
+class _Day:
+    """One technician-day to insert the visit into: its stops, and the travel matrix over
+    home (0), the stops (1..n), the visit (n + 1) and home's end (n + 2)."""
+
+    def __init__(self, routes: _Routes, tech: Technician, day: int, visit: Visit) -> None:
+        self.routes, self.tech, self.day, self.visit = routes, tech, day, visit
+        route = routes.by_key.get((tech.id, day))
+        self.stops = list(route.stops) if route is not None else []
+        self.visits = [routes.visits[s.visit_id] for s in self.stops]
+        self.m = routes.matrix(tech, [*self.visits, visit])
+        n = len(self.stops)
+        m = self.m
+        self.costs = [
+            int(m[0 if p == 0 else p, n + 1] + m[n + 1, n + 2 if p == n else p + 1])
+            - int(m[0 if p == 0 else p, n + 2 if p == n else p + 1])
+            for p in range(n + 1)
+        ]
+
+    def at(self, pos: int, start: int | None) -> Route | None:
+        """The route with the visit at ``pos``, starting no earlier than ``start``."""
+        n = len(self.stops)
+        order = [0, *range(1, pos + 1), n + 1, *range(pos + 1, n + 1), n + 2]
+        bounds: list[int | None] = [s.start for s in self.stops]
+        bounds.insert(pos, start)
+        sequence = [*self.visits[:pos], self.visit, *self.visits[pos:]]
+        sub = self.m[np.ix_(order, order)]
+        timed = timetable(self.routes.problem, self.tech, self.day, sequence, sub, bounds)
+        return None if timed is None else timed[0]
+
+    def insertions(self, later_step: int | None) -> list[Insertion]:
+        """Every feasible position; with ``later_step`` the cheapest one also later."""
+        out = [
+            Insertion(self.visit.id, route, pos, cost)
+            for pos, cost in enumerate(self.costs)
+            if (route := self.at(pos, None)) is not None
+        ]
+        if later_step and out:
+            best = min(out, key=lambda i: (i.cost, i.position))
+            shift = self.tech.shift_on(self.day)
+            assert shift is not None
+            start = (best.stop.start // later_step + 1) * later_step
+            while start + self.visit.service <= shift.end:
+                if (route := self.at(best.position, start)) is not None:
+                    out.append(Insertion(self.visit.id, route, best.position, best.cost))
+                start += later_step
+        return out
+
+
+def _days(problem: Problem, plan: Plan, visit_id: str, days: Collection[int] | None) -> list[_Day]:
+    """The technician-days the visit could go to (skill, shift, open that day), in the
+    plan without it."""
+    routes = _Routes(problem, without_visit(problem, plan, visit_id))
+    visit = routes.visits[visit_id]
+    return [
+        _Day(routes, tech, day, visit)
+        for tech in problem.technicians
+        if tech.can_do(visit) and visit.pin_technician in (None, tech.id)
+        for day in range(problem.horizon.num_days)
+        if (days is None or day in days)
+        and tech.shift_on(day) is not None
+        and visit.windows_on(day) != ()
+    ]
+
+
+def _cheapest_first(found: list[Insertion]) -> list[Insertion]:
+    return sorted(found, key=lambda i: (i.cost, i.route.day, i.stop.start, i.route.technician_id))
+
+
 def insertions(
     problem: Problem,
     plan: Plan,
@@ -236,60 +327,22 @@ def insertions(
     technician-day's cheapest position is also tried starting later, at every multiple
     of ``later_step`` after its earliest start that stays feasible (the same drive, a
     later time of day). Cheapest first."""
-    base = without_visit(problem, plan, visit_id)
-    routes = _Routes(problem, base)
-    visit = routes.visits[visit_id]
     found: list[Insertion] = []
-    for tech in problem.technicians:
-        if not tech.can_do(visit) or visit.pin_technician not in (None, tech.id):
-            continue
-        for day in range(problem.horizon.num_days):
-            if days is not None and day not in days:
-                continue
-            if tech.shift_on(day) is None or visit.windows_on(day) == ():
-                continue
-            found += _into(routes, tech, day, visit, later_step)
-    found.sort(key=lambda i: (i.cost, i.route.day, i.stop.start, i.route.technician_id))
-    return found
+    for day in _days(problem, plan, visit_id, days):
+        found += day.insertions(later_step)
+    return _cheapest_first(found)
 
 
-def _into(
-    routes: _Routes, tech: Technician, day: int, visit: Visit, later_step: int | None
-) -> list[Insertion]:
-    route = routes.by_key.get((tech.id, day))
-    stops = list(route.stops) if route is not None else []
-    visits = [routes.visits[s.visit_id] for s in stops]
-    # Over home (0), the route's visits (1..n), the new visit (n + 1), home's end (n + 2).
-    m = routes.matrix(tech, [*visits, visit])
-    n = len(visits)
-
-    def at(pos: int, start: int | None) -> Route | None:
-        order = [*range(1, pos + 1), n + 1, *range(pos + 1, n + 1)]
-        sub = m[np.ix_([0, *order, n + 2], [0, *order, n + 2])]
-        bounds: list[int | None] = [s.start for s in stops]
-        bounds.insert(pos, start)
-        timed = timetable(
-            routes.problem, tech, day, [*visits[:pos], visit, *visits[pos:]], sub, bounds
-        )
-        return None if timed is None else timed[0]
-
-    out: list[Insertion] = []
-    for pos in range(n + 1):
-        before = 0 if pos == 0 else pos
-        after = n + 2 if pos == n else pos + 1
-        cost = int(m[before, n + 1] + m[n + 1, after] - m[before, after])
-        if (timed := at(pos, None)) is not None:
-            out.append(Insertion(visit.id, timed, pos, cost))
-    if later_step and out:
-        best = min(out, key=lambda i: (i.cost, i.position))
-        shift = tech.shift_on(day)
-        assert shift is not None
-        start = (best.stop.start // later_step + 1) * later_step
-        while start + visit.service <= shift.end:
-            if (timed := at(best.position, start)) is not None:
-                out.append(Insertion(visit.id, timed, best.position, best.cost))
-            start += later_step
-    return out
+def _keyed(
+    found: list[Insertion], step: int, exclude: Collection[tuple[int, int]]
+) -> dict[tuple[int, int], Insertion]:
+    """The cheapest insertion per (day, window start), the excluded ones left out."""
+    best: dict[tuple[int, int], Insertion] = {}
+    for ins in _cheapest_first(found):
+        key = (ins.route.day, ins.stop.start // step * step)
+        if key not in exclude and key not in best:
+            best[key] = ins
+    return best
 
 
 def slot_offers(
@@ -308,12 +361,29 @@ def slot_offers(
     insertion (later starts of a technician-day's cheapest position included). The
     cheapest slot of each day comes first (a partner asking for another slot mostly
     wants another day), then the next cheapest; ``exclude`` holds (day, window start)
-    pairs not to offer (the slot the visit holds now). Sorted by day and window."""
-    best: dict[tuple[int, int], Insertion] = {}
-    for ins in insertions(problem, plan, visit_id, days=days, later_step=step):
-        key = (ins.route.day, ins.stop.start // step * step)
-        if key not in exclude and key not in best:
-            best[key] = ins  # insertions come cheapest first
+    pairs not to offer (the slot the visit holds now). Sorted by day and window.
+
+    Technician-days are tried in the order of the least drive their positions could add,
+    and no further once ``limit`` days have a slot cheaper than anything the rest could
+    add: the answer is the one that trying them all gives, for a fraction of the work."""
+    candidates = sorted(_days(problem, plan, visit_id, days), key=lambda d: min(d.costs))
+    found: list[Insertion] = []
+    cheapest: dict[int, int] = {}  # day -> the cheapest slot found on it
+    tried = 0
+    while tried < len(candidates):
+        if len(cheapest) >= limit:
+            enough = sorted(cheapest.values())[limit - 1]
+            if min(candidates[tried].costs) > enough:
+                break
+        for ins in candidates[tried].insertions(step):
+            found.append(ins)
+            if (ins.route.day, ins.stop.start // step * step) not in exclude:
+                d = ins.route.day
+                cheapest[d] = min(cheapest.get(d, ins.cost), ins.cost)
+        tried += 1
+    if len(cheapest) < limit:  # not enough days: any slot may be wanted, try them all
+        found += [i for d in candidates[tried:] for i in d.insertions(step)]
+    best = _keyed(found, step, exclude)
     ranked = sorted(best.items(), key=lambda kv: (kv[1].cost, kv[0]))
     chosen: list[tuple[int, int]] = []
     for key, _ in ranked:

@@ -22,6 +22,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
+from functools import lru_cache
 from zoneinfo import ZoneInfo
 
 from devices.opening_hours import MINUTES_PER_DAY, parse_days, parse_opening_hours
@@ -129,26 +130,46 @@ def _preferred_on(
 
 def start_windows(visit: VisitForPlanning, cal: Calendar, index: int) -> tuple[TimeWindow, ...]:
     """Allowed service-start windows of ``visit`` on day ``index`` (planning-zone minutes)."""
-    day = cal.day(index)
-    if day in visit.blocked_dates:
+    if cal.day(index) in visit.blocked_dates:
         return ()
-    hours = parse_opening_hours(visit.opening_hours)
-    service = visit.estimated_minutes
+    return _start_windows(
+        visit.opening_hours,
+        visit.timezone,
+        visit.estimated_minutes,
+        visit.preferred_windows,
+        cal,
+        index,
+    )
+
+
+# Cached: sites share their hours, zones and visit lengths, and a plan (or a partner's
+# slot offers) builds every site's windows for every day of the plan.
+@lru_cache(maxsize=1 << 16)
+def _start_windows(
+    opening_hours: str | None,
+    zone: str,
+    service: int,
+    preferences: tuple[PreferredWindow, ...],
+    cal: Calendar,
+    index: int,
+) -> tuple[TimeWindow, ...]:
+    day = cal.day(index)
+    hours = parse_opening_hours(opening_hours)
     spans: list[TimeWindow] = []
     for open_m, close_m in hours.spans(day.weekday()):
-        start = cal.local_minutes(index, open_m, visit.timezone)
-        end = cal.local_minutes(index, close_m, visit.timezone) - service
+        start = cal.local_minutes(index, open_m, zone)
+        end = cal.local_minutes(index, close_m, zone) - service
         if (w := _clip(start, end)) is not None:
             spans.append(w)
-    preferred = _preferred_on(visit.preferred_windows, day)
+    preferred = _preferred_on(preferences, day)
     if preferred is None:
         return tuple(spans)
     out: list[TimeWindow] = []
     for p in preferred:
         # The whole visit lies inside the preferred window: it starts early enough to
         # end by the window's end (a 10:00-14:00 preference never gets 11:30-15:05).
-        first = cal.local_minutes(index, p.start, visit.timezone)
-        last = cal.local_minutes(index, p.end, visit.timezone) - service
+        first = cal.local_minutes(index, p.start, zone)
+        last = cal.local_minutes(index, p.end, zone) - service
         if first > last:
             continue
         pw = TimeWindow(first, last)

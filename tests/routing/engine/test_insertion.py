@@ -4,6 +4,10 @@ once applied, passes the validator."""
 
 from __future__ import annotations
 
+import random
+
+import pytest
+
 from routing.engine import (
     Break,
     Plan,
@@ -12,6 +16,7 @@ from routing.engine import (
     TimeWindow,
     Unassigned,
     apply_insertion,
+    insertion,
     insertions,
     slot_offers,
     validate,
@@ -149,3 +154,63 @@ def test_moving_a_planned_visit_takes_it_out_of_its_route_first() -> None:
     # c alone on a day: taking it out drops the route.
     alone = Plan((Route("t1", 1, 0, (Stop("c", 15, 15, 25),), 40),), (), 30)
     assert without_visit(p, alone, "c").routes == ()
+
+
+def reference_offers(p, plan, visit_id, limit, step, window):  # type: ignore[no-untyped-def]
+    """The documented rule, by brute force: every insertion (later starts included), the
+    cheapest per (day, window), then one per day by cost, then the next cheapest."""
+    best: dict[tuple[int, int], int] = {}
+    for ins in insertions(p, plan, visit_id, later_step=step):
+        best.setdefault((ins.route.day, ins.stop.start // step * step), ins.cost)
+    ranked = sorted(best, key=lambda k: (best[k], k))
+    chosen: list[tuple[int, int]] = []
+    for key in ranked:
+        if len(chosen) < limit and all(d != key[0] for d, _ in chosen):
+            chosen.append(key)
+    for key in ranked:
+        if len(chosen) < limit and key not in chosen:
+            chosen.append(key)
+    return sorted((d, s, s + window, best[(d, s)]) for d, s in chosen)
+
+
+@pytest.mark.parametrize("seed", range(12))
+def test_trying_the_cheapest_days_first_gives_what_trying_all_gives(
+    seed: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Random days of a few technicians on a line, filled greedily with the cheapest
+    # insertion of each visit; then offers for one of them, early stop against brute
+    # force, and every offer applied passes the validator.
+    rng = random.Random(seed)
+    visits = [
+        visit(f"v{i}", rng.randint(0, 60), service=rng.choice([10, 20, 30])) for i in range(18)
+    ]
+    techs = [
+        tech(
+            f"t{k}",
+            x=rng.randint(0, 60),
+            lunch=Break(15, TimeWindow(200, 260)),
+            shift=TimeWindow(0, 400),
+        )
+        for k in range(3)
+    ]
+    p = problem(visits, techs, days=6)
+    plan = Plan((), tuple(Unassigned(v.id, "x") for v in visits), 0)
+    for v in visits:
+        found = insertions(p, plan, v.id)
+        if found:
+            plan = apply_insertion(p, plan, found[0])
+    assert validate(p, plan) == []
+    moving = rng.choice([v.id for v in visits if v.id in plan.assignment()])
+    tried: list[object] = []
+    whole = insertion._Day.insertions
+    monkeypatch.setattr(
+        insertion._Day, "insertions", lambda day, step: tried.append(day) or whole(day, step)
+    )
+    slot_offers(p, plan, moving, limit=2, window=60, step=30)
+    assert 0 < len(tried) < 18  # of the 3 x 6 technician-days, the cheapest only
+    for limit in (2, 5):
+        offers = slot_offers(p, plan, moving, limit=limit, window=60, step=30)
+        got = sorted((o.day, o.window.start, o.window.end, o.insertion.cost) for o in offers)
+        assert got == reference_offers(p, plan, moving, limit, 30, 60)
+        for offer in offers:
+            assert validate(p, apply_insertion(p, plan, offer.insertion)) == []
