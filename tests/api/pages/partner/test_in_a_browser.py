@@ -114,7 +114,8 @@ def run(
     with Session(engine) as session:
         before = plans.published_plan(session, world.campaign_id)
         assert before is not None
-        old_stops = stops_of(session, before.id)
+        before_id = before.id
+        old_stops = stops_of(session, before_id)
         versions = session.scalar(select(func.count()).select_from(FieldPlan))
     page.click(f"#visit-{sa2} a.change")
     page.wait_for_selector("button.slot")
@@ -131,8 +132,9 @@ def run(
     assert "Your slot is booked" in page.inner_text("#done")
     with Session(engine) as session:
         after = plans.published_plan(session, world.campaign_id)
-        assert after is not None and after.id != before.id
-        assert (after.based_on_plan_id, after.parameters["kind"]) == (before.id, "slot_booked")
+        assert after is not None and after.id != before_id
+        assert (after.based_on_plan_id, after.parameters["kind"]) == (before_id, "slot_booked")
+        after_id = after.id
         assert session.scalar(select(func.count()).select_from(FieldPlan)) == versions + 1
         assert after.stats is not None and after.stats["validator"]["ok"] is True
         assert (
@@ -158,7 +160,7 @@ def run(
     assert again.status == 303
     with Session(engine) as session:
         latest = plans.published_plan(session, world.campaign_id)
-        assert latest is not None and latest.id == after.id
+        assert latest is not None and latest.id == after_id
         assert session.scalar(select(func.count()).select_from(FieldPlan)) == versions + 1
 
     # 4. Report a failure on UA1 (under the recall): acknowledged by notice, then resolved.
