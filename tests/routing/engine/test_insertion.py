@@ -22,7 +22,7 @@ from routing.engine import (
     validate,
     without_visit,
 )
-from routing.engine.insertion import timetable
+from routing.engine.timing import timetable
 from tests.routing.engine.line import problem, tech, visit
 
 # t1 lives at 0 and works 0..1000; on day 0 it serves a (x=10) then b (x=20); day 1 is
