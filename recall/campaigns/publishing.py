@@ -25,10 +25,9 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from core.events import record_event
-from devices.models import Site
 from recall.campaigns import visit_notices
 from recall.campaigns.lifecycle import move_units
-from recall.campaigns.visits import unschedule
+from recall.campaigns.visits import mark_confirmed, site_name, unschedule
 from recall.inbox import service as inbox
 from recall.models import Campaign, CampaignUnit, VisitRequest
 
@@ -196,18 +195,8 @@ def apply_published_plan(
 def _booked_by_partner(
     session: Session, *, visit: VisitRequest, was: date | None, actor: str
 ) -> None:
-    """A slot the partner chose holds as confirmed (a re-plan keeps it where it is)."""
-    visit.partner_confirmed_at = datetime.now(UTC)
-    record_event(
-        session,
-        actor=actor,
-        entity="visit_request",
-        entity_key=str(visit.id),
-        action="confirmed",
-        data={
-            "scheduled_date": visit.scheduled_date.isoformat() if visit.scheduled_date else None,
-            "booked_by_partner": True,
-        },
+    """A slot the partner chose holds as confirmed, and the lead hears of it."""
+    mark_confirmed(session, visit=visit, actor=actor, booked_by_partner=True)
+    inbox.visit_rebooked(
+        session, visit=visit, site_name=site_name(session, visit), was=was, actor=actor
     )
-    site_name = session.scalars(select(Site.name).where(Site.id == visit.site_id)).one()
-    inbox.visit_rebooked(session, visit=visit, site_name=site_name, was=was, actor=actor)

@@ -8,35 +8,19 @@ from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from sqlalchemy.orm import Session
 
-from api.pages import page
 from api.pages.errors import PageRoute
 from api.pages.partner.access import PORTAL, Portal, current_portal, safe_next, sign_in
 from api.pages.partner.render import PACKAGE, portal_page
 from core.deps import get_session
-from core.errors import Forbidden, Unauthorized
 
 router = APIRouter(prefix="/portal", route_class=PageRoute, include_in_schema=False)
 
 
-def _sign_in_page(
-    request: Request, *, next_path: str, error: str | None = None, status_code: int = 200
-) -> Response:
-    token = PORTAL.sign_in_form_token()
-    response = page(
-        PACKAGE,
-        "portal_login.html",
-        status_code=status_code,
-        sign_in_token=token,
-        next_path=next_path,
-        error=error,
-    )
-    PORTAL.arm_sign_in_form(request, response, token)
-    return response
-
-
 @router.get("/login", response_class=HTMLResponse)
 def login_form(request: Request, next: str | None = None) -> Response:
-    return _sign_in_page(request, next_path=safe_next(next))
+    return PORTAL.sign_in_page(
+        request, package=PACKAGE, template="portal_login.html", next_path=safe_next(next)
+    )
 
 
 @router.post("/login", response_class=HTMLResponse)
@@ -49,19 +33,14 @@ def login(
 ) -> Response:
     """Exchange a partner key for a session cookie; any other key gets the form back with
     the reason (401 or 403)."""
-    try:
-        PORTAL.check_sign_in_form(request, csrf_token)
-        principal = sign_in(session, api_key)
-    except (Unauthorized, Forbidden) as refused:
-        return _sign_in_page(
-            request,
-            next_path=safe_next(next),
-            error=str(refused.detail),
-            status_code=refused.status_code,
-        )
-    response = RedirectResponse(safe_next(next), status_code=303)
-    PORTAL.start(request, response, principal)
-    return response
+    return PORTAL.sign_in(
+        request,
+        form_token=csrf_token,
+        principal_of=lambda: sign_in(session, api_key),
+        next_path=safe_next(next),
+        package=PACKAGE,
+        template="portal_login.html",
+    )
 
 
 @router.get("/logout", response_class=HTMLResponse)

@@ -25,6 +25,8 @@ from routing.plans.problem import Calendar
 from routing.plans.slots import (
     NEEDS_LEAD,
     TOO_LATE,
+    Booking,
+    SlotOffers,
     book_slot,
     published_violations,
     slot_offers,
@@ -43,6 +45,31 @@ SUNDAY = MON - timedelta(days=1)  # "today": every day of the plan is still to c
 
 def slot_start(day: date) -> datetime:
     return datetime.combine(day, time(8), UTC)
+
+
+def offers_of(session: Session, visit_id: int) -> SlotOffers:
+    """The visit's offers as its partner asks them, on the Sunday before the plan."""
+    return slot_offers(
+        session,
+        visit_id=visit_id,
+        partner_id=partner_of(session, visit_id),
+        settings=SETTINGS,
+        today=SUNDAY,
+    )
+
+
+def book(session: Session, visit_id: int, day: date, window_start: datetime) -> Booking:
+    """The visit's partner books that slot, on the Sunday before the plan."""
+    return book_slot(
+        session,
+        visit_id=visit_id,
+        partner_id=partner_of(session, visit_id),
+        day=day,
+        window_start=window_start,
+        actor="partner:key9",
+        settings=SETTINGS,
+        today=SUNDAY,
+    )
 
 
 @pytest.fixture
@@ -72,13 +99,7 @@ def test_offers_fit_the_published_plan_and_leave_out_the_slot_held(
     world: World, session: Session
 ) -> None:
     visit = session.get_one(VisitRequest, world.visits["SA2"])
-    offers = slot_offers(
-        session,
-        visit_id=visit.id,
-        partner_id=visit.partner_id,
-        settings=SETTINGS,
-        today=SUNDAY,
-    )
+    offers = offers_of(session, visit.id)
     assert offers.why_none is None
     assert 1 <= len(offers.slots) <= 5
     held = (visit.scheduled_date, visit.window_start)
@@ -99,21 +120,10 @@ def test_booking_publishes_a_version_where_only_that_visit_moved(
     before = plans.published_plan(session, world.campaign_id)
     assert before is not None
     old_stops = stops(session, before.id)
-    slot = slot_offers(
-        session, visit_id=visit_id, partner_id=partner_id, settings=SETTINGS, today=SUNDAY
-    ).slots[-1]
+    slot = offers_of(session, visit_id).slots[-1]
     notices_before = session.scalar(select(func.max(OutboxMessage.id)))
 
-    booked = book_slot(
-        session,
-        visit_id=visit_id,
-        partner_id=partner_id,
-        day=slot.day,
-        window_start=slot.window_start,
-        actor="partner:key9",
-        settings=SETTINGS,
-        today=SUNDAY,
-    )
+    booked = book(session, visit_id, slot.day, slot.window_start)
     session.commit()
     assert booked.outcome == "booked" and booked.slot == slot
     after = session.get_one(FieldPlan, booked.plan_id)
@@ -153,16 +163,7 @@ def test_booking_publishes_a_version_where_only_that_visit_moved(
     assert [(i.visit_id, i.partner_id) for i in inbox] == [(visit_id, partner_id)]
 
     # The second tap: the visit holds that slot already, nothing changes.
-    again = book_slot(
-        session,
-        visit_id=visit_id,
-        partner_id=partner_id,
-        day=slot.day,
-        window_start=slot.window_start,
-        actor="partner:key9",
-        settings=SETTINGS,
-        today=SUNDAY,
-    )
+    again = book(session, visit_id, slot.day, slot.window_start)
     assert (again.outcome, again.plan_id) == ("unchanged", None)
     assert plans.published_plan(session, world.campaign_id).id == after.id  # type: ignore[union-attr]
 
@@ -171,16 +172,8 @@ def test_a_slot_taken_meanwhile_is_said_so_with_fresh_offers(
     world: World, session: Session
 ) -> None:
     visit_id = world.visits["SA2"]
-    taken = book_slot(
-        session,
-        visit_id=visit_id,
-        partner_id=partner_of(session, visit_id),
-        day=MON + timedelta(days=5),  # a Saturday: nobody works
-        window_start=slot_start(MON + timedelta(days=5)),
-        actor="partner:key9",
-        settings=SETTINGS,
-        today=SUNDAY,
-    )
+    saturday = MON + timedelta(days=5)  # nobody works
+    taken = book(session, visit_id, saturday, slot_start(saturday))
     assert taken.outcome == "taken" and taken.plan_id is None
     assert taken.offers is not None and taken.offers.slots
     assert session.scalar(select(func.count()).select_from(FieldPlan)) == 1
@@ -221,23 +214,8 @@ def test_a_version_based_on_a_superseded_one_is_not_published(
     # publishing the re-plan would undo the booking, so it is refused.
     replan_id = replan_now(session, sessions, world.campaign_id, today=MON)
     visit_id = world.visits["SA2"]
-    slot = slot_offers(
-        session,
-        visit_id=visit_id,
-        partner_id=partner_of(session, visit_id),
-        settings=SETTINGS,
-        today=SUNDAY,
-    ).slots[0]
-    booked = book_slot(
-        session,
-        visit_id=visit_id,
-        partner_id=partner_of(session, visit_id),
-        day=slot.day,
-        window_start=slot.window_start,
-        actor="partner:key9",
-        settings=SETTINGS,
-        today=SUNDAY,
-    )
+    slot = offers_of(session, visit_id).slots[0]
+    booked = book(session, visit_id, slot.day, slot.window_start)
     assert booked.outcome == "booked"
     with pytest.raises(Conflict, match="published since"):
         plans.publish(session, plan_id=replan_id, actor="lead")
@@ -246,22 +224,10 @@ def test_a_version_based_on_a_superseded_one_is_not_published(
 def test_every_offered_slot_books_a_validator_clean_plan(world: World, session: Session) -> None:
     for site in ("SA1", "SB1", "SA2"):
         visit_id = world.visits[site]
-        partner_id = partner_of(session, visit_id)
-        offers = slot_offers(
-            session, visit_id=visit_id, partner_id=partner_id, settings=SETTINGS, today=SUNDAY
-        )
+        offers = offers_of(session, visit_id)
         for slot in offers.slots:
             session.begin_nested()
-            booked = book_slot(
-                session,
-                visit_id=visit_id,
-                partner_id=partner_id,
-                day=slot.day,
-                window_start=slot.window_start,
-                actor="partner:key9",
-                settings=SETTINGS,
-                today=SUNDAY,
-            )
+            booked = book(session, visit_id, slot.day, slot.window_start)
             assert booked.outcome == "booked", (site, slot, booked)
             stats = session.get_one(FieldPlan, booked.plan_id).stats
             assert stats is not None and stats["validator"]["ok"]
@@ -272,10 +238,7 @@ def test_a_plan_outdated_by_an_absence_books_nothing(world: World, session: Sess
     # T2 falls ill on the day of its route to SA2: the published plan no longer passes
     # the validator, so nothing is booked until the lead re-plans.
     visit_id = world.visits["SA2"]
-    partner_id = partner_of(session, visit_id)
-    slot = slot_offers(
-        session, visit_id=visit_id, partner_id=partner_id, settings=SETTINGS, today=SUNDAY
-    ).slots[0]
+    slot = offers_of(session, visit_id).slots[0]
     other = session.get_one(VisitRequest, world.visits["SA1"])
     assert other.technician_id is not None and other.scheduled_date is not None
     technician = session.get_one(Technician, other.technician_id)
@@ -294,15 +257,6 @@ def test_a_plan_outdated_by_an_absence_books_nothing(world: World, session: Sess
         )
     }
     assert "day_off" in kinds
-    booking = book_slot(
-        session,
-        visit_id=visit_id,
-        partner_id=partner_id,
-        day=slot.day,
-        window_start=slot.window_start,
-        actor="partner:key9",
-        settings=SETTINGS,
-        today=SUNDAY,
-    )
+    booking = book(session, visit_id, slot.day, slot.window_start)
     assert (booking.outcome, booking.plan_id) == ("unavailable", None)
     assert booking.offers is not None and booking.offers.why_none == NEEDS_LEAD

@@ -27,17 +27,13 @@ from routing.plans.models import FieldPlan, PlanRoute, PlanStop
 from routing.plans.slots import published_violations
 from tests.api.pages.partner.world import CommittedWorld, committed_world
 from tests.browser import Tab
-from tests.recall.notify.harness import SmtpSink, smtp_server, start_worker, wait_for
-
-WORKER = {
-    "smtp_host": "127.0.0.1",
-    "smtp_from": "recall@fieldrecall.test",
-    "notify_backoff_base_s": "0.5",
-    "notify_backoff_max_s": "1",
-    "notify_max_attempts": "1000",
-    "notify_sweep_cron": "* * * * * *",
-    "worker_poll_interval_s": "0.1",
-}
+from tests.recall.notify.harness import (
+    FAST_RETRIES,
+    SmtpSink,
+    smtp_server,
+    start_worker,
+    wait_for,
+)
 
 
 def portal_link_in_mail(sink: SmtpSink, to: str, base: str) -> str | None:
@@ -71,7 +67,7 @@ def test_the_partner_confirms_books_a_slot_and_reports_a_failure_on_a_phone(
         worker = start_worker(
             committed,
             log,
-            {**WORKER, "smtp_port": str(port), "public_base_url": live_committed},
+            {**FAST_RETRIES, "smtp_port": str(port), "public_base_url": live_committed},
         )
         try:
             run(world, live_committed, committed, browse, sink, log)
