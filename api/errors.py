@@ -11,6 +11,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from api.pages.errors import for_a_person, plain_refusal
 from core.errors import AppError
 
 log = logging.getLogger("fieldrecall.api")
@@ -47,11 +48,15 @@ def install_error_handlers(app: FastAPI) -> None:
         return _body("ValidationError", problems, 422)
 
     @app.exception_handler(StarletteHTTPException)
-    async def http_error(_: Request, exc: StarletteHTTPException) -> JSONResponse:
+    async def http_error(request: Request, exc: StarletteHTTPException) -> Response:
+        if for_a_person(request.url.path):
+            return plain_refusal(exc.status_code)
         names = {404: "NotFound", 405: "MethodNotAllowed", 413: "PayloadTooLarge"}
         return _body(names.get(exc.status_code, "HTTPError"), exc.detail, exc.status_code)
 
     @app.exception_handler(Exception)
-    async def unexpected(_: Request, exc: Exception) -> JSONResponse:
+    async def unexpected(request: Request, exc: Exception) -> Response:
         log.exception("unhandled error", exc_info=exc)
+        if for_a_person(request.url.path):
+            return plain_refusal(500)
         return _body("InternalError", "an unexpected error occurred; it has been logged", 500)

@@ -309,6 +309,7 @@ NOTICE_KINDS = (
     "failure_linked",
     "failure_resolved",
     "recall_closed",
+    "portal_link",
 )
 OUTBOX_STATUSES = ("pending", "delivered", "dead")
 

@@ -134,7 +134,7 @@ def keys_step(report: DemoReport) -> None:
         sheets = link_urls(
             new_link_token(session, technician_id=technician_id), partner=False, base=""
         )
-        report.links = {"partner_status": partner_links["status"], "sheets": sheets["sheets"]}
+        report.links = {"partner_portal": partner_links["portal"], "sheets": sheets["sheets"]}
         if day is not None:
             report.links["first_day_sheet"] = f"{sheets['sheets']}/{day.isoformat()}.html"
 
@@ -176,7 +176,7 @@ def describe(report: DemoReport, base_url: str) -> str:
             for name, label in (
                 ("first_day_sheet", "technician's first-day sheet:"),
                 ("sheets", "technician's sheets:"),
-                ("partner_status", f"partner {report.partner_key} status:"),
+                ("partner_portal", f"partner {report.partner_key} portal:"),
             )
             if name in report.links
         ),

@@ -22,10 +22,33 @@ TITLES = {
     401: "Please sign in",
     403: "Not allowed",
     404: "Nothing here",
+    405: "Not possible here",
     409: "Already changed",
     413: "Too large",
     422: "Please check what you sent",
+    500: "Something went wrong",
 }
+
+
+# Addresses whose every answer is read by a person on a phone, even one no route serves
+# (a mistyped path, a wrong method, a failure of ours): the partner portal.
+PERSON_PREFIXES = ("/p/", "/portal/")
+PLAIN_WORDS = {
+    404: "Nothing at this address. The newest notice we sent you carries your link.",
+    405: "This address does not take that kind of request.",
+    413: "That was too large to send.",
+    500: "Something went wrong on our side; it has been logged. Please try again later.",
+}
+
+
+def for_a_person(path: str) -> bool:
+    """Whether an answer at ``path`` is a page even when no page route made it."""
+    return path.startswith(PERSON_PREFIXES) or path == "/portal"
+
+
+def plain_refusal(status_code: int) -> Response:
+    """The page for an error no route described (the status in plain words)."""
+    return refusal(status_code, PLAIN_WORDS.get(status_code, "The request could not be served."))
 
 
 class SignInRequired(Unauthorized):

@@ -10,10 +10,12 @@ recall and their failure reports; ``visit_notices`` about their visits.
 from __future__ import annotations
 
 import hashlib
+import uuid
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from core.links import partner_link_token
 from devices.models import FailureReport, Partner, Site, Unit
 from recall.models import Campaign, CampaignUnit
 from recall.notify.outbox import notify_partner
@@ -219,3 +221,26 @@ def recall_closed(session: Session, *, campaign: Campaign) -> None:
             idempotency_key=f"campaign:{campaign.id}:closed:{partner_key}",
             topic=topic(campaign.id),
         )
+
+
+def portal_link_resent(session: Session, *, partner_id: int, actor: str) -> tuple[str, str]:
+    """Send the partner its stable portal link again (the delivery adds the link, as to
+    every notice); returns the token and the notice's idempotency key. Each request is a
+    new notice: re-sending is asked for because the last one went astray."""
+    partner = session.get_one(Partner, partner_id)
+    token = partner_link_token(session, partner_id=partner_id)
+    key = f"portal-link:{partner.partner_key}:{uuid.uuid4().hex}"
+    notify_partner(
+        session,
+        partner_key=partner.partner_key,
+        kind="portal_link",
+        subject="Your link to the recall portal",
+        body=(
+            f"Here is {partner.name}'s link to the recall portal again. It is the same "
+            "link as before; it still works and nothing was cancelled. Keep it: anyone "
+            "with it sees your visits and reports.\n"
+        ),
+        data={"requested_by": actor},
+        idempotency_key=key,
+    )
+    return token, key

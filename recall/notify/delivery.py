@@ -17,7 +17,9 @@ from datetime import timedelta
 from sqlalchemy import select, text
 from sqlalchemy.orm import Session
 
+from core.links import partner_link_token
 from core.settings import Settings
+from devices.models import Partner
 from recall.models import OutboxMessage, PartnerWebhook
 from recall.notify.outbox import DELIVER_TASK, db_now, defer_delivery
 from recall.notify.transport import DeliveryFailed, Notice, post_webhook, send_email
@@ -116,6 +118,7 @@ def _send(session: Session, message: OutboxMessage, settings: Settings) -> None:
         body=message.body,
         data=message.data,
         created_at=message.created_at,
+        portal_url=_portal_url(session, message.partner_key, settings),
     )
     if message.channel == "email":
         send_email(notice, to=message.destination, settings=settings)
@@ -131,6 +134,15 @@ def _send(session: Session, message: OutboxMessage, settings: Settings) -> None:
         )
     else:
         raise _Undeliverable(f"channel {message.channel!r} has nothing to deliver to")
+
+
+def _portal_url(session: Session, partner_key: str, settings: Settings) -> str:
+    """The partner's stable portal link, under the public base URL. Composed at delivery:
+    a notice retried after a link was revoked carries the partner's live link."""
+    partner_id = session.scalar(select(Partner.id).where(Partner.partner_key == partner_key))
+    assert partner_id is not None  # the outbox row's foreign key guarantees it
+    token = partner_link_token(session, partner_id=partner_id)
+    return f"{settings.public_base_url.rstrip('/')}/p/{token}/"
 
 
 def _record_failure(

@@ -112,7 +112,7 @@ def message_of(engine: Engine, partner_key: str) -> OutboxMessage:
 
 def delete_test_rows(engine: Engine) -> None:
     with engine.begin() as conn:
-        for table in ("outbox_message", "partner_webhook", "api_key", "partner"):
+        for table in ("outbox_message", "partner_webhook", "api_key", "secret_link", "partner"):
             conn.execute(text(f"DELETE FROM {table}"))
 
 

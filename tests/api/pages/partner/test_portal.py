@@ -12,6 +12,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
+from api.app import create_app
 from devices.models import FailureReport
 from recall.campaigns.lifecycle import change_failure_status
 from recall.inbox.models import InboxItem
@@ -55,11 +56,34 @@ def test_old_addresses_unknown_and_revoked_links(
         page = client.get(gone)
         assert page.status_code == 404 and page.headers["content-type"].startswith("text/html")
         assert "This link opens nothing" in page.text and "/portal/login" in page.text
-    # Asking for a new link replaces the old one: the old address opens nothing.
+    # A second link opens beside the first; the notices carry the newest.
+    lead = {"X-API-Key": pw.world.keys.lead}
     new_a = client.post("/api/v1/links", headers={"X-API-Key": pw.world.keys.partner_a}).json()
-    assert client.get(pw.link_a + "/").status_code == 404
-    status = new_a["urls"]["status"]
-    assert client.get(status[status.index("/p/") :] + "/").status_code == 200
+    second = new_a["urls"]["portal"][new_a["urls"]["portal"].index("/p/") :]
+    assert client.get(pw.link_a + "/").status_code == 200
+    assert client.get(second).status_code == 200
+    listed = client.get("/api/v1/links?partner=PA", headers=lead).json()
+    # Newest first: this one, the world's, and the one the recall's notices made.
+    assert listed[0]["id"] == new_a["id"] and len(listed) == 3
+    # Re-sending the link cancels nothing: the notice carries the newest live link.
+    resent = client.post("/api/v1/links/resend?partner=PA", headers=lead)
+    assert resent.status_code == 201 and resent.json()["urls"] == new_a["urls"]
+    notice = session.scalars(select(OutboxMessage).where(OutboxMessage.kind == "portal_link")).one()
+    assert notice.partner_key == "PA" and notice.channel == "email"
+    assert client.get(second).status_code == 200 and client.get(pw.link_a + "/").status_code == 200
+    # Revoked one by one: that link answers the page that says how to get in; the other
+    # opens; revoking again changes nothing; another partner's link id is a 404.
+    revoke = f"/api/v1/links/{new_a['id']}/revoke"
+    assert client.post(revoke, headers={"X-API-Key": pw.world.keys.partner_b}).status_code == 404
+    assert client.get(second).status_code == 200
+    assert client.post(revoke + "?partner=PA", headers=lead).status_code == 204
+    assert client.post(revoke + "?partner=PA", headers=lead).status_code == 204
+    gone = client.get(second)
+    assert gone.status_code == 404 and "This link opens nothing" in gone.text
+    assert client.get(pw.link_a + "/").status_code == 200
+    # Now the older link is the one a notice carries.
+    again = client.post("/api/v1/links/resend?partner=PA", headers=lead).json()
+    assert again["urls"]["portal"].endswith(pw.link_a + "/")
 
 
 def test_confirm_with_one_tap_twice_is_once(
@@ -257,3 +281,46 @@ def test_a_partner_key_signs_in_and_uses_the_same_portal(
         .headers["location"]
         .startswith("/portal/login?next=")
     )
+
+
+def test_every_answer_under_the_portal_is_a_page_for_a_person(
+    pw: PortalWorld, client: TestClient
+) -> None:
+    """Refusals of the routes, and the answers no route made (a mistyped address, a
+    wrong method, a failure of ours), are HTML pages that say what happened, never the
+    API's JSON; the API keeps its JSON."""
+    sa2 = pw.world.visits["SA2"]
+    asked = [
+        ("GET", pw.link_a + "/nothing", None, 404, "Nothing at this address"),
+        ("GET", "/p/", None, 404, "Nothing at this address"),
+        ("GET", "/portal/nothing", None, 404, "Nothing at this address"),
+        ("PUT", pw.link_a + "/", None, 405, "does not take that kind of request"),
+        ("GET", pw.link_a + "/visits/abc/slots", None, 422, "Missing or invalid: visit_id."),
+        ("GET", pw.link_a + "/visits/999999/slots", None, 404, "no visit 999999"),
+        ("POST", f"{pw.link_a}/visits/{sa2}/slots", {}, 422, "day, window_start"),
+        ("POST", f"{pw.link_a}/visits/{sa2}/wishes", {"prefer_from": "25:00"}, 422, "HH:MM"),
+        ("POST", pw.link_a + "/reports", {"serial": "UA1"}, 422, "report_key, symptom"),
+        ("GET", "/p/lnk_nothing/visits/1/progress", None, 404, "This link opens nothing"),
+    ]
+    for method, path, form, status, words in asked:
+        answer = client.request(method, path, data=form, follow_redirects=False)
+        assert answer.status_code == status, path
+        assert answer.headers["content-type"].startswith("text/html"), path
+        assert words in answer.text, path
+    api = client.get("/api/v1/nothing")
+    assert api.status_code == 404 and api.json()["error"] == "NotFound"
+
+
+def test_a_failure_of_ours_under_the_portal_is_a_page(sessions: sessionmaker[Session]) -> None:
+    app = create_app(sessions)
+
+    def broken() -> None:
+        raise RuntimeError("a bug")
+
+    app.add_api_route("/p/{token}/broken", broken)
+    app.add_api_route("/api/v1/broken", broken)
+    with TestClient(app, raise_server_exceptions=False) as client:
+        page = client.get("/p/lnk_x/broken")
+        assert page.status_code == 500 and page.headers["content-type"].startswith("text/html")
+        assert "Something went wrong on our side" in page.text and "a bug" not in page.text
+        assert client.get("/api/v1/broken").json()["error"] == "InternalError"

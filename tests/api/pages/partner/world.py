@@ -39,8 +39,8 @@ class PortalWorld:
 
 
 def link_of(client: TestClient, key: str) -> str:
-    status = client.post("/api/v1/links", headers=h(key)).json()["urls"]["status"]
-    return status[status.index("/p/") :]
+    status = client.post("/api/v1/links", headers=h(key)).json()["urls"]["portal"]
+    return status[status.index("/p/") :].rstrip("/")
 
 
 def portal_world(
