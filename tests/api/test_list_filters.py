@@ -218,6 +218,13 @@ CASES: dict[str, tuple[str, list[tuple[str, set[Any]]], list[tuple[str, str]]]] 
         [("partner=PA", {"PA"}), ("partner=PB", set())],
         [("partner=PX", "no partner 'PX'")],
     ),
+    # Each partner's one live link, made with the recall's notices (which link belongs
+    # to whom: tests/api/pages/partner/test_portal.py).
+    "/api/v1/links": (
+        "revoked_at",
+        [("partner=PA", {"None"}), ("partner=PB", {"None"})],
+        [("partner=PX", "no partner 'PX'")],
+    ),
     "/api/v1/technicians/me/routes": (
         "day",
         [("day=2026-12-03", {"2026-12-03"}), ("day=2026-12-04", set())],
