@@ -181,10 +181,10 @@ def _recall(session: Session, campaign: Campaign, partner_id: int, now: datetime
     ]
     fixed = sum(1 for u in units if u.state in ("fixed", "waived"))
     n, m = len(units), len(sites)
-    summary = (
-        f"{n} of your unit{'s' * (n != 1)} at {m} site{'s' * (m != 1)} "
-        f"{'are' if n != 1 else 'is'} affected; {fixed} done."
-    )
+    if n == 1:
+        summary = f"One of your units is affected; {'it is' if fixed else 'not yet'} done."
+    else:
+        summary = f"{n} of your units at {m} site{'s' * (m != 1)} are affected; {fixed} done."
     return RecallView(
         campaign_id=campaign.id,
         title=campaign.title,

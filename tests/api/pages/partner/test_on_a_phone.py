@@ -39,6 +39,23 @@ def test_every_portal_page_fits_a_phone(
         tab.screenshot(f"portal-page-{name}")
     tab.goto(pages["link-gone"])
     assert "This link opens nothing" in tab.page.inner_text("body")
+    # A slot taken meanwhile: the page says so and offers the slots free now.
+    tab.goto(pages["slots"])
+    first = tab.page.locator("ul.slots form").first
+    first.locator('input[name="window_start"]').evaluate(
+        "input => { input.value = input.value.replace(/T\\d\\d:/, 'T03:') }"
+    )
+    with tab.page.expect_response(lambda r: r.request.method == "POST") as taken:
+        first.locator("button.slot").click()
+    assert taken.value.status == 409
+    assert "That slot was taken meanwhile" in tab.page.inner_text("main")
+    assert tab.page.locator("button.slot").count() >= 1
+    assert tab.fits_phone()
+    tab.screenshot("portal-page-slot-taken")
+    # An address no route serves is a page too.
+    assert tab.goto(pw.link_a + "/visits/nothing").status == 404
+    assert "Nothing" in tab.page.inner_text("main") and tab.fits_phone()
+    tab.screenshot("portal-page-no-such-address")
     tab.goto("/portal/login")
     # Signing in with the partner key gives the same portal under /portal/.
     tab.page.fill("#api_key", pw.world.keys.partner_b)

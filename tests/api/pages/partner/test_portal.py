@@ -44,6 +44,7 @@ def test_the_recalls_in_plain_words_sorted_by_date(pw: PortalWorld, client: Test
     # Partner B's page shows its own site only, its window in Stockholm time.
     other = client.get(pw.link_b + "/").text
     assert cards(other) == ["SB1"] and "(Europe/Stockholm time)" in other
+    assert "One of your units is affected; not yet done." in other
     assert "Alpha" not in other and "UA1" not in other
 
 
