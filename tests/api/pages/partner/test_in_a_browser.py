@@ -3,8 +3,9 @@ worker delivering the notices to a real SMTP server: the partner opens the link 
 delivered notice, confirms one visit, takes an offered slot for another (a new published
 plan version in which only that visit moved, the validator passing; the technician's
 sheet for the new day shows it; a second tap changes nothing), reports a failure and
-sees it acknowledged, then resolved with the lead's note. No page scrolls sideways; each
-step leaves a screenshot under var/screenshots/portal-*.png."""
+sees it acknowledged (the technician's sheet shows it too), then resolved with the
+lead's note. No page scrolls sideways; each step leaves a screenshot under
+var/screenshots/portal-*.png."""
 
 from __future__ import annotations
 
@@ -182,6 +183,13 @@ def run(
     assert steps == ["reported", "linked_to_recall", "acknowledged"]
     assert tab.fits_phone()
     tab.screenshot("portal-report-acknowledged-phone")
+    # The technician's sheet for UA1's visit shows the report.
+    with Session(engine) as session:
+        ua1_technician, ua1_day, _ = stops_of(session, after_id)[sa1]
+        ua1_sheet = new_link_token(session, technician_id=ua1_technician)
+        session.commit()
+    tab.goto(f"/t/{ua1_sheet}/{ua1_day}.html")
+    assert "Display dark after the frost" in page.inner_text(f'[data-report="{key}"]')
     resolved = httpx.post(
         f"{base}/api/v1/failures/{key}/status",
         json={"status": "resolved", "note": "Display board replaced; tested at -20 C."},
