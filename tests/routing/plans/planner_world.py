@@ -37,7 +37,9 @@ class World:
     visits: dict[str, int]  # site_key -> visit request id
 
 
-def make_world(client: TestClient, session: Session) -> World:
+def load_planner_registry(session: Session) -> Keys:
+    """The recall registry and a second technician with the skill, T2 near Helsinki
+    (flushed, not committed)."""
     keys = load_recall_registry(session)
     import_csv(
         session,
@@ -45,6 +47,11 @@ def make_world(client: TestClient, session: Session) -> World:
         b"technician_key,name,home_lat,home_lon,skills\nT2,Toni Tech,60.2,24.9,OU-200\n",
         filename="technicians.csv",
     )
+    return keys
+
+
+def make_world(client: TestClient, session: Session) -> World:
+    keys = load_planner_registry(session)
     session.commit()
     campaign = declare(client, keys.lead, batch_keys=["B1"])
     visits = {

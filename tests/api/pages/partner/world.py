@@ -12,15 +12,19 @@ from sqlalchemy import select
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
-from devices.importer import import_csv
 from devices.models import Site
 from recall.campaigns import service as campaigns
 from recall.campaigns.schemas import CampaignIn, Scope
 from recall.models import VisitRequest
 from routing.plans import service as plans
 from tests.fixtures import Keys
-from tests.recall.campaigns.fixtures import h, load_recall_registry
-from tests.routing.plans.planner_world import World, make_world, plan_now
+from tests.recall.campaigns.fixtures import h
+from tests.routing.plans.planner_world import (
+    World,
+    load_planner_registry,
+    make_world,
+    plan_now,
+)
 
 
 def next_monday() -> date:
@@ -70,13 +74,7 @@ class CommittedWorld:
 
 def committed_world(engine: Engine) -> CommittedWorld:
     with Session(engine) as session:
-        keys = load_recall_registry(session)
-        import_csv(
-            session,
-            "technicians",
-            b"technician_key,name,home_lat,home_lon,skills\nT2,Toni Tech,60.2,24.9,OU-200\n",
-            filename="technicians.csv",
-        )
+        keys = load_planner_registry(session)
         spec = CampaignIn(
             title="OU-200 cold boot",
             scope=Scope(batch_keys=["B1"]),
