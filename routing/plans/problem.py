@@ -19,10 +19,10 @@ Time rules, one planning time zone per plan:
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
-from functools import lru_cache
 from zoneinfo import ZoneInfo
 
 from devices.opening_hours import MINUTES_PER_DAY, parse_days, parse_opening_hours
@@ -128,48 +128,39 @@ def _preferred_on(
     return None
 
 
+# Sites share a few opening-hours strings and zones: a 10,000-visit, 12-day plan parsed
+# the same strings 120,000 times and converted the same wall-clock times 230,000 times
+# (7 s of the plan's set-up), so both are cached.
+_hours = functools.lru_cache(maxsize=4096)(parse_opening_hours)
+
+
+@functools.lru_cache(maxsize=65536)
+def _local(cal: Calendar, index: int, local: int, zone: str) -> int:
+    return cal.local_minutes(index, local, zone)
+
+
 def start_windows(visit: VisitForPlanning, cal: Calendar, index: int) -> tuple[TimeWindow, ...]:
     """Allowed service-start windows of ``visit`` on day ``index`` (planning-zone minutes)."""
-    if cal.day(index) in visit.blocked_dates:
-        return ()
-    return _start_windows(
-        visit.opening_hours,
-        visit.timezone,
-        visit.estimated_minutes,
-        visit.preferred_windows,
-        cal,
-        index,
-    )
-
-
-# Cached: sites share their hours, zones and visit lengths, and a plan (or a partner's
-# slot offers) builds every site's windows for every day of the plan.
-@lru_cache(maxsize=1 << 16)
-def _start_windows(
-    opening_hours: str | None,
-    zone: str,
-    service: int,
-    preferences: tuple[PreferredWindow, ...],
-    cal: Calendar,
-    index: int,
-) -> tuple[TimeWindow, ...]:
     day = cal.day(index)
-    hours = parse_opening_hours(opening_hours)
+    if day in visit.blocked_dates:
+        return ()
+    hours = _hours(visit.opening_hours)
+    service = visit.estimated_minutes
     spans: list[TimeWindow] = []
     for open_m, close_m in hours.spans(day.weekday()):
-        start = cal.local_minutes(index, open_m, zone)
-        end = cal.local_minutes(index, close_m, zone) - service
+        start = _local(cal, index, open_m, visit.timezone)
+        end = _local(cal, index, close_m, visit.timezone) - service
         if (w := _clip(start, end)) is not None:
             spans.append(w)
-    preferred = _preferred_on(preferences, day)
+    preferred = _preferred_on(visit.preferred_windows, day)
     if preferred is None:
         return tuple(spans)
     out: list[TimeWindow] = []
     for p in preferred:
         # The whole visit lies inside the preferred window: it starts early enough to
         # end by the window's end (a 10:00-14:00 preference never gets 11:30-15:05).
-        first = cal.local_minutes(index, p.start, zone)
-        last = cal.local_minutes(index, p.end, zone) - service
+        first = _local(cal, index, p.start, visit.timezone)
+        last = _local(cal, index, p.end, visit.timezone) - service
         if first > last:
             continue
         pw = TimeWindow(first, last)

@@ -37,9 +37,8 @@ class World:
     visits: dict[str, int]  # site_key -> visit request id
 
 
-def load_planner_registry(session: Session) -> Keys:
-    """The recall registry and a second technician with the skill, T2 near Helsinki
-    (flushed, not committed)."""
+def load_world_registry(session: Session) -> Keys:
+    """The recall test registry plus T2 in Helsinki, committed."""
     keys = load_recall_registry(session)
     import_csv(
         session,
@@ -47,12 +46,12 @@ def load_planner_registry(session: Session) -> Keys:
         b"technician_key,name,home_lat,home_lon,skills\nT2,Toni Tech,60.2,24.9,OU-200\n",
         filename="technicians.csv",
     )
+    session.commit()
     return keys
 
 
 def make_world(client: TestClient, session: Session) -> World:
-    keys = load_planner_registry(session)
-    session.commit()
+    keys = load_world_registry(session)
     campaign = declare(client, keys.lead, batch_keys=["B1"])
     visits = {
         key: vid

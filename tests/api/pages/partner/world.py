@@ -21,7 +21,7 @@ from tests.fixtures import Keys
 from tests.recall.campaigns.fixtures import h
 from tests.routing.plans.planner_world import (
     World,
-    load_planner_registry,
+    load_world_registry,
     make_world,
     plan_now,
 )
@@ -74,7 +74,7 @@ class CommittedWorld:
 
 def committed_world(engine: Engine) -> CommittedWorld:
     with Session(engine) as session:
-        keys = load_planner_registry(session)
+        keys = load_world_registry(session)
         spec = CampaignIn(
             title="OU-200 cold boot",
             scope=Scope(batch_keys=["B1"]),
