@@ -62,6 +62,8 @@ FOREIGN_IDS = {
     # Numeric ids made by the test itself: tests/recall/notify/test_router.py checks them.
     "/api/v1/outbox/{message_id}": None,
     "/api/v1/webhooks/{webhook_id}": None,
+    # tests/api/pages/partner/test_portal.py: partner B revoking A's link gets a 404.
+    "/api/v1/links/{link_id}/revoke": None,
 }
 
 # Routes only a support lead may use, whatever the id: partners and technicians get 403.

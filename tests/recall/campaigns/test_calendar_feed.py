@@ -52,10 +52,17 @@ def test_a_partners_feed_lists_its_scheduled_visits_only(
     assert [str(e["location"]) for e in theirs] == ["Beta One"]
 
 
-def test_a_new_url_revokes_the_old_one(client: TestClient, keys: Keys) -> None:
+def test_a_new_url_leaves_the_old_one_open_until_it_is_revoked(
+    client: TestClient, keys: Keys
+) -> None:
     old = feed_path(client, keys.partner_a)
     new = feed_path(client, keys.partner_a)
     assert old != new
+    assert client.get(old).status_code == 200 and client.get(new).status_code == 200
+    links = client.get("/api/v1/links", headers=h(keys.partner_a)).json()
+    oldest = links[-1]["id"]
+    revoked = client.post(f"/api/v1/links/{oldest}/revoke", headers=h(keys.partner_a))
+    assert revoked.status_code == 204
     assert client.get(old).status_code == 404
     assert client.get(new).status_code == 200
     assert client.get("/feeds/cal_guessed.ics").status_code == 404
