@@ -37,6 +37,7 @@ PLAIN_WORDS = {
     404: "Nothing at this address. The newest notice we sent you carries your link.",
     405: "This address does not take that kind of request.",
     413: "That was too large to send.",
+    422: "Something in what you sent could not be read; please check it and try again.",
     500: "Something went wrong on our side; it has been logged. Please try again later.",
 }
 

@@ -15,7 +15,7 @@ import uuid
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from core.links import partner_link_token
+from core.links import stable_link
 from devices.models import FailureReport, Partner, Site, Unit
 from recall.models import Campaign, CampaignUnit
 from recall.notify.outbox import notify_partner
@@ -129,7 +129,8 @@ def failure_resolved(session: Session, *, report: FailureReport) -> None:
             f"{report.resolution_note}\n"
         ),
         data={"report_key": report.report_key, "report_id": report.id, "serial": serial},
-        idempotency_key=f"failure:{report.report_key}:resolved",
+        # By id: report keys are unique per reporter, not across reporters.
+        idempotency_key=f"failure:{report.id}:resolved",
     )
 
 
@@ -149,7 +150,7 @@ def failure_received(session: Session, *, report: FailureReport) -> None:
             "when the report is resolved, and how.\n"
         ),
         data={"report_key": report.report_key, "report_id": report.id, "serial": serial},
-        idempotency_key=f"failure:{report.report_key}:received",
+        idempotency_key=f"failure:{report.id}:received",
     )
 
 
@@ -187,7 +188,7 @@ def failure_linked(session: Session, *, report: FailureReport, campaign: Campaig
             "serial": serial,
             "campaign_id": campaign.id,
         },
-        idempotency_key=f"failure:{report.report_key}:linked:{campaign.id}",
+        idempotency_key=f"failure:{report.id}:linked:{campaign.id}",
         topic=topic(campaign.id),
     )
 
@@ -228,7 +229,7 @@ def portal_link_resent(session: Session, *, partner_id: int, actor: str) -> tupl
     every notice); returns the token and the notice's idempotency key. Each request is a
     new notice: re-sending is asked for because the last one went astray."""
     partner = session.get_one(Partner, partner_id)
-    token = partner_link_token(session, partner_id=partner_id)
+    token = stable_link(session, partner_id=partner_id, actor=actor).token
     key = f"portal-link:{partner.partner_key}:{uuid.uuid4().hex}"
     notify_partner(
         session,

@@ -23,8 +23,8 @@ from sqlalchemy.orm import Session
 
 from core.errors import Conflict, InvalidInput, NotFound
 from core.events import record_event
-from core.jobs import defer_job
-from core.links import partner_link_token
+from core.jobs import SHORT_QUEUE, defer_job
+from core.links import stable_link
 from devices.models import Partner
 from recall.models import OutboxMessage, PartnerWebhook
 
@@ -35,7 +35,9 @@ MAX_KEY_LENGTH = 300
 
 def defer_delivery(session: Session, message_id: int, *, at: datetime | None = None) -> int:
     """Queue the delivery of one outbox row in the caller's transaction."""
-    return defer_job(session, DELIVER_TASK, {"message_id": message_id}, scheduled_at=at)
+    return defer_job(
+        session, DELIVER_TASK, {"message_id": message_id}, queue=SHORT_QUEUE, scheduled_at=at
+    )
 
 
 def db_now(session: Session, *, clock: bool = False) -> datetime:
@@ -83,7 +85,7 @@ def notify_partner(
     }
     # The link the delivery will carry exists from now on, committed with the notice:
     # every attempt, whichever worker makes it, sends the same text.
-    partner_link_token(session, partner_id=partner.id)
+    stable_link(session, partner_id=partner.id, actor="notices")
     rows = [{**notice, **route} for route in _routes(session, partner)]
     if not rows:
         rows = [{**notice, "channel": "none", "destination": "", "status": "dead"}]

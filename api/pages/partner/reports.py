@@ -27,7 +27,7 @@ from api.pages.partner.render import portal_page
 from core.deps import get_session
 from core.errors import InvalidInput, NotFound
 from devices.schemas import FailureIn
-from devices.service import report_failures
+from devices.service import Reporter, report_failures
 from recall.campaigns.partner_reports import partner_reports, reportable_units
 
 portal = Depends(current_portal)
@@ -82,8 +82,7 @@ def send_report(
     report_failures(
         session,
         reports=[report],
-        partner_id=p.partner_id,
-        actor=p.actor,
+        reporter=Reporter(p.actor, partner_id=p.partner_id, source="partner"),
         max_batch=1,
         follow_up=request.app.state.reports_follow_up,
     )

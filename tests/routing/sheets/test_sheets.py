@@ -200,7 +200,7 @@ def test_secret_links_open_sheets_and_partner_pages_without_a_key(
     assert client.get(f"{other_base}/{DAY.isoformat()}.html").status_code == 404
 
     partner = client.post("/api/v1/links", headers=h(keys.partner_b)).json()
-    status = partner["urls"]["portal"][partner["urls"]["portal"].index("/p/") :]
+    status = partner["urls"]["status"][partner["urls"]["status"].index("/p/") :]
     page = client.get(status).text  # the portal, one slash further
     assert "Beta One" in page and "<strong>UB1</strong>: a visit is planned" in page
     # The promised window, in site time.

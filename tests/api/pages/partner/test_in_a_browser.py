@@ -20,7 +20,7 @@ from sqlalchemy import func, select
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
-from core.links import new_link_token
+from core.links import new_link
 from core.settings import Settings
 from recall.models import OutboxMessage, VisitRequest
 from routing.plans import service as plans
@@ -142,7 +142,7 @@ def run(
         assert moved == {sa2}  # only that visit moved
         technician_id, day, window = new_stops[sa2]
         assert (str(day), window.isoformat()) == (fields["day"], fields["window_start"])  # type: ignore[union-attr]
-        sheet_token = new_link_token(session, technician_id=technician_id)
+        sheet_token = new_link(session, technician_id=technician_id).token
         session.commit()
     # The technician's sheet for the new day shows the visit.
     tab.goto(f"/t/{sheet_token}/{day}.html")
@@ -186,7 +186,7 @@ def run(
     # The technician's sheet for UA1's visit shows the report.
     with Session(engine) as session:
         ua1_technician, ua1_day, _ = stops_of(session, after_id)[sa1]
-        ua1_sheet = new_link_token(session, technician_id=ua1_technician)
+        ua1_sheet = new_link(session, technician_id=ua1_technician).token
         session.commit()
     tab.goto(f"/t/{ua1_sheet}/{ua1_day}.html")
     assert "Display dark after the frost" in page.inner_text(f'[data-report="{key}"]')

@@ -57,34 +57,42 @@ def test_old_addresses_unknown_and_revoked_links(
         page = client.get(gone)
         assert page.status_code == 404 and page.headers["content-type"].startswith("text/html")
         assert "This link opens nothing" in page.text and "/portal/login" in page.text
-    # A second link opens beside the first; the notices carry the newest.
+    # A second link opens beside the first.
     lead = {"X-API-Key": pw.world.keys.lead}
     new_a = client.post("/api/v1/links", headers={"X-API-Key": pw.world.keys.partner_a}).json()
-    second = new_a["urls"]["portal"][new_a["urls"]["portal"].index("/p/") :]
     assert client.get(pw.link_a + "/").status_code == 200
-    assert client.get(second).status_code == 200
+    assert client.get(page_of(new_a)).status_code == 200
+    # This one, the world's, and the one the recall's notices made; the longest-lived
+    # first (the test's clock stands still: then the oldest), the partner's stable link.
     listed = client.get("/api/v1/links?partner=PA", headers=lead).json()
-    # Newest first: this one, the world's, and the one the recall's notices made.
-    assert listed[0]["id"] == new_a["id"] and len(listed) == 3
-    # Re-sending the link cancels nothing: the notice carries the newest live link.
+    assert len(listed) == 3 and new_a["id"] in {link["id"] for link in listed}
+    stable = listed[0]
+    # Re-sending the stable link by notice cancels nothing.
     resent = client.post("/api/v1/links/resend?partner=PA", headers=lead)
-    assert resent.status_code == 201 and resent.json()["urls"] == new_a["urls"]
+    assert resent.status_code == 201 and resent.json()["urls"] == stable["urls"]
     notice = session.scalars(select(OutboxMessage).where(OutboxMessage.kind == "portal_link")).one()
     assert notice.partner_key == "PA" and notice.channel == "email"
-    assert client.get(second).status_code == 200 and client.get(pw.link_a + "/").status_code == 200
-    # Revoked one by one: that link answers the page that says how to get in; the other
-    # opens; revoking again changes nothing; another partner's link id is a 404.
-    revoke = f"/api/v1/links/{new_a['id']}/revoke"
-    assert client.post(revoke, headers={"X-API-Key": pw.world.keys.partner_b}).status_code == 404
-    assert client.get(second).status_code == 200
-    assert client.post(revoke + "?partner=PA", headers=lead).status_code == 204
-    assert client.post(revoke + "?partner=PA", headers=lead).status_code == 204
-    gone = client.get(second)
+    assert notice.idempotency_key == resent.json()["idempotency_key"]
+    assert all(client.get(page_of(link)).status_code == 200 for link in listed)
+    # Revoked one by one: that link answers the page that says how to get in, the others
+    # open, and notices carry the next one; another partner cannot revoke a link of A's.
+    assert client.delete(f"/api/v1/links/{stable['id']}", headers=h_b(pw)).status_code == 404
+    assert client.delete(f"/api/v1/links/{stable['id']}", headers=lead).status_code == 200
+    gone = client.get(page_of(stable))
     assert gone.status_code == 404 and "This link opens nothing" in gone.text
-    assert client.get(pw.link_a + "/").status_code == 200
-    # Now the older link is the one a notice carries.
+    assert all(client.get(page_of(link)).status_code == 200 for link in listed[1:])
     again = client.post("/api/v1/links/resend?partner=PA", headers=lead).json()
-    assert again["urls"]["portal"].endswith(pw.link_a + "/")
+    assert again["urls"] == listed[1]["urls"]
+
+
+def page_of(link: dict) -> str:
+    """The portal's address of a link as the API lists it."""
+    status: str = link["urls"]["status"]
+    return status[status.index("/p/") :] + "/"
+
+
+def h_b(pw: PortalWorld) -> dict[str, str]:
+    return {"X-API-Key": pw.world.keys.partner_b}
 
 
 def test_confirm_with_one_tap_twice_is_once(

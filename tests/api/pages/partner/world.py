@@ -43,7 +43,7 @@ class PortalWorld:
 
 
 def link_of(client: TestClient, key: str) -> str:
-    status = client.post("/api/v1/links", headers=h(key)).json()["urls"]["portal"]
+    status = client.post("/api/v1/links", headers=h(key)).json()["urls"]["status"]
     return status[status.index("/p/") :].rstrip("/")
 
 

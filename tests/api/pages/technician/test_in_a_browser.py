@@ -24,7 +24,7 @@ def test_the_phone_page_and_the_partner_page_render_in_chromium(
     campaign = declare(client, keys.lead, batch_keys=["B1"])
     world = publish_by_hand(session, campaign["id"])
     sheets = client.post("/api/v1/links", headers=h(keys.technician)).json()["urls"]["sheets"]
-    status = client.post("/api/v1/links", headers=h(keys.partner_b)).json()["urls"]["portal"]
+    status = client.post("/api/v1/links", headers=h(keys.partner_b)).json()["urls"]["status"]
     stops = session.scalars(
         select(PlanStop).where(PlanStop.route_id == world.route_id).order_by(PlanStop.seq)
     ).all()
