@@ -13,7 +13,7 @@ with the engine's validator, stores and publishes the version; it counts as OK w
 it is booked, its stored validator figures say ok, and only that visit moved.
 
 It empties the registry, recall and plan tables of its database, so it never uses
-DATABASE_URL: it takes BENCH_DATABASE_URL, else a local ``fieldrecall_bench_slots``
+DATABASE_URL: it takes BENCH_DATABASE_URL, else the benchmarks' local ``fieldrecall_bench``
 database made by scripts/ensure_db.sh. ``--reuse`` keeps a plan built before.
 
 Usage: python benchmarks/slot_offers.py [--visits 2000] [--techs 25] [--seconds 60]
@@ -25,9 +25,7 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import statistics
-import subprocess
 import sys
 import time
 from datetime import UTC, date, datetime, timedelta
@@ -42,6 +40,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
+from import_units import database_url  # noqa: E402  (the benchmarks' database, made alike)
 from routing_field import field_instance  # noqa: E402
 
 from core.db import upgrade  # noqa: E402
@@ -63,20 +62,6 @@ ZONE = "Europe/Paris"  # the instance lies around 46.5 N, 2.5 E
 DAYS = ("Mo", "Tu", "We", "Th", "Fr")
 # Visit length -> units at the site (10 minutes per visit + 10 per unit).
 UNITS_FOR = {15: 1, 20: 1, 30: 2, 45: 3}
-
-
-def database_url() -> str:
-    url = os.environ.get("BENCH_DATABASE_URL")
-    if url:
-        return url
-    env = {k: v for k, v in os.environ.items() if k != "DATABASE_URL"}
-    return subprocess.run(
-        [str(ROOT / "scripts" / "ensure_db.sh"), "fieldrecall_bench_slots"],
-        check=True,
-        capture_output=True,
-        text=True,
-        env=env,
-    ).stdout.strip()
 
 
 def _hhmm(minutes: int) -> str:
