@@ -72,7 +72,7 @@ def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(StarletteHTTPException)
     async def http_error(request: Request, exc: StarletteHTTPException) -> Response:
         if for_a_person(request.url.path):
-            return plain_refusal(exc.status_code)
+            return plain_refusal(exc.status_code, request.url.path)
         names = {404: "NotFound", 405: "MethodNotAllowed", 413: "PayloadTooLarge"}
         return error_response(names.get(exc.status_code, "HTTPError"), exc.detail, exc.status_code)
 
@@ -83,20 +83,20 @@ def install_error_handlers(app: FastAPI) -> None:
         if reason is None:
             log.exception("database error", exc_info=exc)
             if person:
-                return plain_refusal(500)
+                return plain_refusal(500, request.url.path)
             return error_response(
                 "InternalError", "an unexpected error occurred; it has been logged", 500
             )
         log.warning("bad value reached the database: %s", exc.orig)
         if person:
-            return plain_refusal(422)
+            return plain_refusal(422, request.url.path)
         return error_response("InvalidInput", f"{reason} in the request", 422)
 
     @app.exception_handler(Exception)
     async def unexpected(request: Request, exc: Exception) -> Response:
         log.exception("unhandled error", exc_info=exc)
         if for_a_person(request.url.path):
-            return plain_refusal(500)
+            return plain_refusal(500, request.url.path)
         return error_response(
             "InternalError", "an unexpected error occurred; it has been logged", 500
         )

@@ -6,6 +6,7 @@ JSON. ``SignInRequired`` sends a browser to the surface's sign-in page instead.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Coroutine
 from typing import Any
 from urllib.parse import quote
@@ -16,7 +17,7 @@ from fastapi.responses import RedirectResponse
 from fastapi.routing import APIRoute
 
 from api.pages.templating import page
-from core.errors import AppError, Unauthorized
+from core.errors import AppError, NotFound, Unauthorized
 
 TITLES = {
     401: "Please sign in",
@@ -42,14 +43,30 @@ PLAIN_WORDS = {
 }
 
 
+# The portal's first page, for an address under it: behind a link or signed in.
+PORTAL_HOME = re.compile(r"^(/p/[^/]+|/portal)/")
+
+
+class LinkGone(NotFound):
+    """A link that opens nothing (unknown, revoked, expired): its refusal page offers no
+    way back into it."""
+
+
 def for_a_person(path: str) -> bool:
     """Whether an answer at ``path`` is a page even when no page route made it."""
     return path.startswith(PERSON_PREFIXES) or path == "/portal"
 
 
-def plain_refusal(status_code: int) -> Response:
+def way_back(path: str) -> str | None:
+    """Where a refusal page at ``path`` leads back to: the portal's first page."""
+    found = PORTAL_HOME.match(path)
+    return found[1] + "/" if found else None
+
+
+def plain_refusal(status_code: int, path: str) -> Response:
     """The page for an error no route described (the status in plain words)."""
-    return refusal(status_code, PLAIN_WORDS.get(status_code, "The request could not be served."))
+    words = PLAIN_WORDS.get(status_code, "The request could not be served.")
+    return refusal(status_code, words, back=way_back(path))
 
 
 class SignInRequired(Unauthorized):
@@ -60,8 +77,8 @@ class SignInRequired(Unauthorized):
         self.login_path = login_path
 
 
-def refusal(status_code: int, detail: object) -> Response:
-    """The HTML page of a refused request."""
+def refusal(status_code: int, detail: object, *, back: str | None = None) -> Response:
+    """The HTML page of a refused request; ``back``: a page to return to."""
     message = detail if isinstance(detail, str) else "The request could not be served."
     return page(
         "api.pages",
@@ -70,6 +87,7 @@ def refusal(status_code: int, detail: object) -> Response:
         title=TITLES.get(status_code, "Something went wrong"),
         message=message,
         status=status_code,
+        back=back,
     )
 
 
@@ -99,12 +117,15 @@ class PageRoute(APIRoute):
             except SignInRequired as exc:
                 return sign_in_redirect(request, exc)
             except AppError as exc:
-                return refusal(exc.status_code, exc.detail)
+                back = None if isinstance(exc, LinkGone) else way_back(request.url.path)
+                return refusal(exc.status_code, exc.detail, back=back)
             except RequestValidationError as exc:
                 fields = ", ".join(
                     ".".join(str(p) for p in err.get("loc", ())[1:]) or "the request"
                     for err in exc.errors()
                 )
-                return refusal(422, f"Missing or invalid: {fields}.")
+                return refusal(
+                    422, f"Missing or invalid: {fields}.", back=way_back(request.url.path)
+                )
 
         return page_handler

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from fastapi import Depends, Request
 from sqlalchemy.orm import Session
 
+from api.pages.errors import LinkGone
 from api.pages.sessions import CookieSessions, presented_csrf
 from core.deps import get_session
 from core.errors import Forbidden, NotFound, Unauthorized
@@ -58,7 +59,7 @@ def by_link(session: Session, token: str) -> Portal:
     try:
         link_id, partner = partner_link(session, token)
     except NotFound:
-        raise NotFound(LINK_GONE) from None
+        raise LinkGone(LINK_GONE) from None
     return _portal(partner, f"/p/{token}", f"partner:link{link_id}", token=token)
 
 

@@ -316,6 +316,14 @@ def test_every_answer_under_the_portal_is_a_page_for_a_person(
         assert answer.status_code == status, path
         assert answer.headers["content-type"].startswith("text/html"), path
         assert words in answer.text, path
+        # A way back to the portal's first page, unless the link itself opens nothing.
+        back = re.findall(r'<a class="back" href="([^"]+)">Back to your recalls</a>', answer.text)
+        if path.startswith(pw.link_a):
+            assert back == [pw.link_a + "/"], path
+        elif path.startswith("/portal/"):
+            assert back == ["/portal/"], path
+        else:
+            assert back == [], path
     api = client.get("/api/v1/nothing")
     assert api.status_code == 404 and api.json()["error"] == "NotFound"
 
