@@ -56,7 +56,10 @@ def _published_campaign(engine: Engine) -> int:
 
 
 def _ledger(engine: Engine, campaign_id: int) -> LedgerOut:
-    with Session(engine) as session:
+    # One snapshot: the ledger's counts come from several statements, and the worker
+    # commits deliveries between them (read committed, a visit told after the units
+    # were counted and before the visits were: "0 visits, 1 unit not told").
+    with Session(engine.execution_options(isolation_level="REPEATABLE READ")) as session:
         return campaign_ledger(session, campaign_id=campaign_id, partner_id=None)
 
 
