@@ -12,7 +12,10 @@ from api.links import router as links_router
 from api.pages.assets import STATIC_PREFIX, StaticAssets
 from api.pages.console.routes import router as console_router
 from api.pages.docs.routes import router as docs_router
-from api.pages.partner.routes import router as partner_pages_router
+from api.pages.partner.reports import reports_router
+from api.pages.partner.routes import feeds as partner_feeds
+from api.pages.partner.routes import portal_router
+from api.pages.partner.signin import router as portal_sign_in
 from api.pages.sessions import PageKeys
 from api.pages.technician.routes import api_router as sheet_router
 from api.pages.technician.routes import router as technician_pages_router
@@ -71,7 +74,11 @@ def create_app(sessions: sessionmaker[Session] | None = None) -> FastAPI:
         plan_router,
     ):
         app.include_router(api_router, responses=ERROR_RESPONSES)
-    app.include_router(partner_pages_router)
+    app.include_router(partner_feeds)
+    app.include_router(portal_sign_in)
+    for portal in ("/p/{token}", "/portal"):  # behind a partner's link, or signed in
+        app.include_router(portal_router(portal))
+        app.include_router(reports_router(portal))
     app.include_router(technician_pages_router)
     app.include_router(field_app_router)
 

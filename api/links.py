@@ -33,6 +33,7 @@ from core.links import (
 from core.security import Principal
 from devices import service as devices
 from devices.filters import filter_ids
+from recall.campaigns.notices import portal_link_resent
 
 router = APIRouter(prefix="/api/v1", tags=["links"])
 anyone = require_roles("partner", "technician", "support_lead")
@@ -140,3 +141,30 @@ def delete_link(
         technician_id=principal.technician_id if principal.role == "technician" else None,
     )
     return _out(session, request, link, None)
+
+
+class ResentOut(BaseModel):
+    owner: str = Field(description="partner:<key>")
+    urls: dict[str, str]
+    idempotency_key: str = Field(description="the portal_link notice's key (GET /outbox)")
+
+
+@router.post("/links/resend", response_model=ResentOut, status_code=201)
+def resend_link(
+    request: Request,
+    partner: str | None = Query(None, max_length=100, description="partner_key (lead only)"),
+    principal: Principal = Depends(require_roles("partner", "support_lead")),
+    session: Session = Depends(get_session),
+) -> ResentOut:
+    """Send the partner its stable link again, by notice (email and webhooks, as every
+    notice); no link is cancelled."""
+    partner_id, _ = _owner(session, principal, partner, None)
+    if partner_id is None:
+        raise InvalidInput("a support lead names the partner: ?partner=KEY")
+    token, key = portal_link_resent(session, partner_id=partner_id, actor=principal.actor)
+    base = public_base(str(request.base_url))
+    return ResentOut(
+        owner=f"partner:{devices.partner_key(session, partner_id)}",
+        urls=link_urls(token, partner=True, base=base),
+        idempotency_key=key,
+    )

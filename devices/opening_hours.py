@@ -12,6 +12,7 @@ from __future__ import annotations
 import itertools
 import re
 from dataclasses import dataclass
+from functools import lru_cache
 
 DAY_NAMES = ("Mo", "Tu", "We", "Th", "Fr", "Sa", "Su")
 _SPAN = re.compile(r"^(\d{2}):(\d{2})-(\d{2}):(\d{2})$")
@@ -76,8 +77,10 @@ def _parse_spans(text: str) -> tuple[tuple[int, int], ...]:
     return tuple(spans)
 
 
+@lru_cache(maxsize=4096)
 def parse_opening_hours(text: str | None) -> WeeklyHours:
-    """Parse an opening_hours value; empty or None means always open."""
+    """Parse an opening_hours value; empty or None means always open. Cached: a plan of
+    thousands of sites over weeks asks for the same few values again and again."""
     if text is None or not text.strip() or text.strip() == "24/7":
         return ALWAYS_OPEN
     week: list[tuple[tuple[int, int], ...]] = [() for _ in DAY_NAMES]

@@ -305,9 +305,11 @@ NOTICE_KINDS = (
     "visit_cancelled",
     "visit_done",
     "reschedule_received",
+    "failure_received",
     "failure_linked",
     "failure_resolved",
     "recall_closed",
+    "portal_link",
 )
 OUTBOX_STATUSES = ("pending", "delivered", "dead")
 

@@ -169,7 +169,12 @@ def demo_run(
     with ExitStack() as stack:
         if serve_app:
             services = stack.enter_context(
-                demo_services(directory, database_url=settings.database_url, smtp_port=smtp_port)
+                demo_services(
+                    directory,
+                    database_url=settings.database_url,
+                    smtp_port=smtp_port,
+                    public_base_url=f"http://{host}:{port}",  # the links the notices carry
+                )
             )
         try:
             report = run_demo(directory, seed=seed)

@@ -137,7 +137,7 @@ def keys_step(report: DemoReport) -> None:
             partner=False,
             base="",
         )
-        report.links = {"partner_status": partner_links["status"], "sheets": sheets["sheets"]}
+        report.links = {"partner_portal": partner_links["status"] + "/", "sheets": sheets["sheets"]}
         if day is not None:
             report.links["first_day_sheet"] = f"{sheets['sheets']}/{day.isoformat()}"
 
@@ -179,7 +179,7 @@ def describe(report: DemoReport, base_url: str) -> str:
             for name, label in (
                 ("first_day_sheet", "field app, first day:"),
                 ("sheets", "field app, all days:"),
-                ("partner_status", f"partner {report.partner_key} status:"),
+                ("partner_portal", f"partner {report.partner_key} portal:"),
             )
             if name in report.links
         ),

@@ -76,9 +76,12 @@ def _wait_listening(port: int, sink: subprocess.Popen[bytes]) -> None:
 
 
 @contextmanager
-def demo_services(directory: Path, *, database_url: str, smtp_port: int) -> Iterator[DemoServices]:
+def demo_services(
+    directory: Path, *, database_url: str, smtp_port: int, public_base_url: str | None = None
+) -> Iterator[DemoServices]:
     """The mail sink (files under ``<directory>/mail``) and a worker that sends to it; the
-    logs of both go to ``<directory>/worker.log``."""
+    logs of both go to ``<directory>/worker.log``. ``public_base_url``: where the portal
+    links in the notices point (the demo server's address)."""
     mail_dir, log_path = directory / "mail", directory / "worker.log"
     directory.mkdir(parents=True, exist_ok=True)
     with ExitStack() as stack:
@@ -97,6 +100,8 @@ def demo_services(directory: Path, *, database_url: str, smtp_port: int) -> Iter
             "FIELDRECALL_SMTP_PORT": str(smtp_port),
             "FIELDRECALL_SMTP_STARTTLS": "false",
         }
+        if public_base_url is not None:
+            env["FIELDRECALL_PUBLIC_BASE_URL"] = public_base_url
         worker = subprocess.Popen(
             [*_fieldrecall(), "worker"], env=env, stdout=log, stderr=subprocess.STDOUT
         )

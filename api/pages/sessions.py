@@ -1,5 +1,5 @@
-"""Signed session cookies for the pages a user signs in to with an API key (the console
-today), and the CSRF tokens that go with them.
+"""Signed session cookies for the pages a user signs in to with an API key (the console,
+the partner portal), their sign-in form, and the CSRF tokens that go with them.
 
 A session cookie holds the id of the API key used to sign in and the session's CSRF
 token, signed with the page secret (``FIELDRECALL_SESSION_SECRET``; itsdangerous, an HMAC
@@ -20,15 +20,18 @@ from __future__ import annotations
 
 import logging
 import secrets
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cache
 
 from fastapi import Request, Response
+from fastapi.responses import RedirectResponse
 from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
 from sqlalchemy.orm import Session
 
 from api.pages.errors import SignInRequired
-from core.errors import Forbidden
+from api.pages.templating import page
+from core.errors import Forbidden, Unauthorized
 from core.security import Principal, principal_by_key_id
 from core.settings import Settings
 
@@ -166,6 +169,59 @@ class CookieSessions:
         self._set(
             request, response, self.login_cookie, token, SIGN_IN_FORM_SECONDS, self.login_path
         )
+
+    def sign_in_page(
+        self,
+        request: Request,
+        *,
+        package: str,
+        template: str,
+        next_path: str,
+        error: str | None = None,
+        status_code: int = 200,
+    ) -> Response:
+        """The surface's sign-in form (``template`` gets ``sign_in_token``, ``next_path``
+        and ``error``), with a fresh token and the cookie it must match."""
+        token = self.sign_in_form_token()
+        response = page(
+            package,
+            template,
+            status_code=status_code,
+            sign_in_token=token,
+            next_path=next_path,
+            error=error,
+        )
+        self.arm_sign_in_form(request, response, token)
+        return response
+
+    def sign_in(
+        self,
+        request: Request,
+        *,
+        form_token: str,
+        principal_of: Callable[[], Principal],
+        next_path: str,
+        package: str,
+        template: str,
+    ) -> Response:
+        """A posted sign-in form: its token checked, then the key (``principal_of`` raises
+        Unauthorized or Forbidden saying why); signed in, the browser goes to
+        ``next_path``; refused, it gets the form back with the reason and the status."""
+        try:
+            self.check_sign_in_form(request, form_token)
+            principal = principal_of()
+        except (Unauthorized, Forbidden) as refused:
+            return self.sign_in_page(
+                request,
+                package=package,
+                template=template,
+                next_path=next_path,
+                error=str(refused.detail),
+                status_code=refused.status_code,
+            )
+        response = RedirectResponse(next_path, status_code=303)
+        self.start(request, response, principal)
+        return response
 
     def check_sign_in_form(self, request: Request, presented: str | None) -> None:
         expected = request.cookies.get(self.login_cookie)

@@ -197,7 +197,9 @@ def move_failure_report(
         from_state=previous,
         to_state=to_state,
         reason=note,
-        data={"campaign_id": campaign_id} if campaign_id is not None else None,
+        # The report's id: keys name a report only together with its reporter.
+        data={"report_id": report.id}
+        | ({"campaign_id": campaign_id} if campaign_id is not None else {}),
     )
     session.flush()
     return True

@@ -10,10 +10,12 @@ recall and their failure reports; ``visit_notices`` about their visits.
 from __future__ import annotations
 
 import hashlib
+import uuid
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from core.links import stable_link
 from devices.models import FailureReport, Partner, Site, Unit
 from recall.models import Campaign, CampaignUnit
 from recall.notify.outbox import notify_partner
@@ -126,21 +128,46 @@ def failure_resolved(session: Session, *, report: FailureReport) -> None:
             f"Your report {report.report_key} about unit {serial} is resolved.\n\n"
             f"{report.resolution_note}\n"
         ),
-        data={"report_key": report.report_key, "serial": serial},
+        data={"report_key": report.report_key, "report_id": report.id, "serial": serial},
         # By id: report keys are unique per reporter, not across reporters.
         idempotency_key=f"failure:{report.id}:resolved",
     )
 
 
-def failure_linked(session: Session, *, report: FailureReport, campaign: Campaign) -> None:
-    """A report on a unit already under recall: the reporter hears at once that it is
-    covered, and what happens next."""
+def failure_received(session: Session, *, report: FailureReport) -> None:
+    """A partner's report on a unit under no recall: acknowledged at once, so the partner
+    knows it arrived and who acts next."""
+    partner_key, serial, site_name = _report_site(session, report)
+    notify_partner(
+        session,
+        partner_key=partner_key,
+        kind="failure_received",
+        subject=f"We received your failure report {report.report_key} (unit {serial})",
+        body=(
+            f"Thank you for your report {report.report_key} about unit {serial} at "
+            f"{site_name}.\n\n"
+            "Our support team looks at it and tells you what happens next. We will tell you "
+            "when the report is resolved, and how.\n"
+        ),
+        data={"report_key": report.report_key, "report_id": report.id, "serial": serial},
+        idempotency_key=f"failure:{report.id}:received",
+    )
+
+
+def _report_site(session: Session, report: FailureReport) -> tuple[str, str, str]:
     partner_key, serial, site_name = session.execute(
         select(Partner.partner_key, Unit.serial, Site.name)
         .join(Site, Site.partner_id == Partner.id)
         .join(Unit, Unit.site_id == Site.id)
         .where(Unit.id == report.unit_id)
     ).one()
+    return partner_key, serial, site_name
+
+
+def failure_linked(session: Session, *, report: FailureReport, campaign: Campaign) -> None:
+    """A report on a unit already under recall: the reporter hears at once that it is
+    covered, and what happens next."""
+    partner_key, serial, site_name = _report_site(session, report)
     notify_partner(
         session,
         partner_key=partner_key,
@@ -155,7 +182,12 @@ def failure_linked(session: Session, *, report: FailureReport, campaign: Campaig
             "the date and arrival window as soon as the visit is planned. We will tell you "
             "when the report is resolved.\n"
         ),
-        data={"report_key": report.report_key, "serial": serial, "campaign_id": campaign.id},
+        data={
+            "report_key": report.report_key,
+            "report_id": report.id,
+            "serial": serial,
+            "campaign_id": campaign.id,
+        },
         idempotency_key=f"failure:{report.id}:linked:{campaign.id}",
         topic=topic(campaign.id),
     )
@@ -190,3 +222,26 @@ def recall_closed(session: Session, *, campaign: Campaign) -> None:
             idempotency_key=f"campaign:{campaign.id}:closed:{partner_key}",
             topic=topic(campaign.id),
         )
+
+
+def portal_link_resent(session: Session, *, partner_id: int, actor: str) -> tuple[str, str]:
+    """Send the partner its stable portal link again (the delivery adds the link, as to
+    every notice); returns the token and the notice's idempotency key. Each request is a
+    new notice: re-sending is asked for because the last one went astray."""
+    partner = session.get_one(Partner, partner_id)
+    token = stable_link(session, partner_id=partner_id, actor=actor).token
+    key = f"portal-link:{partner.partner_key}:{uuid.uuid4().hex}"
+    notify_partner(
+        session,
+        partner_key=partner.partner_key,
+        kind="portal_link",
+        subject="Your link to the recall portal",
+        body=(
+            f"Here is {partner.name}'s link to the recall portal again. It is the same "
+            "link as before; it still works and nothing was cancelled. Keep it: anyone "
+            "with it sees your visits and reports.\n"
+        ),
+        data={"requested_by": actor},
+        idempotency_key=key,
+    )
+    return token, key

@@ -100,6 +100,17 @@ def campaign_for_planning(
     )
 
 
+def campaign_of_visit(session: Session, *, visit_id: int, partner_id: int | None) -> int:
+    """The campaign of a visit request; 404 for an unknown visit or another partner's."""
+    stmt = select(VisitRequest.campaign_id).where(VisitRequest.id == visit_id)
+    if partner_id is not None:
+        stmt = stmt.where(VisitRequest.partner_id == partner_id)
+    campaign_id = session.scalar(stmt)
+    if campaign_id is None:
+        raise NotFound(f"no visit {visit_id}")
+    return campaign_id
+
+
 def visits_for_planning(
     session: Session, *, campaign_id: int, include_ids: frozenset[int] = frozenset()
 ) -> list[VisitForPlanning]:
@@ -109,9 +120,11 @@ def visits_for_planning(
     counts = (
         select(
             CampaignUnit.site_id,
-            func.count().filter(CampaignUnit.state.in_(("affected", "notified", "scheduled"))),
-            func.count().filter(CampaignUnit.state == "in_progress"),
-            func.count().filter(CampaignUnit.state.in_(FINAL_UNIT_STATES)),
+            func.count()
+            .filter(CampaignUnit.state.in_(("affected", "notified", "scheduled")))
+            .label("open"),
+            func.count().filter(CampaignUnit.state == "in_progress").label("in_progress"),
+            func.count().filter(CampaignUnit.state.in_(FINAL_UNIT_STATES)).label("final"),
         )
         .where(CampaignUnit.campaign_id == campaign_id)
         .group_by(CampaignUnit.site_id)
@@ -120,15 +133,34 @@ def visits_for_planning(
     wanted: ColumnElement[bool] = VisitRequest.status.in_(OPEN_STATUSES)
     if include_ids:
         wanted = wanted | VisitRequest.id.in_(include_ids)
+    # Columns, not entities: a plan reads thousands of visits, and a site entity would
+    # also decode its geometry.
     rows = session.execute(
         select(
-            VisitRequest,
-            Site,
+            VisitRequest.id.label("visit_id"),
+            Site.id.label("site_id"),
+            Site.site_key,
+            Site.name.label("site_name"),
             Partner.partner_key,
+            Site.lat,
+            Site.lon,
+            Site.timezone,
+            Site.opening_hours,
+            VisitRequest.estimated_minutes,
+            VisitRequest.unit_count,
+            VisitRequest.priority_rank,
             Campaign.required_skill,
-            counts.c[1],
-            counts.c[2],
-            counts.c[3],
+            VisitRequest.blocked_dates,
+            VisitRequest.preferred_windows,
+            VisitRequest.status,
+            VisitRequest.scheduled_date,
+            VisitRequest.window_start,
+            VisitRequest.window_end,
+            VisitRequest.technician_id,
+            VisitRequest.partner_confirmed_at,
+            counts.c.open,
+            counts.c.in_progress,
+            counts.c.final,
         )
         .join(Site, Site.id == VisitRequest.site_id)
         .join(Partner, Partner.id == VisitRequest.partner_id)
@@ -137,44 +169,42 @@ def visits_for_planning(
         .where(VisitRequest.campaign_id == campaign_id, wanted)
         .order_by(VisitRequest.priority_rank, Site.site_key)
     ).all()
-    out = []
-    for visit, site, partner_key, skill, n_open, n_progress, n_final in rows:
-        out.append(
-            VisitForPlanning(
-                visit_id=visit.id,
-                site_id=site.id,
-                site_key=site.site_key,
-                site_name=site.name,
-                partner_key=partner_key,
-                lat=site.lat,
-                lon=site.lon,
-                timezone=site.timezone,
-                opening_hours=site.opening_hours,
-                estimated_minutes=visit.estimated_minutes,
-                unit_count=visit.unit_count,
-                priority_rank=visit.priority_rank,
-                required_skill=skill,
-                blocked_dates=tuple(sorted(visit.blocked_dates)),
-                preferred_windows=tuple(
-                    PreferredWindow(
-                        on=date.fromisoformat(w["on"]) if w.get("on") else None,
-                        start=time.fromisoformat(w["start"]),
-                        end=time.fromisoformat(w["end"]),
-                    )
-                    for w in visit.preferred_windows
-                ),
-                status=visit.status,
-                scheduled_date=visit.scheduled_date,
-                window_start=visit.window_start,
-                window_end=visit.window_end,
-                technician_id=visit.technician_id,
-                confirmed=visit.partner_confirmed_at is not None,
-                units_open=int(n_open or 0),
-                units_in_progress=int(n_progress or 0),
-                units_final=int(n_final or 0),
-            )
+    return [
+        VisitForPlanning(
+            visit_id=row.visit_id,
+            site_id=row.site_id,
+            site_key=row.site_key,
+            site_name=row.site_name,
+            partner_key=row.partner_key,
+            lat=row.lat,
+            lon=row.lon,
+            timezone=row.timezone,
+            opening_hours=row.opening_hours,
+            estimated_minutes=row.estimated_minutes,
+            unit_count=row.unit_count,
+            priority_rank=row.priority_rank,
+            required_skill=row.required_skill,
+            blocked_dates=tuple(sorted(row.blocked_dates)),
+            preferred_windows=tuple(
+                PreferredWindow(
+                    on=date.fromisoformat(w["on"]) if w.get("on") else None,
+                    start=time.fromisoformat(w["start"]),
+                    end=time.fromisoformat(w["end"]),
+                )
+                for w in row.preferred_windows
+            ),
+            status=row.status,
+            scheduled_date=row.scheduled_date,
+            window_start=row.window_start,
+            window_end=row.window_end,
+            technician_id=row.technician_id,
+            confirmed=row.partner_confirmed_at is not None,
+            units_open=int(row.open or 0),
+            units_in_progress=int(row.in_progress or 0),
+            units_final=int(row.final or 0),
         )
-    return out
+        for row in rows
+    ]
 
 
 def site_ids_of_campaign(session: Session, *, campaign_id: int) -> dict[int, int]:

@@ -12,7 +12,8 @@ and partners hear about what changed for them, all in the caller's transaction.
 A visit counts as told its date only once a notice with that date is delivered
 (``told_at``); until then the ledger shows it as scheduled but not told.
 Each notice's idempotency key names the plan version and the visit, so publishing
-twice never tells a partner twice.
+twice never tells a partner twice. A version made for a slot the partner booked itself
+(``routing.plans.slots``) says so in its notice, and the slot counts as confirmed.
 """
 
 from __future__ import annotations
@@ -26,7 +27,8 @@ from sqlalchemy.orm import Session
 from core.events import record_event
 from recall.campaigns import visit_notices
 from recall.campaigns.lifecycle import move_units
-from recall.campaigns.visits import unschedule
+from recall.campaigns.visits import mark_confirmed, site_name, unschedule
+from recall.inbox import service as inbox
 from recall.models import Campaign, CampaignUnit, VisitRequest
 
 
@@ -78,9 +80,12 @@ def apply_published_plan(
     plan_key: str,
     visits: list[ScheduledVisit],
     actor: str,
+    booked_visit_id: int | None = None,
 ) -> PublishSummary:
     """Make the recall's visits match the plan identified by ``plan_key`` (e.g.
-    ``plan:12:v3``), with the notices that implies."""
+    ``plan:12:v3``), with the notices that implies. ``booked_visit_id``: the visit whose
+    partner picked its new slot itself (the version was made for that booking): its
+    notice says so, the slot counts as confirmed, and the lead's inbox hears of it."""
     campaign = session.get_one(Campaign, campaign_id)
     rows = {
         v.id: v
@@ -149,9 +154,12 @@ def apply_published_plan(
                 "technician_id": sv.technician_id,
             },
         )
+        booked = visit.id == booked_visit_id
         visit_notices.visit_scheduled(
-            session, campaign=campaign, visit=visit, plan_key=plan_key, moved=moved
+            session, campaign=campaign, visit=visit, plan_key=plan_key, moved=moved, booked=booked
         )
+        if booked:
+            _booked_by_partner(session, visit=visit, was=before, actor=actor)
         (summary.moved if moved else summary.new).append(visit.id)
     for visit in rows.values():
         if visit.status != "scheduled" or visit.id in planned:
@@ -182,3 +190,13 @@ def apply_published_plan(
         summary.dropped.append(visit.id)
     session.flush()
     return summary
+
+
+def _booked_by_partner(
+    session: Session, *, visit: VisitRequest, was: date | None, actor: str
+) -> None:
+    """A slot the partner chose holds as confirmed, and the lead hears of it."""
+    mark_confirmed(session, visit=visit, actor=actor, booked_by_partner=True)
+    inbox.visit_rebooked(
+        session, visit=visit, site_name=site_name(session, visit), was=was, actor=actor
+    )

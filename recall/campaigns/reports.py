@@ -1,7 +1,8 @@
 """Failure reports followed through the moment they arrive: a report on a unit that an
 active recall already covers is linked to it at once and acknowledged to the reporting
-partner (a notice through the outbox), and a report a partner sent lands in the support
-lead's inbox.
+partner (a notice through the outbox), a partner's other reports are acknowledged too (a
+``failure_received`` notice), and a report a partner sent lands in the support lead's
+inbox.
 
 ``follow_up_reports`` is what the composition root hands the registry (``devices``
 imports nothing of recall): ``api.app`` gives it to the failure and import routes, and the
@@ -15,6 +16,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from devices.models import FailureReport
+from recall.campaigns import notices
 from recall.campaigns.lifecycle import move_failure_report
 from recall.inbox import service as inbox
 from recall.models import Campaign, CampaignUnit
@@ -31,7 +33,16 @@ def follow_up_reports(
     put a partner's own reports in the lead's inbox. Returns how many were linked."""
     if from_partner and report_ids:
         inbox.failures_reported(session, report_ids=report_ids, actor=actor)
-    return link_to_active_recalls(session, report_ids=report_ids, actor=actor)
+    linked = link_to_active_recalls(session, report_ids=report_ids, actor=actor)
+    if from_partner and report_ids:
+        # Linked ones were acknowledged by their failure_linked notice; the others now.
+        for report in session.scalars(
+            select(FailureReport)
+            .where(FailureReport.id.in_(report_ids), FailureReport.status.in_(UNLINKED))
+            .order_by(FailureReport.id)
+        ):
+            notices.failure_received(session, report=report)
+    return linked
 
 
 def link_to_active_recalls(session: Session, *, report_ids: list[int] | None, actor: str) -> int:

@@ -7,6 +7,7 @@ transaction of the change, keyed so that a retry never tells a partner twice.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import date, datetime
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
@@ -127,26 +128,42 @@ def _site_of(session: Session, visit: VisitRequest) -> tuple[str, str, str, str]
     return partner_key, site_key, site_name, tz
 
 
-def visit_window_text(visit: VisitRequest, tz: str) -> str:
+def window_text(day: date, start: datetime | None, end: datetime | None, tz: str) -> str:
     """'Tuesday 1 December 2026, between 10:00 and 12:00 (Europe/Helsinki time)'."""
-    assert visit.scheduled_date is not None
-    day = visit.scheduled_date
     text = f"{day.strftime('%A')} {day.day} {day.strftime('%B %Y')}"
-    if visit.window_start is not None and visit.window_end is not None:
+    if start is not None and end is not None:
         zone = ZoneInfo(tz)
-        start, end = visit.window_start.astimezone(zone), visit.window_end.astimezone(zone)
-        text += f", between {start:%H:%M} and {end:%H:%M} ({tz} time)"
+        text += f", between {start.astimezone(zone):%H:%M} and {end.astimezone(zone):%H:%M}"
+        text += f" ({tz} time)"
     return text
 
 
+def visit_window_text(visit: VisitRequest, tz: str) -> str:
+    """A scheduled visit's date and arrival window in the site's zone, in words."""
+    assert visit.scheduled_date is not None
+    return window_text(visit.scheduled_date, visit.window_start, visit.window_end, tz)
+
+
 def visit_scheduled(
-    session: Session, *, campaign: Campaign, visit: VisitRequest, plan_key: str, moved: bool
+    session: Session,
+    *,
+    campaign: Campaign,
+    visit: VisitRequest,
+    plan_key: str,
+    moved: bool,
+    booked: bool = False,
 ) -> None:
-    """Tell the partner the date and arrival window of a visit: a new one, or a new date
-    for a visit it already knew (``moved``)."""
+    """Tell the partner the date and arrival window of a visit: a new one, a new date for
+    a visit it already knew (``moved``), or the slot it booked itself (``booked``)."""
     partner_key, site_key, site_name, tz = _site_of(session, visit)
     when = visit_window_text(visit, tz)
-    if moved:
+    if booked:
+        subject = f"Recall {campaign.title}: your slot at {site_name} is booked"
+        opening = (
+            f"As you asked, a technician will visit {site_name} ({site_key}) on {when}. "
+            "The slot is booked and confirmed; you need not do anything else."
+        )
+    elif moved:
         subject = f"Recall {campaign.title}: new date for the visit at {site_name}"
         opening = f"We had to move the visit to {site_name} ({site_key}). The new date is {when}."
     else:
@@ -156,9 +173,12 @@ def visit_scheduled(
         f"{opening}\n\n"
         f"{visit.unit_count} affected unit{'s' * (visit.unit_count != 1)} will be fixed: "
         f"{campaign.remedy}\n"
-        "Please confirm the date, or tell us which dates do not suit you and we will plan "
-        "the visit again around them.\n"
     )
+    if not booked:
+        body += (
+            "Please confirm the date, or pick another slot, or tell us which dates do not "
+            "suit you and we will plan the visit again around them.\n"
+        )
     notify_partner(
         session,
         partner_key=partner_key,

@@ -113,23 +113,34 @@ def confirm(session: Session, *, visit_id: int, partner_id: int | None, actor: s
             f"visit {visit_id} is {visit.status}; only a scheduled visit can be confirmed"
         )
     if visit.partner_confirmed_at is None:
-        visit.partner_confirmed_at = datetime.now(UTC)
-        record_event(
-            session,
-            actor=actor,
-            entity="visit_request",
-            entity_key=str(visit.id),
-            action="confirmed",
-            data={
-                "scheduled_date": visit.scheduled_date.isoformat() if visit.scheduled_date else None
-            },
-        )
+        mark_confirmed(session, visit=visit, actor=actor)
         if partner_id is not None:
             inbox.visit_confirmed(
-                session, visit=visit, site_name=_site_name(session, visit), actor=actor
+                session, visit=visit, site_name=site_name(session, visit), actor=actor
             )
     session.flush()
     return get_visit(session, visit_id=visit_id, partner_id=partner_id)
+
+
+def mark_confirmed(
+    session: Session, *, visit: VisitRequest, actor: str, booked_by_partner: bool = False
+) -> None:
+    """The visit's date holds as the partner's (a re-plan keeps it where it is): the
+    partner confirmed it, or booked that slot itself."""
+    visit.partner_confirmed_at = datetime.now(UTC)
+    data: dict[str, object] = {
+        "scheduled_date": visit.scheduled_date.isoformat() if visit.scheduled_date else None
+    }
+    if booked_by_partner:
+        data["booked_by_partner"] = True
+    record_event(
+        session,
+        actor=actor,
+        entity="visit_request",
+        entity_key=str(visit.id),
+        action="confirmed",
+        data=data,
+    )
 
 
 def reschedule(
@@ -176,7 +187,7 @@ def reschedule(
         inbox.reschedule_requested(
             session,
             visit=visit,
-            site_name=_site_name(session, visit),
+            site_name=site_name(session, visit),
             blocked_dates=list(visit.blocked_dates),
             note=request.note,
             actor=actor,
@@ -184,7 +195,7 @@ def reschedule(
     return get_visit(session, visit_id=visit_id, partner_id=partner_id)
 
 
-def _site_name(session: Session, visit: VisitRequest) -> str:
+def site_name(session: Session, visit: VisitRequest) -> str:
     return session.get_one(Site, visit.site_id).name
 
 
@@ -312,12 +323,18 @@ def _cancelled_event(session: Session, visit_id: int, actor: str, was: str, why:
 PRODID = "-//fieldrecall//recall visits//EN"
 
 
-def partner_for_token(session: Session, token: str) -> Partner:
-    """The partner whose link this is; 404 for a technician's or an unknown link."""
+def partner_link(session: Session, token: str) -> tuple[int, Partner]:
+    """The link's id and the partner it belongs to; 404 for a technician's or an unknown
+    link."""
     link = link_for_token(session, token)
     if link.partner_id is None:
         raise NotFound("nothing at this address (the link may have been replaced)")
-    return session.get_one(Partner, link.partner_id)
+    return link.id, session.get_one(Partner, link.partner_id)
+
+
+def partner_for_token(session: Session, token: str) -> Partner:
+    """The partner whose link this is; 404 for a technician's or an unknown link."""
+    return partner_link(session, token)[1]
 
 
 def partner_calendar(session: Session, *, partner: Partner) -> bytes:

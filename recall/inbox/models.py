@@ -30,6 +30,7 @@ INBOX_KINDS = (
     # A technician's recorded work the server could not apply (the unit already had
     # another outcome, the visit moved to another technician): kept for the lead.
     "field_conflict",
+    "visit_rebooked",
 )
 
 

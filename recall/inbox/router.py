@@ -18,7 +18,12 @@ from recall.inbox.schemas import InboxItemOut, InboxSummaryOut, MarkIn, MarkOut
 router = APIRouter(prefix="/api/v1", tags=["inbox"])
 lead = require_roles("support_lead")
 Kind = Literal[
-    "visit_confirmed", "reschedule_requested", "failure_reported", "unit_refused", "field_conflict"
+    "visit_confirmed",
+    "reschedule_requested",
+    "failure_reported",
+    "unit_refused",
+    "field_conflict",
+    "visit_rebooked",
 ]
 
 

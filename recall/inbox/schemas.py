@@ -13,7 +13,7 @@ class InboxItemOut(BaseModel):
     id: int
     kind: str = Field(
         description="visit_confirmed, reschedule_requested, failure_reported, unit_refused,"
-        " field_conflict"
+        " field_conflict, visit_rebooked"
     )
     partner_key: str
     partner_name: str

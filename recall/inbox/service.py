@@ -75,6 +75,28 @@ def visit_confirmed(session: Session, *, visit: VisitRequest, site_name: str, ac
     )
 
 
+def visit_rebooked(
+    session: Session, *, visit: VisitRequest, site_name: str, was: date | None, actor: str
+) -> None:
+    """The partner picked another slot itself (booked at once in a new plan version)."""
+    record(
+        session,
+        kind="visit_rebooked",
+        partner_id=visit.partner_id,
+        campaign_id=visit.campaign_id,
+        visit_id=visit.id,
+        summary=f"{site_name}: the partner booked {visit.scheduled_date}"
+        + (f" instead of {was}" if was else ""),
+        actor=actor,
+        data={
+            "from_date": was,
+            "scheduled_date": visit.scheduled_date,
+            "window_start": visit.window_start,
+            "window_end": visit.window_end,
+        },
+    )
+
+
 def reschedule_requested(
     session: Session,
     *,

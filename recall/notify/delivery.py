@@ -20,13 +20,18 @@ from datetime import timedelta
 from sqlalchemy import select, text
 from sqlalchemy.orm import Session
 
+from core.links import stable_link
 from core.settings import Settings
+from devices.models import Partner
 from recall.models import OutboxMessage, PartnerWebhook
 from recall.notify.outbox import DELIVER_TASK, db_now, defer_delivery
 from recall.notify.targets import parse_networks
 from recall.notify.transport import DeliveryFailed, Notice, post_webhook, send_email
 
 log = logging.getLogger("fieldrecall.notify")
+# Where the links in notices point while FIELDRECALL_PUBLIC_BASE_URL is unset: the address
+# `make serve` and `make demo` serve at.
+NOTICE_BASE_URL = "http://127.0.0.1:8000"
 # What a delivered notice changes in the domain that wrote it (handed in by the task that
 # composes the sub-domains); the outbox itself knows no campaign.
 DeliveryEffect = Callable[[Session, OutboxMessage], object]
@@ -141,6 +146,7 @@ def _send(session: Session, message: OutboxMessage, settings: Settings) -> None:
         body=message.body,
         data=message.data,
         created_at=message.created_at,
+        portal_url=_portal_url(session, message.partner_key, settings),
     )
     if message.channel == "email":
         send_email(notice, to=message.destination, settings=settings)
@@ -157,6 +163,17 @@ def _send(session: Session, message: OutboxMessage, settings: Settings) -> None:
         )
     else:
         raise _Undeliverable(f"channel {message.channel!r} has nothing to deliver to")
+
+
+def _portal_url(session: Session, partner_key: str, settings: Settings) -> str:
+    """The partner's stable portal link, under the public base URL (a worker answers no
+    request whose address it could follow). Composed at delivery: a notice retried after
+    its link was revoked carries the partner's live link."""
+    partner_id = session.scalar(select(Partner.id).where(Partner.partner_key == partner_key))
+    assert partner_id is not None  # the outbox row's foreign key guarantees it
+    token = stable_link(session, partner_id=partner_id, actor="notices").token
+    base = (settings.public_base_url or NOTICE_BASE_URL).rstrip("/")
+    return f"{base}/p/{token}/"
 
 
 def _record_failure(

@@ -24,6 +24,7 @@ from sqlalchemy.orm import Session
 from core.errors import Conflict, InvalidInput, NotFound
 from core.events import record_event
 from core.jobs import SHORT_QUEUE, defer_job
+from core.links import stable_link
 from devices.models import Partner
 from recall.models import OutboxMessage, PartnerWebhook
 
@@ -82,6 +83,9 @@ def notify_partner(
         # stored data is exactly what a webhook receives.
         "data": to_jsonable_python(data),
     }
+    # The link the delivery will carry exists from now on, committed with the notice:
+    # every attempt, whichever worker makes it, sends the same text.
+    stable_link(session, partner_id=partner.id, actor="notices")
     rows = [{**notice, **route} for route in _routes(session, partner)]
     if not rows:
         rows = [{**notice, "channel": "none", "destination": "", "status": "dead"}]

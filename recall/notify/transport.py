@@ -55,6 +55,18 @@ class Notice:
     body: str
     data: dict[str, Any]
     created_at: datetime
+    portal_url: str | None = None  # the partner's portal, where it acts on the notice
+
+
+def text_with_portal(notice: Notice) -> str:
+    """The notice's text, ending with the partner's portal link when it has one."""
+    if notice.portal_url is None:
+        return notice.body
+    return (
+        f"{notice.body.rstrip()}\n\n"
+        "Your recall portal (confirm a visit, pick another slot, report a failure, follow "
+        f"your reports):\n{notice.portal_url}\n"
+    )
 
 
 def sign(secret: str, raw_body: bytes) -> str:
@@ -75,6 +87,7 @@ def webhook_body(notice: Notice) -> bytes:
         "body": notice.body,
         "data": notice.data,
         "created_at": notice.created_at.isoformat(),
+        "portal_url": notice.portal_url,
     }
     return json.dumps(payload, sort_keys=True, separators=(",", ":")).encode()
 
@@ -153,7 +166,7 @@ def email_message(notice: Notice, *, to: str, sender: str) -> EmailMessage:
     msg["X-Fieldrecall-Kind"] = notice.kind
     if notice.topic:
         msg["X-Fieldrecall-Topic"] = notice.topic
-    msg.set_content(notice.body)
+    msg.set_content(text_with_portal(notice))
     return msg
 
 

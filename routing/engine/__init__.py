@@ -6,6 +6,14 @@ This module is the engine's whole public face: everything outside ``routing.engi
 (the planner, the benchmarks) imports from here, never from the modules behind it.
 """
 
+from routing.engine.insertion import (
+    Insertion,
+    SlotOffer,
+    apply_insertion,
+    insertions,
+    slot_offers,
+    without_visit,
+)
 from routing.engine.problem import (
     CLOSED_EVERY_DAY,
     INSUFFICIENT_CAPACITY,
@@ -60,6 +68,7 @@ __all__ = [
     "EuclideanProvider",
     "HaversineProvider",
     "Horizon",
+    "Insertion",
     "Location",
     "MatrixProvider",
     "OsrmProvider",
@@ -67,6 +76,7 @@ __all__ = [
     "PrecomputedMatrix",
     "Problem",
     "Route",
+    "SlotOffer",
     "SolverOptions",
     "Stop",
     "Technician",
@@ -76,12 +86,16 @@ __all__ = [
     "Violation",
     "Visit",
     "apply_change",
+    "apply_insertion",
     "haversine_km",
+    "insertions",
     "kept_share",
     "replan",
     "resolve",
+    "slot_offers",
     "solve",
     "solve_territories",
     "split",
     "validate",
+    "without_visit",
 ]

@@ -308,10 +308,15 @@ def _carry_stop_progress(session: Session, *, old_plan_id: int, new_plan_id: int
         )
 
 
-def publish(session: Session, *, plan_id: int, actor: str) -> PublishOut:
+def publish(
+    session: Session, *, plan_id: int, actor: str, booked_visit_id: int | None = None
+) -> PublishOut:
     """Publish a done plan: the published version before it becomes superseded, its
     visits are scheduled in the recall and partners told what changed, in this
-    transaction. Publishing the published plan again changes nothing."""
+    transaction. Publishing the published plan again changes nothing. A version based on
+    another than the published one is refused (409): it would undo what was published
+    since (a slot a partner booked, say); re-plan again. ``booked_visit_id``: the version
+    moves that visit to the slot its partner booked (``routing.plans.slots``)."""
     plan = get_plan_row(session, plan_id, lock=True)
     if plan.status == "published":
         return PublishOut(
@@ -328,6 +333,11 @@ def publish(session: Session, *, plan_id: int, actor: str) -> PublishOut:
         raise Conflict(f"plan {plan_id} is {plan.status}{why}; only a done plan is published")
     campaign_for_planning(session, campaign_id=plan.campaign_id, lock=True)
     previous = published_plan(session, plan.campaign_id)
+    if previous is not None and plan.based_on_plan_id not in (None, previous.id):
+        raise Conflict(
+            f"plan {plan_id} is based on version {plan.based_on_plan_id}, but plan "
+            f"{previous.id} was published since; start a re-plan from it"
+        )
     if previous is not None:
         previous.status = "superseded"
         session.flush()
@@ -355,6 +365,7 @@ def publish(session: Session, *, plan_id: int, actor: str) -> PublishOut:
         plan_key=f"plan:{plan.id}:v{plan.version}",
         visits=scheduled,
         actor=actor,
+        booked_visit_id=booked_visit_id,
     )
     record_event(
         session,

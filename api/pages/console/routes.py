@@ -14,7 +14,6 @@ from api.pages.console.home import home
 from api.pages.errors import PageRoute
 from api.pages.sessions import PageSession
 from core.deps import get_session
-from core.errors import Forbidden, Unauthorized
 
 PACKAGE = "api.pages.console"
 router = APIRouter(prefix="/console", route_class=PageRoute, include_in_schema=False)
@@ -29,20 +28,10 @@ SECTIONS = (
 )
 
 
-def _sign_in_page(
-    request: Request, *, next_path: str, error: str | None = None, status_code: int = 200
-) -> Response:
-    token = CONSOLE.sign_in_form_token()
-    response = page(
-        PACKAGE,
-        "login.html",
-        status_code=status_code,
-        sign_in_token=token,
-        next_path=next_path,
-        error=error,
+def _sign_in_page(request: Request, *, next_path: str) -> Response:
+    return CONSOLE.sign_in_page(
+        request, package=PACKAGE, template="login.html", next_path=next_path
     )
-    CONSOLE.arm_sign_in_form(request, response, token)
-    return response
 
 
 @router.get("/login", response_class=HTMLResponse)
@@ -60,19 +49,14 @@ def login(
 ) -> Response:
     """Exchange a support-lead key for a session cookie; any other key gets the form back
     with the reason (401 or 403)."""
-    try:
-        CONSOLE.check_sign_in_form(request, csrf_token)
-        principal = sign_in(session, api_key)
-    except (Unauthorized, Forbidden) as refused:
-        return _sign_in_page(
-            request,
-            next_path=safe_next(next),
-            error=str(refused.detail),
-            status_code=refused.status_code,
-        )
-    response = RedirectResponse(safe_next(next), status_code=303)
-    CONSOLE.start(request, response, principal)
-    return response
+    return CONSOLE.sign_in(
+        request,
+        form_token=csrf_token,
+        principal_of=lambda: sign_in(session, api_key),
+        next_path=safe_next(next),
+        package=PACKAGE,
+        template="login.html",
+    )
 
 
 @router.get("/logout", response_class=HTMLResponse)

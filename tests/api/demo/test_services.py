@@ -45,7 +45,9 @@ def _alive(pid: int) -> bool:
 
 def test_the_demo_with_its_worker_and_mail_sink(committed: Engine, tmp_path: Path) -> None:
     url = committed.url.render_as_string(hide_password=False)
-    with demo_services(tmp_path, database_url=url, smtp_port=free_port()) as services:
+    with demo_services(
+        tmp_path, database_url=url, smtp_port=free_port(), public_base_url="http://demo.test:8123"
+    ) as services:
         report = run_demo(tmp_path, seed=7, spec=FLEET, plan_seconds=5)
         assert report.campaign_ids, report.lines
         wait_for(
@@ -58,6 +60,8 @@ def test_the_demo_with_its_worker_and_mail_sink(committed: Engine, tmp_path: Pat
         index = (services.mail_dir / "index.log").read_text().splitlines()
         assert mail and len(index) == len(mail)
         assert any("Recall:" in line for line in index)
+        # Each notice carries the partner's portal link at the demo server's address.
+        assert all(b"http://demo.test:8123/p/lnk_" in m.read_bytes() for m in mail)
 
         with transaction() as session:
             lead = create_key(session, role="support_lead")

@@ -35,6 +35,18 @@ from recall.notify.outbox import notify_partner
 
 T = TypeVar("T")
 
+# A worker's settings for tests that wait on deliveries: retries about every second,
+# never giving up during the test, the sweep every second.
+FAST_RETRIES = {
+    "smtp_host": "127.0.0.1",
+    "smtp_from": "recall@fieldrecall.test",
+    "notify_backoff_base_s": "0.5",
+    "notify_backoff_max_s": "1",
+    "notify_max_attempts": "1000",
+    "notify_sweep_cron": "* * * * * *",
+    "worker_poll_interval_s": "0.1",
+}
+
 
 def wait_for(
     what: str,
@@ -100,7 +112,7 @@ def message_of(engine: Engine, partner_key: str) -> OutboxMessage:
 
 def delete_test_rows(engine: Engine) -> None:
     with engine.begin() as conn:
-        for table in ("outbox_message", "partner_webhook", "api_key", "partner"):
+        for table in ("outbox_message", "partner_webhook", "api_key", "secret_link", "partner"):
             conn.execute(text(f"DELETE FROM {table}"))
 
 

@@ -14,12 +14,14 @@ from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import text
+from sqlalchemy import select, text
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from api.app import create_app
 from api.keys import create_key
+from core.links import SecretLink, token_of
+from devices.models import Partner
 from recall.models import OutboxMessage
 from recall.notify.outbox import DELIVER_TASK
 from tests.recall.notify.harness import (
@@ -92,6 +94,18 @@ def settled(engine: Engine, partner_key: str, worker: Worker) -> OutboxMessage:
     return wait_for(f"{partner_key}'s message to settle", probe, log=worker.log)
 
 
+def portal_of(engine: Engine, partner_key: str) -> str:
+    """The portal address every notice to the partner carries (the worker's default
+    public base URL)."""
+    with Session(engine) as session:
+        [link] = session.scalars(
+            select(SecretLink)
+            .join(Partner, Partner.id == SecretLink.partner_id)
+            .where(Partner.partner_key == partner_key)
+        ).all()
+        return f"http://127.0.0.1:8000/p/{token_of(session, link)}/"
+
+
 def test_email_goes_through_a_real_smtp_server(
     engine: Engine, worker: Worker, smtp: tuple[SmtpSink, int]
 ) -> None:
@@ -111,6 +125,8 @@ def test_email_goes_through_a_real_smtp_server(
     assert mail["X-Fieldrecall-Topic"] == "campaign:12"
     assert re.fullmatch(r"<[0-9a-f]{40}@fieldrecall\.test>", mail["Message-ID"])
     assert "a technician will call" in mail.get_content()
+    text = mail.get_content().replace("\r\n", "\n")
+    assert text.endswith(f"follow your reports):\n{portal_of(engine, 'PM')}\n")
     assert row.id == message.id
 
 
@@ -134,6 +150,7 @@ def test_a_webhook_that_fails_twice_gets_the_notice_on_the_third_attempt(
     payload = json.loads(receiver.deliveries[-1].body)
     assert payload["data"] == {"campaign_id": 12, "serials": ["U1", "U2"]}
     assert (payload["kind"], payload["partner_key"]) == ("recall_declared", "PW")
+    assert payload["portal_url"] == portal_of(engine, "PW")
     assert int(receiver.deliveries[-1].headers["X-Fieldrecall-Timestamp"]) > 0
 
 

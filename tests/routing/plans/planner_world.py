@@ -37,7 +37,8 @@ class World:
     visits: dict[str, int]  # site_key -> visit request id
 
 
-def make_world(client: TestClient, session: Session) -> World:
+def load_world_registry(session: Session) -> Keys:
+    """The recall test registry plus T2 in Helsinki, committed."""
     keys = load_recall_registry(session)
     import_csv(
         session,
@@ -46,6 +47,11 @@ def make_world(client: TestClient, session: Session) -> World:
         filename="technicians.csv",
     )
     session.commit()
+    return keys
+
+
+def make_world(client: TestClient, session: Session) -> World:
+    keys = load_world_registry(session)
     campaign = declare(client, keys.lead, batch_keys=["B1"])
     visits = {
         key: vid

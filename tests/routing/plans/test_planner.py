@@ -4,7 +4,7 @@ and confirmed visits frozen, only moved visits notified)."""
 
 from __future__ import annotations
 
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 
 import pytest
 from fastapi.testclient import TestClient
@@ -130,9 +130,13 @@ def test_absences_closures_blocked_dates_and_preferences_steer_the_plan(
     assert stops["SA2"][:2] == ("T2", TUE)
     assert stops["SA1"][:2] == ("T1", WED)
     assert stops["SB1"][:2] == ("T1", TUE)
-    start = stops["SB1"][2].service_start  # 13:00-14:00 UTC
-    assert (start.hour, start.date()) in {(13, TUE), (14, TUE)}
-    assert start.hour * 60 + start.minute <= 14 * 60
+    # The whole 35-minute visit lies inside 14:00-15:00 Stockholm (13:00-14:00 UTC).
+    stop = stops["SB1"][2]
+    assert stop.service_start.date() == TUE
+    window_start = datetime.combine(TUE, time(13), UTC)
+    assert window_start <= stop.service_start
+    assert stop.service_end == stop.service_start + timedelta(minutes=35)
+    assert stop.service_end <= window_start + timedelta(hours=1)
 
 
 def test_publish_schedules_visits_moves_units_and_tells_partners_once(

@@ -97,9 +97,10 @@ def test_blocked_dates_and_preferred_windows() -> None:
     blocked = visit(blocked_dates=(date(2026, 12, 1),))
     assert start_windows(blocked, CAL, TUE) == ()
     assert start_windows(blocked, CAL, WED) == (TimeWindow(540, 1020),)
-    # Preferred 10:00-12:00 Stockholm = 11:00-13:00 in the plan, every day.
+    # Preferred 10:00-12:00 Stockholm = 11:00-13:00 in the plan, every day: the hour-long
+    # visit lies inside it, so it starts 11:00..12:00.
     every_day = visit(preferred_windows=(PreferredWindow(None, time(10), time(12)),))
-    assert start_windows(every_day, CAL, THU) == (TimeWindow(660, 780),)
+    assert start_windows(every_day, CAL, THU) == (TimeWindow(660, 720),)
     # A dated preference replaces the undated one on its date.
     dated = visit(
         preferred_windows=(
@@ -107,12 +108,29 @@ def test_blocked_dates_and_preferred_windows() -> None:
             PreferredWindow(date(2026, 12, 2), time(14), time(15)),
         )
     )
-    assert start_windows(dated, CAL, WED) == (TimeWindow(15 * 60, 16 * 60),)
-    assert start_windows(dated, CAL, THU) == (TimeWindow(660, 780),)
-    # Only dated preferences: the partner offered those dates and no others.
+    assert start_windows(dated, CAL, WED) == (TimeWindow(15 * 60, 15 * 60),)
+    assert start_windows(dated, CAL, THU) == (TimeWindow(660, 720),)
+    # Only dated preferences: the partner offered those dates and no others (07:00-09:00
+    # Stockholm; the site opens at 08:00 Stockholm, so the visit starts at 08:00 sharp).
     only_dated = visit(preferred_windows=(PreferredWindow(date(2026, 12, 3), time(7), time(9)),))
-    assert start_windows(only_dated, CAL, THU) == (TimeWindow(9 * 60, 10 * 60),)
+    assert start_windows(only_dated, CAL, THU) == (TimeWindow(9 * 60, 9 * 60),)
     assert start_windows(only_dated, CAL, FRI) == ()
+    # A window shorter than the visit allows no start at all.
+    short = visit(preferred_windows=(PreferredWindow(None, time(10), time(10, 30)),))
+    assert start_windows(short, CAL, THU) == ()
+
+
+def test_a_preferred_window_holds_the_whole_visit() -> None:
+    # The case: 10:00-14:00 preferred, a job of 3 h 35 min (it was planned
+    # 11:30-15:05). It may start 10:00..10:25 local (11:00..11:25 in Helsinki time), so
+    # it ends by 14:00.
+    job = visit(
+        estimated_minutes=215,
+        preferred_windows=(PreferredWindow(None, time(10), time(14)),),
+    )
+    assert start_windows(job, CAL, THU) == (TimeWindow(660, 685),)
+    latest = start_windows(job, CAL, THU)[0].end
+    assert latest + 215 == CAL.local_minutes(THU, time(14), "Europe/Stockholm")
 
 
 def test_problem_days_technicians_skills_absences_lunch_priorities_deadline() -> None:

@@ -201,9 +201,10 @@ def test_secret_links_open_sheets_and_partner_pages_without_a_key(
 
     partner = client.post("/api/v1/links", headers=h(keys.partner_b)).json()
     status = partner["urls"]["status"][partner["urls"]["status"].index("/p/") :]
-    page = client.get(status).text
-    assert "Beta One" in page and "UB1: scheduled" in page
-    assert "07:00\u201309:00 (Europe/Stockholm)" in page  # the promised window, in site time
+    page = client.get(status).text  # the portal, one slash further
+    assert "Beta One" in page and "<strong>UB1</strong>: a visit is planned" in page
+    # The promised window, in site time.
+    assert "between 07:00 and 09:00 (Europe/Stockholm time)" in page
     assert "Alpha" not in page and "UA1" not in page
     # A technician's token is not a partner's link, and a partner's is no sheet link.
     assert client.get(base.replace("/t/", "/p/")).status_code == 404

@@ -253,8 +253,9 @@ def test_every_page_fits_a_phone(
     tab.screenshot("field-app-wrong-address")
     tab.problems[:] = [p for p in tab.problems if "404" not in p]
 
-    tab.goto(status[status.index("/p/") :])
-    assert page.locator('tr.visit[data-site="SB1"]').count() == 1
-    assert "UB1: scheduled" in page.inner_text("body")
+    tab.goto(status[status.index("/p/") :])  # the partner's portal
+    assert page.locator('article.site[data-site="SB1"]').count() == 1
+    assert "UB1: a visit is planned" in page.inner_text("body")
+    assert page.locator('[data-site="SA1"]').count() == 0
     assert tab.fits_phone()
     tab.screenshot("partner-status-phone")
