@@ -3,6 +3,7 @@ requests and their priority, and the scoped reads the API serves (units, their h
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import date, timedelta
 
 from sqlalchemy import ColumnElement, Select, and_, func, literal, or_, select, text
@@ -18,6 +19,8 @@ from recall.models import Campaign, CampaignUnit
 
 # How far back "recent weather" looks for the default priority rule.
 RECENT_WEATHER_DAYS = 14
+# Seed of the advisory-lock hash of declaration idempotency keys (apart from other locks).
+LOCK_SPACE = 0x7265_6361_6C6C
 
 
 def scoped_units(scope: Scope) -> Select:
@@ -61,18 +64,47 @@ def unknown_keys(session: Session, scope: Scope) -> list[str]:
     return missing
 
 
-def site_counts(session: Session, scope: Scope) -> list[tuple[str, str, int]]:
-    """(site_key, partner_key, units) for the scope, largest first."""
+@dataclass(frozen=True)
+class ScopedSite:
+    """A site the scope covers, where it is, whose it is, and its units in the scope."""
+
+    site_key: str
+    site_name: str
+    lat: float
+    lon: float
+    partner_key: str
+    partner_name: str
+    units: int
+
+
+def site_counts(session: Session, scope: Scope) -> list[ScopedSite]:
+    """The sites the scope covers with their units in it, largest first."""
     units = scoped_units(scope).order_by(None).subquery()
     stmt = (
-        select(Site.site_key, Partner.partner_key, func.count())
+        select(
+            Site.site_key,
+            Site.name,
+            Site.lat,
+            Site.lon,
+            Partner.partner_key,
+            Partner.name,
+            func.count(),
+        )
         .select_from(units)
         .join(Site, Site.id == units.c.site_id)
         .join(Partner, Partner.id == Site.partner_id)
-        .group_by(Site.site_key, Partner.partner_key)
+        .group_by(Site.id, Partner.id)
         .order_by(func.count().desc(), Site.site_key)
     )
-    return [(s, p, int(n)) for s, p, n in session.execute(stmt)]
+    return [ScopedSite(*row) for row in session.execute(stmt)]
+
+
+def lock_idempotency_key(session: Session, key: str) -> None:
+    """Hold a transaction lock on an idempotency key: a second request with the same key
+    (a double click) waits for the first to commit, then finds what it declared."""
+    session.execute(
+        select(func.pg_advisory_xact_lock(func.hashtextextended(literal(key), LOCK_SPACE)))
+    )
 
 
 def insert_campaign_units(
