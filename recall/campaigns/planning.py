@@ -211,4 +211,7 @@ def visit_labels(session: Session, *, visit_ids: list[int]) -> dict[int, VisitLa
         .join(Partner, Partner.id == VisitRequest.partner_id)
         .where(VisitRequest.id.in_(visit_ids))
     )
-    return {vid: VisitLabel(*label) for vid, *label in rows}
+    return {
+        vid: VisitLabel(key, name, partner, status, lat, lon)
+        for vid, key, name, partner, status, lat, lon in rows
+    }
