@@ -9,7 +9,13 @@ from api.errors import install_error_handlers
 from api.headers import SecurityHeaders
 from api.links import router as links_router
 from api.pages.assets import STATIC_PREFIX, StaticAssets
+from api.pages.console.campaigns.routes import router as console_campaigns_router
+from api.pages.console.declare.routes import router as console_declare_router
+from api.pages.console.failures.routes import router as console_failures_router
+from api.pages.console.outbox.routes import router as console_outbox_router
+from api.pages.console.plans.routes import router as console_plans_router
 from api.pages.console.routes import router as console_router
+from api.pages.console.signals.routes import router as console_signals_router
 from api.pages.docs.routes import router as docs_router
 from api.pages.partner.routes import router as partner_pages_router
 from api.pages.sessions import PageKeys
@@ -43,6 +49,13 @@ def create_app(sessions: sessionmaker[Session] | None = None) -> FastAPI:
     app.mount(STATIC_PREFIX, StaticAssets(), name="static")
     app.include_router(docs_router)
     app.include_router(console_router)
+    app.include_router(console_signals_router)
+    # /console/campaigns/new and /dry-run before /console/campaigns/{campaign_id}.
+    app.include_router(console_declare_router)
+    app.include_router(console_campaigns_router)
+    app.include_router(console_plans_router)
+    app.include_router(console_failures_router)
+    app.include_router(console_outbox_router)
     app.include_router(registry_router)
     app.include_router(detection_router)
     app.include_router(campaign_router)
