@@ -10,6 +10,7 @@ and the code that shapes their pages beside each other.
 from __future__ import annotations
 
 import secrets
+from collections.abc import Sequence
 from typing import Any
 
 from fastapi.responses import HTMLResponse, RedirectResponse
@@ -17,6 +18,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse
 from api.pages import page
 from api.pages.sessions import PageSession
 from api.pages.templating import query_string
+from core.errors import InvalidInput
 
 PACKAGE = "api.pages.console"
 
@@ -44,6 +46,16 @@ def back_to(target: str | None, *, within: str) -> str:
     if target and target.startswith(within) and "//" not in target and "\\" not in target:
         return target
     return within
+
+
+def choice(value: str | None, allowed: Sequence[str], name: str) -> str | None:
+    """A filter's value from a form's select: None for "any" (empty), else one of
+    ``allowed`` (a 422 page naming them otherwise)."""
+    if value is None or not value.strip():
+        return None
+    if value not in allowed:
+        raise InvalidInput(f"{name} must be one of {', '.join(allowed)}, not {value!r}")
+    return value
 
 
 def once_key() -> str:

@@ -122,24 +122,40 @@
       },
     }).addTo(map);
     var bounds = layer.getBounds();
+    var input = null;
+    var corners = [];
     if (element.dataset.drawRegion) {
-      var region = regionTool(map, element);
-      if (region) bounds = bounds.isValid() ? bounds.extend(region) : region;
+      input = document.getElementById(element.dataset.drawRegion);
+      if (!input) throw new Error("no input #" + element.dataset.drawRegion + " for the region");
+      corners = regionCorners(input.value);
+      if (corners.length) {
+        var around = L.latLngBounds(corners);
+        bounds = bounds.isValid() ? bounds.extend(around) : around;
+      }
     }
     if (bounds.isValid()) map.fitBounds(bounds, { padding: [24, 24], maxZoom: 14 });
     else map.setView([0, 0], 1);
+    // Layers are added once the map has a view (Leaflet cannot place them before).
+    if (input) regionTool(map, element, input, corners);
     element.dataset.state = "drawn";
     return map;
   }
 
+  // A GeoJSON Polygon's outer ring as [lat, lng] corners (without the closing repeat).
+  function regionCorners(value) {
+    if (!value) return [];
+    var given = JSON.parse(value);
+    if (given.type !== "Polygon" || !given.coordinates.length) return [];
+    return given.coordinates[0].slice(0, -1).map(function (p) { return [p[1], p[0]]; });
+  }
+
   // Drawing a region: corners are [lat, lng] while drawing, GeoJSON [lon, lat] in the input.
-  function regionTool(map, element) {
+  function regionTool(map, element, input, corners) {
     var L = window.L;
-    var input = document.getElementById(element.dataset.drawRegion);
-    if (!input) throw new Error("no input #" + element.dataset.drawRegion + " for the region");
-    var corners = [];
-    var closed = false;
-    var outline = L.polyline([], { color: "#000000", weight: 3, dashArray: "8 6" }).addTo(map);
+    var closed = corners.length >= 3;
+    var outline = L.polyline([], {
+      color: "#000000", weight: 3, dashArray: "8 6", interactive: false,
+    }).addTo(map);
     var marks = L.layerGroup().addTo(map);
 
     function say(text) {
@@ -171,13 +187,6 @@
 
     function round(x) { return Math.round(x * 1e6) / 1e6; }
 
-    if (input.value) {
-      var given = JSON.parse(input.value);
-      if (given.type === "Polygon" && given.coordinates.length) {
-        corners = given.coordinates[0].slice(0, -1).map(function (p) { return [p[1], p[0]]; });
-        closed = corners.length >= 3;
-      }
-    }
     map.on("click", function (event) {
       if (closed) return;
       corners.push([event.latlng.lat, event.latlng.lng]);
@@ -200,7 +209,6 @@
     on("undo", function () { if (closed) closed = false; else corners.pop(); });
     on("clear", function () { corners = []; closed = false; });
     redraw();
-    return corners.length ? L.latLngBounds(corners) : null;
   }
 
   document.addEventListener("submit", function (event) {

@@ -13,7 +13,7 @@ from fastapi.responses import HTMLResponse, Response
 from sqlalchemy.orm import Session
 
 from api.pages.console.access import console_lead
-from api.pages.console.render import back_to, console_page, see_other
+from api.pages.console.render import back_to, choice, console_page, see_other
 from api.pages.errors import PageRoute
 from api.pages.sessions import PageSession
 from core.deps import get_session
@@ -22,28 +22,29 @@ from core.pagination import PageRequest
 from devices.models import FAILURE_SOURCES, FAILURE_STATUSES
 from recall.campaigns import failure_queue, lifecycle
 from recall.campaigns import service as campaigns
-from recall.campaigns.failure_queue import AGE_BUCKETS, FailureFilter
+from recall.campaigns.failure_queue import AGE_BUCKETS, AGES, FailureFilter
 
 router = APIRouter(prefix="/console/failures", route_class=PageRoute, include_in_schema=False)
 lead = Depends(console_lead)
 PAGE_SIZE = 50
-Status = Literal["open", "triaged", "linked_to_recall", "resolved"]
-Age = Literal["day", "week", "month", "older"]
 
 
 @router.get("", response_class=HTMLResponse)
 def failures_page(
-    status: Status | None = Query(None),
-    age: Age | None = Query(None),
+    status: str | None = Query(None, max_length=30),
+    age: str | None = Query(None, max_length=30),
     batch: str | None = Query(None, max_length=100),
     partner: str | None = Query(None, max_length=100),
-    source: Literal["partner", "technician", "telemetry"] | None = Query(None),
+    source: str | None = Query(None, max_length=30),
     q: str | None = Query(None, max_length=100, description="serial or report key"),
     offset: int = Query(0, ge=0, le=10**9),
     signed_in: PageSession = lead,
     session: Session = Depends(get_session),
 ) -> Response:
     now = datetime.now(UTC)
+    status = choice(status, FAILURE_STATUSES, "status")
+    age = choice(age, AGES, "age")
+    source = choice(source, FAILURE_SOURCES, "source")
     filters = FailureFilter(
         status=status,
         age=age,

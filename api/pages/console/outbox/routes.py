@@ -4,14 +4,12 @@ that gives a dead letter a new round of attempts (the worker delivers it)."""
 
 from __future__ import annotations
 
-from typing import Literal
-
 from fastapi import APIRouter, Depends, Form, Query
 from fastapi.responses import HTMLResponse, Response
 from sqlalchemy.orm import Session
 
 from api.pages.console.access import console_lead
-from api.pages.console.render import back_to, console_page, see_other
+from api.pages.console.render import back_to, choice, console_page, see_other
 from api.pages.errors import PageRoute
 from api.pages.sessions import PageSession
 from core.deps import get_session
@@ -26,13 +24,14 @@ PAGE_SIZE = 50
 
 @router.get("", response_class=HTMLResponse)
 def outbox_page(
-    status: Literal["pending", "delivered", "dead"] | None = Query(None),
+    status: str | None = Query(None, max_length=30),
     partner: str | None = Query(None, max_length=100),
     kind: str | None = Query(None, max_length=100),
     offset: int = Query(0, ge=0, le=10**9),
     signed_in: PageSession = lead,
     session: Session = Depends(get_session),
 ) -> Response:
+    status = choice(status, OUTBOX_STATUSES, "status")
     filters = MessageFilter(status=status, partner_key=partner or None, kind=kind or None)
     messages, total = outbox.list_messages(
         session, scope=None, filters=filters, limit=PAGE_SIZE, offset=offset

@@ -94,12 +94,8 @@ def plan_page(
         published=published,
         technicians=technicians,
         sites=visits.list_visits(session, campaign_id=campaign_id, partner_id=None),
-        absences=availability.list_absences(
-            session, first_day=plan.first_day, last_day=plan.last_day
-        ),
-        closures=availability.list_closures(
-            session, first_day=plan.first_day, last_day=plan.last_day
-        ),
+        absences=availability.list_absences(session, first_day=plan.first_day),
+        closures=availability.list_closures(session, first_day=plan.first_day),
         published_plan=plans.published_plan(session, campaign_id),
     )
 

@@ -11,7 +11,7 @@ from fastapi.responses import HTMLResponse, Response
 from sqlalchemy.orm import Session
 
 from api.pages.console.access import console_lead
-from api.pages.console.render import console_page, see_other
+from api.pages.console.render import choice, console_page, see_other
 from api.pages.console.signals.view import signal_page
 from api.pages.errors import PageRoute
 from api.pages.sessions import PageSession
@@ -22,15 +22,15 @@ from recall.models import SIGNAL_STATUSES
 
 router = APIRouter(prefix="/console/signals", route_class=PageRoute, include_in_schema=False)
 lead = Depends(console_lead)
-Status = Literal["new", "acknowledged", "dismissed", "recall_declared"]
 
 
 @router.get("", response_class=HTMLResponse)
 def signals_page(
-    status: Status | None = Query(None),
+    status: str | None = Query(None, max_length=30),
     signed_in: PageSession = lead,
     session: Session = Depends(get_session),
 ) -> Response:
+    status = choice(status, SIGNAL_STATUSES, "status")
     rows = detection.list_signals(session)
     counts = {s: sum(1 for signal, _, _ in rows if signal.status == s) for s in SIGNAL_STATUSES}
     shown = [row for row in rows if status is None or row[0].status == status]

@@ -11,8 +11,9 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from core.errors import NotFound
+from recall.campaigns import service as campaigns
 from recall.detection import repository as detection
-from recall.models import Signal
+from recall.models import Campaign, Signal
 
 
 @dataclass(frozen=True)
@@ -21,6 +22,7 @@ class SignalPage:
     batch_key: str
     result: dict[str, Any]
     iceberg: dict[str, Any] | None
+    recalls: list[Campaign]  # the recalls declared from this signal
 
 
 def signal_page(session: Session, *, signal_id: int) -> SignalPage:
@@ -29,5 +31,13 @@ def signal_page(session: Session, *, signal_id: int) -> SignalPage:
         raise NotFound(f"no signal {signal_id}")
     signal, batch_key, result = found[0]
     return SignalPage(
-        signal=signal, batch_key=batch_key, result=result, iceberg=result.get("iceberg")
+        signal=signal,
+        batch_key=batch_key,
+        result=result,
+        iceberg=result.get("iceberg"),
+        recalls=[
+            c
+            for c in campaigns.list_campaigns(session, partner_id=None)
+            if c.signal_id == signal.id
+        ],
     )

@@ -1,0 +1,204 @@
+"""The console's sections in chromium, on the small recall registry (the app on the
+test's own transaction): declaring by hand with a region drawn on the map, where a
+double click declares once; acting on a signal; failure reports filtered and resolved;
+a dead letter retried; a partner reminded; a plan's map, timeline, sheet and publishing;
+an absence and a closure recorded. After each step the test reads the database."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from playwright.sync_api import expect
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from core.events import Event
+from devices.models import FailureReport
+from recall.models import Campaign, CampaignUnit, OutboxMessage, Signal, VisitRequest
+from routing.plans.models import FieldPlan, SiteClosure, TechnicianAbsence
+from tests.api.pages.console.world import World, make_world
+from tests.browser import Tab
+from tests.recall.campaigns.fixtures import load_recall_registry
+
+
+def signed_in(browse: Callable[..., Tab], base: str, key: str) -> Tab:
+    tab = browse(base)
+    tab.offsite_allowed = "https://tile.openstreetmap.org/"  # tiles are tried, and aborted
+    tab.goto("/console/login")
+    tab.page.fill("#api_key", key)
+    tab.page.click("button[type=submit]")
+    tab.page.wait_for_url(base + "/console/")
+    return tab
+
+
+def count(session: Session, what: object) -> int:
+    session.expire_all()
+    return session.scalar(select(func.count()).select_from(what)) or 0  # type: ignore[arg-type]
+
+
+def test_declare_by_hand_with_a_drawn_region_once_however_often_clicked(
+    live: str, session: Session, browse: Callable[..., Tab]
+) -> None:
+    keys = load_recall_registry(session)
+    tab = signed_in(browse, live, keys.lead)
+    page = tab.page
+    tab.goto("/console/campaigns/new")
+    page.fill("#title", "OU-200 cold boot, Oulu")
+    page.fill("#remedy", "Replace the power board")
+    page.fill("#batch_keys", "B1")
+    tab.drawn("#scope-map")
+    # Orange dots: the sites with a failure, SA1 and SB1 near Oulu; draw a box around them.
+    dots = page.locator("#scope-map path.leaflet-interactive[fill='#D55E00']")
+    expect(dots).to_have_count(2)
+    boxes = [dots.nth(i).bounding_box() for i in range(2)]
+    assert all(boxes)
+    left = min(b["x"] for b in boxes if b) - 30
+    right = max(b["x"] + b["width"] for b in boxes if b) + 30
+    top = min(b["y"] for b in boxes if b) - 30
+    bottom = max(b["y"] + b["height"] for b in boxes if b) + 30
+    for x, y in ((left, top), (right, top), (right, bottom), (left, bottom)):
+        page.mouse.click(x, y)
+    expect(page.locator("#scope-map")).to_have_attribute("data-region", "drawing")
+    page.click("[data-draw-finish='scope-map']")
+    expect(page.locator("#scope-map")).to_have_attribute("data-region", "closed")
+    assert '"type":"Polygon"' in (page.input_value("#region") or "")
+
+    page.click("#dry-run")
+    expect(page.locator("#dry-units")).to_have_text("3")  # UA1, UA4 at SA1; UB1 at SB1
+    rows = page.locator("#dry-partner-counts tbody tr")
+    assert rows.all_inner_texts() == ["Alpha Oy (PA)\t1\t2\t0.9", "Beta AB (PB)\t1\t1\t0.6"]
+    tab.drawn("#scope-map")
+    expect(page.locator("#scope-map path.leaflet-interactive")).to_have_count(2)
+    expect(page.locator("#scope-map")).to_have_attribute("data-region", "closed")
+    assert count(session, Campaign) == 0  # a dry run writes nothing
+
+    page.dblclick("#declare")
+    page.wait_for_url(f"{live}/console/campaigns/*")
+    tab.drawn("#burn-down")
+    expect(page.locator("#units-total")).to_have_text("3")
+    session.expire_all()
+    [campaign] = session.scalars(select(Campaign)).all()
+    assert campaign.region is not None and campaign.idempotency_key.startswith("console:")
+    assert page.url == f"{live}/console/campaigns/{campaign.id}"
+    units = select(CampaignUnit).where(CampaignUnit.campaign_id == campaign.id).subquery()
+    assert count(session, units) == 3
+    # Declaring told both partners once each.
+    assert count(session, OutboxMessage) == 2
+
+
+def test_a_signal_a_failure_report_a_dead_letter_and_a_reminder(
+    live: str, session: Session, browse: Callable[..., Tab]
+) -> None:
+    world: World = make_world(session)
+    tab = signed_in(browse, live, world.keys.lead)
+    page = tab.page
+
+    # The open signal on B2: acknowledged, with a reason.
+    tab.goto("/console/signals?status=new")
+    expect(page.locator("#signals tbody tr")).to_have_count(1)
+    page.click(f"#signal-{world.open_signal} a")
+    page.fill("#reason", "checking with the factory")
+    page.click("#move-acknowledged")
+    expect(page.locator("#signal-status")).to_have_text("acknowledged")
+    signal = session.get_one(Signal, world.open_signal)
+    session.refresh(signal)
+    assert (signal.status, signal.status_reason) == ("acknowledged", "checking with the factory")
+
+    # Failure reports: both were linked to the recall when it was declared.
+    tab.goto("/console/failures")
+    expect(page.locator("#failure-counts a[data-count^='linked_to_recall:']")).to_have_count(1)
+    page.select_option("#f-status", "linked_to_recall")
+    page.fill("#f-partner", "PA")
+    page.click("#failure-filters button[type=submit]")
+    expect(page.locator("#failures tbody tr")).to_have_count(1)
+    row = page.locator("#report-RA1")
+    row.locator("summary").click()
+    row.locator("textarea").fill("Board replaced under recall; the unit boots at -30 C.")
+    row.locator("button:has-text('Resolve')").click()
+    # Back on the same filtered list, where RA1 no longer is; it is under "resolved".
+    expect(page.locator("#report-RA1")).to_have_count(0)
+    assert "status=linked_to_recall" in page.url and "partner=PA" in page.url
+    page.click("#failure-counts a[data-count^='resolved:']")
+    expect(page.locator("#report-RA1 .badge")).to_have_text("resolved")
+    expect(page.locator("#report-RA1 .note")).to_have_text(
+        "Board replaced under recall; the unit boots at -30 C."
+    )
+    report = session.scalars(select(FailureReport).where(FailureReport.report_key == "RA1")).one()
+    session.refresh(report)
+    assert report.status == "resolved"
+    assert report.resolution_note == "Board replaced under recall; the unit boots at -30 C."
+    told = select(OutboxMessage).where(OutboxMessage.kind == "failure_resolved").subquery()
+    assert count(session, told) == 1
+
+    # The dead letter: retried.
+    tab.goto("/console/outbox")
+    page.click("#tab-dead")
+    expect(page.locator("#outbox tbody tr[id^=message-]")).to_have_count(1)
+    expect(page.locator(f"#message-{world.message} .error-text")).to_have_text(
+        "550 mailbox unavailable"
+    )
+    page.click(f"#message-{world.message} button:has-text('Retry')")
+    expect(page.locator("#outbox tbody tr[id^=message-]")).to_have_count(0)
+    # PA's declaration notice, its failure_resolved notice, and the retried one.
+    expect(page.locator("#tab-pending .count")).to_have_text("3")
+    message = session.get_one(OutboxMessage, world.message)
+    session.refresh(message)
+    assert (message.status, message.attempts) == ("pending", 0)
+    retried = select(Event).where(Event.entity == "outbox_message", Event.action == "retry")
+    assert count(session, retried.subquery()) == 1
+
+    # A reminder to partner PA.
+    tab.goto(f"/console/campaigns/{world.campaign}")
+    tab.drawn("#burn-down")
+    page.click("#partner-PA [data-remind='PA']")
+    expect(page.locator("#reminded")).to_contain_text("PA")
+    reminders = select(OutboxMessage).where(
+        OutboxMessage.kind == "recall_reminder", OutboxMessage.partner_key == "PA"
+    )
+    assert count(session, reminders.subquery()) == 1
+
+
+def test_a_plan_on_the_map_and_the_timeline_its_sheet_publishing_and_days_off(
+    live: str, session: Session, browse: Callable[..., Tab]
+) -> None:
+    world = make_world(session)
+    tab = signed_in(browse, live, world.keys.lead)
+    page = tab.page
+    tab.goto(f"/console/campaigns/{world.campaign}/plans/{world.plan}")
+    tab.drawn("#plan-map")
+    tab.drawn("#plan-timeline")
+    # T1's day: one line home -> SA1 -> SB1 -> home, stops numbered 1 and 2, a home dot.
+    expect(page.locator("#plan-map .fr-marker-label")).to_have_text(["1", "2"])
+    paths = page.locator("#plan-map path.leaflet-interactive").evaluate_all(
+        "paths => paths.map(p => [p.getAttribute('stroke'), p.getAttribute('fill')])"
+    )
+    # The route's line in T1's colour, and T1's home: a dot of that colour, white outline.
+    assert paths == [["#0072B2", "none"], ["#ffffff", "#0072B2"]]
+    # The timeline: drive + on site for each stop, the drive home, the lunch break.
+    bars = page.locator("#plan-timeline svg .mark-rect path")
+    expect(bars).to_have_count(6)
+    expect(page.locator("#plan-progress")).to_have_attribute("data-status", "done")
+
+    page.click("a[data-sheet='T1']")
+    expect(page.locator("#sheet-stops tbody tr")).to_have_count(2)
+    expect(page.locator("#stop-1")).to_contain_text("Alpha North")
+    page.go_back()
+
+    page.click("#publish")
+    expect(page.locator("#published")).to_contain_text("Published")
+    plan = session.get_one(FieldPlan, world.plan)
+    session.refresh(plan)
+    assert plan.status == "published"
+    scheduled = select(VisitRequest).where(VisitRequest.status == "scheduled").subquery()
+    assert count(session, scheduled) == 2
+
+    page.select_option("#absence-technician", "T1")
+    page.fill("#absence-from", "2026-12-04")
+    page.fill("#absence-reason", "flu")
+    page.click("#absence-form button[type=submit]")
+    expect(page.locator("#days-off")).to_contain_text("technician T1 absent (flu)")
+    page.select_option("#closure-site", "SB1")
+    page.fill("#closure-from", "2026-12-03")
+    page.click("#closure-form button[type=submit]")
+    expect(page.locator("#days-off")).to_contain_text("site SB1 closed")
+    assert count(session, TechnicianAbsence) == 1 and count(session, SiteClosure) == 1
