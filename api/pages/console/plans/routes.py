@@ -110,7 +110,9 @@ def plan_progress(
 ) -> Response:
     """The progress box alone (htmx polls it while the plan is queued or running); once
     the solve is over, a poll tells the browser to reload the whole page."""
-    plan = _plan_of(session, campaign_id, plan_id)
+    plan = plans.plan_out(plans.get_plan_row(session, plan_id))  # no routes: it is polled
+    if plan.campaign_id != campaign_id:
+        raise NotFound(f"recall {campaign_id} has no plan {plan_id}")
     running = plan.status in RUNNING
     response = fragment("plan_progress.html", plan=plan, running=running)
     if not running and request.headers.get("HX-Request") == "true":
