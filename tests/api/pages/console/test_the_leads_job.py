@@ -112,9 +112,7 @@ def test_the_leads_whole_job(
     with Session(committed) as session:
         expected = campaigns.dry_run(
             session,
-            spec=CampaignIn(
-                title="t", remedy="r", scope=Scope(batch_keys=[truth.cold_batch])
-            ),
+            spec=CampaignIn(title="t", remedy="r", scope=Scope(batch_keys=[truth.cold_batch])),
         )
         assert session.scalar(select(func.count()).select_from(Campaign)) == 0
     expect(page.locator("#dry-units")).to_have_text(str(expected.units))
@@ -152,9 +150,7 @@ def test_the_leads_whole_job(
         assert session.get_one(FieldPlan, plan_id).status in ("running", "done")
     if "solving" in seen:  # a second change while it solves: the elapsed seconds move on
         expect(text).not_to_have_text(seen, timeout=30_000)
-    expect(page.locator("#plan-progress")).to_have_attribute(
-        "data-status", "done", timeout=180_000
-    )
+    expect(page.locator("#plan-progress")).to_have_attribute("data-status", "done", timeout=180_000)
     with Session(committed) as session:
         plan = session.get_one(FieldPlan, plan_id)
         assert plan.status == "done" and plan.stats is not None
