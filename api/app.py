@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from fastapi import FastAPI
+from fastapi import Depends, FastAPI
 from sqlalchemy.orm import Session, sessionmaker
 
 from api.errors import install_error_handlers
@@ -21,10 +21,13 @@ from api.pages.partner.routes import router as partner_pages_router
 from api.pages.sessions import PageKeys
 from api.pages.technician.routes import router as technician_pages_router
 from core.db import session_factory
+from core.deps import reject_unknown_query_parameters
 from core.settings import get_settings
 from devices.router import router as registry_router
+from recall.campaigns.reports import follow_up_reports
 from recall.campaigns.router import router as campaign_router
 from recall.detection.router import router as detection_router
+from recall.inbox.router import router as inbox_router
 from recall.notify.router import router as notify_router
 from routing.plans.router import router as plan_router
 from routing.sheets.router import router as technician_router
@@ -41,9 +44,12 @@ def create_app(sessions: sessionmaker[Session] | None = None) -> FastAPI:
         # /docs and /redoc come from the vendored assets (api/pages/docs/).
         docs_url=None,
         redoc_url=None,
+        dependencies=[Depends(reject_unknown_query_parameters)],
     )
     app.state.session_factory = sessions or session_factory()
     app.state.page_keys = PageKeys.from_settings(settings)
+    # The registry hands new failure reports to recall, which it may not import.
+    app.state.reports_follow_up = follow_up_reports
     install_error_handlers(app)
     app.add_middleware(SecurityHeaders, tile_url=settings.map_tile_url)
     app.mount(STATIC_PREFIX, StaticAssets(), name="static")
@@ -64,6 +70,7 @@ def create_app(sessions: sessionmaker[Session] | None = None) -> FastAPI:
     app.include_router(technician_pages_router)
     app.include_router(technician_router)
     app.include_router(notify_router)
+    app.include_router(inbox_router)
     app.include_router(plan_router)
 
     @app.get("/healthz", tags=["ops"])

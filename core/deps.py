@@ -1,15 +1,17 @@
-"""FastAPI dependencies shared by every domain's router: the request's session and the
-authenticated principal."""
+"""FastAPI dependencies shared by every domain's router: the request's session, the
+authenticated principal, and the check that an API request names no query parameter its
+route does not take."""
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
+from typing import Any
 
 from fastapi import Depends, Request, Security
 from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy.orm import Session
 
-from core.errors import Forbidden, Unauthorized
+from core.errors import Forbidden, InvalidInput, Unauthorized
 from core.security import Principal, principal_for
 
 _api_key_header = APIKeyHeader(name="X-API-Key", auto_error=False)
@@ -52,3 +54,26 @@ def require_roles(*roles: str) -> Callable[[Principal], Principal]:
         return principal
 
     return check
+
+
+def _query_names(dependant: Any) -> set[str]:
+    """The query parameters a route takes, its dependencies' included."""
+    names = {field.alias for field in dependant.query_params}
+    for sub in dependant.dependencies:
+        names |= _query_names(sub)
+    return names
+
+
+def reject_unknown_query_parameters(request: Request) -> None:
+    """An API route refuses a query parameter it does not take (a 422 naming it), so a
+    misspelt or unsupported filter never reads as "no filter". Pages are left alone."""
+    route = request.scope.get("route")
+    if route is None or not request.url.path.startswith("/api/"):
+        return
+    known = _query_names(route.dependant)
+    unknown = sorted({name for name in request.query_params if name not in known})
+    if unknown:
+        takes = ", ".join(sorted(known)) or "none"
+        raise InvalidInput(
+            f"unknown query parameter {', '.join(map(repr, unknown))} (this route takes: {takes})"
+        )

@@ -48,6 +48,9 @@ class Settings(BaseSettings):
     # How often a worker re-evaluates every active recall's scope (late imports, new
     # installs): a Procrastinate cron, hourly by default.
     reevaluate_cron: str = "17 * * * *"
+    # Visits at which a unit may be not reached or not found before the revisits stop and
+    # the unit waits for the support lead's decision (re-open, or waive with a reason).
+    recall_max_visits_per_unit: int = Field(default=3, ge=1)
 
     # Worker tuning (Procrastinate worker defaults): how often an idle worker polls for
     # jobs whose scheduled time came (retries), and its heartbeat.

@@ -215,8 +215,11 @@ def list_failures(
     since: datetime | None = None,
     until: datetime | None = None,
     report_keys: Sequence[str] | None = None,
+    status: str | None = None,
 ) -> tuple[list[Any], int]:
     stmt = failure_select(partner_id).order_by(FailureReport.occurred_at, FailureReport.report_key)
+    if status is not None:
+        stmt = stmt.where(FailureReport.status == status)
     if serial is not None:
         stmt = stmt.where(Unit.serial == serial)
     if batch_key is not None:

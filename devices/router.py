@@ -1,10 +1,14 @@
 """HTTP routes of the registry: listing with filters and pagination, failure reports,
-CSV imports. Partner keys are scoped to their own partner's data throughout."""
+CSV imports. Partner keys are scoped to their own partner's data throughout. A filter
+naming a key nobody knows (or another partner's) is a 422 that names it.
+
+New failure reports are handed to the follow-up the composition root put in
+``app.state.reports_follow_up`` (recall links a report on a unit under recall at once)."""
 
 from __future__ import annotations
 
 from datetime import date, datetime
-from typing import Any
+from typing import Any, Literal
 
 from fastapi import APIRouter, Depends, File, Query, Request, UploadFile
 from fastapi.responses import JSONResponse
@@ -35,6 +39,12 @@ from devices.schemas import (
 
 router = APIRouter(prefix="/api/v1", tags=["registry"])
 GEOJSON = "application/geo+json"
+
+
+def reports_follow_up(request: Request) -> service.ReportsFollowUp:
+    """The follow-up of new failure reports that the app was built with."""
+    follow_up: service.ReportsFollowUp = request.app.state.reports_follow_up
+    return follow_up
 
 
 def _one(rows: list[Any], what: str, key: str) -> Any:
@@ -124,6 +134,7 @@ def list_sites(
     principal: Principal = Depends(current_principal),
     session: Session = Depends(get_session),
 ) -> Any:
+    service.filter_ids(session, partner_scope=principal.partner_scope, partner=partner)
     box = _bbox(bbox) if bbox else None
     around = None
     if near or within_km is not None:
@@ -188,6 +199,9 @@ def list_units(
     principal: Principal = Depends(current_principal),
     session: Session = Depends(get_session),
 ) -> Page[UnitOut]:
+    service.filter_ids(
+        session, partner_scope=principal.partner_scope, batch=batch, site=site, serial=serial
+    )
     rows, total = repository.list_units(
         session,
         partner_id=principal.partner_scope,
@@ -218,10 +232,12 @@ def list_failures(
     batch: str | None = Query(None, description="batch_key"),
     since: datetime | None = Query(None, description="occurred_at >= since"),
     until: datetime | None = Query(None, description="occurred_at < until"),
+    status: Literal["open", "triaged", "linked_to_recall", "resolved"] | None = Query(None),
     page: PageRequest = Depends(page_request),
     principal: Principal = Depends(current_principal),
     session: Session = Depends(get_session),
 ) -> Page[FailureOut]:
+    service.filter_ids(session, partner_scope=principal.partner_scope, batch=batch, serial=serial)
     rows, total = repository.list_failures(
         session,
         partner_id=principal.partner_scope,
@@ -230,6 +246,7 @@ def list_failures(
         batch_key=batch,
         since=since,
         until=until,
+        status=status,
     )
     items = [FailureOut.model_validate(r._mapping) for r in rows]
     return Page(items=items, total=total, limit=page.limit, offset=page.offset)
@@ -255,8 +272,11 @@ def post_failures(
     body: FailureIn | list[FailureIn],
     principal: Principal = Depends(current_principal),
     session: Session = Depends(get_session),
+    follow_up: service.ReportsFollowUp = Depends(reports_follow_up),
 ) -> FailureBatchOut:
-    """One report, or a list of up to 1,000; a known report_key returns the stored report."""
+    """One report, or a list of up to 1,000; a known report_key returns the stored report.
+    A report on a unit already under an active recall is linked to it at once (its
+    status says so) and the partner is told; a partner's reports reach the lead's inbox."""
     reports = body if isinstance(body, list) else [body]
     rows, created = service.report_failures(
         session,
@@ -264,6 +284,7 @@ def post_failures(
         partner_id=principal.partner_scope,
         actor=principal.actor,
         max_batch=get_settings().max_failure_batch,
+        follow_up=follow_up,
     )
     items = [FailureOut.model_validate(r._mapping) for r in rows]
     return FailureBatchOut(created=created, existing=len(items) - created, items=items)
@@ -289,6 +310,7 @@ def list_weather(
     principal: Principal = Depends(current_principal),
     session: Session = Depends(get_session),
 ) -> Page[ObservationOut]:
+    service.filter_ids(session, station=station)
     rows, total = repository.list_observations(
         session, page=page, station_key=station, since=since, until=until
     )
@@ -316,8 +338,10 @@ def post_import(
     file: UploadFile = File(..., description="a CSV file in the format of its kind"),
     principal: Principal = Depends(require_roles("support_lead")),
     session: Session = Depends(get_session),
+    follow_up: service.ReportsFollowUp = Depends(reports_follow_up),
 ) -> ImportOut:
-    """Import one CSV file; any bad row refuses the whole file (422 listing every bad row)."""
+    """Import one CSV file; any bad row refuses the whole file (422 listing every bad row).
+    Imported failure reports on units under an active recall are linked to it at once."""
     if kind not in FORMATS:
         raise NotFound(f"unknown import kind {kind!r}; expected one of {', '.join(FORMATS)}")
     limit = get_settings().max_upload_bytes
@@ -327,4 +351,6 @@ def post_import(
     result = import_csv(
         session, kind, data, filename=file.filename or f"{kind}.csv", actor=principal.actor
     )
+    if kind == "failures":
+        follow_up(session, None, actor=principal.actor, from_partner=False)
     return ImportOut(**result.as_dict())

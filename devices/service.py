@@ -4,7 +4,7 @@ partner or a technician by its key (404 when there is none)."""
 from __future__ import annotations
 
 from datetime import UTC, date, datetime, time, timedelta
-from typing import Any
+from typing import Any, Protocol
 
 from sqlalchemy import select
 from sqlalchemy.dialects.postgresql import insert
@@ -14,8 +14,28 @@ from core.errors import Conflict, InvalidInput, NotFound
 from core.events import record_event
 from core.pagination import PageRequest
 from devices import repository
-from devices.models import MIN_DATE, FailureReport, Partner, Site, Technician, Unit
+from devices.models import (
+    MIN_DATE,
+    Batch,
+    FailureReport,
+    Partner,
+    Site,
+    Technician,
+    Unit,
+    WeatherStation,
+)
 from devices.schemas import FailureIn
+
+
+class ReportsFollowUp(Protocol):
+    """What happens to failure reports once stored, in the same transaction. The registry
+    knows no recall: the composition root (``api``) hands in recall's follow-up, which
+    links a report on a unit already under recall and tells its partner. ``report_ids``
+    None means "whatever a file import brought"."""
+
+    def __call__(
+        self, session: Session, report_ids: list[int] | None, *, actor: str, from_partner: bool
+    ) -> object: ...
 
 
 def report_failures(
@@ -25,8 +45,11 @@ def report_failures(
     partner_id: int | None,
     actor: str,
     max_batch: int,
+    follow_up: ReportsFollowUp | None = None,
 ) -> tuple[list[Any], int]:
-    """Store new failure reports; a known ``report_key`` returns the stored report.
+    """Store new failure reports; a known ``report_key`` returns the stored report. The
+    new ones go to ``follow_up`` before the stored rows are read back, so the answer
+    shows their status after it (e.g. linked to a recall).
 
     Returns the stored rows (in request order) and how many were newly created. The whole
     request is refused, and nothing stored, when any report is invalid.
@@ -60,7 +83,7 @@ def report_failures(
         raise (NotFound if all("unknown serial" in p for p in problems) else InvalidInput)(
             "; ".join(problems)
         )
-    created = 0
+    created_ids: list[int] = []
     for report in new:
         inserted = session.execute(
             insert(FailureReport)
@@ -77,7 +100,7 @@ def report_failures(
             .returning(FailureReport.id)
         ).scalar()
         if inserted is not None:
-            created += 1
+            created_ids.append(inserted)
             record_event(
                 session,
                 actor=actor,
@@ -87,6 +110,8 @@ def report_failures(
                 to_state="open",
                 data={"serial": report.serial, "source": report.source},
             )
+    if follow_up is not None and created_ids:
+        follow_up(session, created_ids, actor=actor, from_partner=partner_id is not None)
     rows, _ = repository.list_failures(
         session,
         partner_id=partner_id,
@@ -94,7 +119,7 @@ def report_failures(
         report_keys=keys,
     )
     by_key = {row.report_key: row for row in rows}
-    return [by_key[k] for k in keys if k in by_key], created
+    return [by_key[k] for k in keys if k in by_key], len(created_ids)
 
 
 def _date_problems(report: FailureIn, *, installed_on: date | None) -> list[str]:
@@ -123,6 +148,60 @@ def _stored_owners(session: Session, keys: list[str]) -> dict[str, int]:
         .where(FailureReport.report_key.in_(keys))
     )
     return {key: owner for key, owner in session.execute(stmt)}
+
+
+def filter_ids(
+    session: Session,
+    *,
+    partner_scope: int | None = None,
+    partner: str | None = None,
+    site: str | None = None,
+    batch: str | None = None,
+    serial: str | None = None,
+    station: str | None = None,
+) -> dict[str, int]:
+    """The ids behind the keys a list was filtered by, by filter name. A key nobody knows
+    (or that the caller's partner scope hides) is a 422 naming the filter and the value,
+    so a typo never reads as "nothing there"."""
+
+    def scoped(stmt: Any, partner_column: Any) -> Any:
+        return stmt if partner_scope is None else stmt.where(partner_column == partner_scope)
+
+    checks = (
+        (
+            "partner",
+            partner,
+            scoped(select(Partner.id).where(Partner.partner_key == partner), Partner.id),
+        ),
+        ("site", site, scoped(select(Site.id).where(Site.site_key == site), Site.partner_id)),
+        ("batch", batch, select(Batch.id).where(Batch.batch_key == batch)),
+        (
+            "serial",
+            serial,
+            scoped(
+                select(Unit.id).join(Site, Site.id == Unit.site_id).where(Unit.serial == serial),
+                Site.partner_id,
+            ),
+        ),
+        (
+            "station",
+            station,
+            select(WeatherStation.id).where(WeatherStation.station_key == station),
+        ),
+    )
+    found: dict[str, int] = {}
+    unknown: list[str] = []
+    for name, value, stmt in checks:
+        if value is None:
+            continue
+        key_id = session.scalar(stmt)
+        if key_id is None:
+            unknown.append(f"{name}: no {name} {value!r}")
+        else:
+            found[name] = key_id
+    if unknown:
+        raise InvalidInput("unknown filter value (" + "; ".join(unknown) + ")")
+    return found
 
 
 def partner_id(session: Session, partner_key: str) -> int:

@@ -8,6 +8,7 @@ import core.events
 import core.links
 import core.security  # noqa: F401
 import devices.models  # noqa: F401
+import recall.inbox.models
 import recall.models  # noqa: F401
 import routing.plans.models  # noqa: F401
 from core.db import Base

@@ -3,7 +3,7 @@
 notice deliveries and the sweep that recovers lost ones.
 
 This module composes the sub-domains: it hands ``notify`` the effect a delivered notice
-has on a campaign (``campaigns.notices.on_delivered``), so the generic outbox never
+has on a campaign (``campaigns.delivered.on_delivered``), so the generic outbox never
 imports campaign code and the effect still commits in the delivery's own transaction.
 """
 
@@ -17,7 +17,7 @@ import procrastinate
 from core.db import transaction
 from core.jobs import QUEUE
 from core.settings import get_settings
-from recall.campaigns.lifecycle import on_delivered
+from recall.campaigns.delivered import on_delivered
 from recall.campaigns.service import reevaluate_active
 from recall.detection.service import DETECTION_TASK, execute_run, mark_failed
 from recall.notify.delivery import deliver_message, requeue_lost

@@ -29,6 +29,7 @@ from devices.models import Batch, Partner, Technician
 from recall.campaigns import ledger
 from recall.campaigns import service as campaigns
 from recall.campaigns.planning import campaign_for_planning, visits_for_planning
+from recall.campaigns.reports import follow_up_reports
 from recall.campaigns.schemas import CampaignIn, Scope
 from recall.detection.repository import run_results
 from recall.detection.service import create_run, execute_run
@@ -62,6 +63,7 @@ def run_demo(
     summary = generate(directory, spec)
     with transaction() as session:
         imports = import_directory(session, directory, actor="demo")
+        follow_up_reports(session, None, actor="demo", from_partner=False)
     report = DemoReport(summary=summary, imports=imports)
     detect_step(report, as_of=spec.season_end)
     campaign_ids, lines = declare_flagged()
@@ -284,7 +286,8 @@ def plan_and_publish(
     with transaction() as session:
         out = plans.publish(session, plan_id=plan.id, actor="demo")
     lines.append(
-        f"  plan {plan.id} published: {len(out.new)} visits scheduled, partners told the "
-        "date and arrival window (outbox)"
+        f"  plan {plan.id} published: {len(out.new)} visits scheduled; their dates and arrival "
+        "windows wait in the outbox until the worker delivers them (the ledger counts them "
+        "as not told until then)"
     )
     return lines

@@ -12,6 +12,8 @@ from core.deps import get_session, require_roles
 from core.errors import InvalidInput, NotFound
 from core.pagination import Page
 from core.security import Principal
+from devices.service import filter_ids
+from recall.models import NOTICE_KINDS
 from recall.notify import outbox, webhooks
 from recall.notify.outbox import MessageFilter
 from recall.notify.schemas import OutboxMessageOut, WebhookCreatedOut, WebhookIn, WebhookOut
@@ -34,13 +36,14 @@ def list_outbox(
     partner: str | None = Query(None, description="partner_key"),
     topic: str | None = Query(None, description='e.g. "campaign:12"'),
     channel: Literal["email", "webhook", "none"] | None = Query(None),
-    kind: str | None = Query(None),
+    kind: Literal[NOTICE_KINDS] | None = Query(None),  # type: ignore[valid-type]
     idempotency_key: str | None = Query(None),
     limit: int = Query(100, ge=1, le=1000),
     offset: int = Query(0, ge=0),
     principal: Principal = Depends(lead_or_partner),
     session: Session = Depends(get_session),
 ) -> Page[OutboxMessageOut]:
+    filter_ids(session, partner_scope=principal.partner_scope, partner=partner)
     filters = MessageFilter(
         status=status,
         partner_key=partner,
@@ -84,9 +87,8 @@ def list_webhooks(
     principal: Principal = Depends(lead_or_partner),
     session: Session = Depends(get_session),
 ) -> list[WebhookOut]:
+    filter_ids(session, partner_scope=principal.partner_scope, partner=partner)
     scope = _scope(session, principal)
-    if scope is not None and partner not in (None, scope):
-        return []
     hooks = webhooks.list_webhooks(session, partner_key=scope or partner)
     return [WebhookOut.model_validate(h) for h in hooks]
 

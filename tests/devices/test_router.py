@@ -72,6 +72,12 @@ LEAD_ONLY = {
     ("GET", "/api/v1/detection/runs"),
     ("GET", "/api/v1/signals"),
     ("POST", "/api/v1/outbox/{message_id}/retry"),
+    ("GET", "/api/v1/inbox"),
+    ("GET", "/api/v1/inbox/summary"),
+    ("GET", "/api/v1/inbox/{item_id}"),
+    ("POST", "/api/v1/inbox/{item_id}/read"),
+    ("POST", "/api/v1/inbox/{item_id}/unread"),
+    ("POST", "/api/v1/inbox/mark"),
 }
 
 
@@ -126,9 +132,17 @@ def test_lists_are_filtered_to_the_partner(
 
 
 def test_filters_cannot_widen_a_partners_view(client: TestClient, keys: Keys) -> None:
-    assert client.get("/api/v1/sites?partner=PB", headers=h(keys.partner_a)).json()["total"] == 0
-    assert client.get("/api/v1/units?site=SB1", headers=h(keys.partner_a)).json()["total"] == 0
-    assert client.get("/api/v1/failures?serial=UB1", headers=h(keys.partner_a)).json()["total"] == 0
+    # Another partner's key reads as unknown: a 422 naming it, exactly as for a key that
+    # does not exist, so nothing about the other partner leaks.
+    for url, named in (
+        ("/api/v1/sites?partner=PB", "partner: no partner 'PB'"),
+        ("/api/v1/units?site=SB1", "site: no site 'SB1'"),
+        ("/api/v1/failures?serial=UB1", "serial: no serial 'UB1'"),
+    ):
+        response = client.get(url, headers=h(keys.partner_a))
+        assert response.status_code == 422, url
+        assert named in response.json()["detail"]
+        assert client.get(url, headers=h(keys.lead)).json()["total"] == 1
 
 
 def test_batch_counts_are_scoped_to_the_partners_units(client: TestClient, keys: Keys) -> None:
