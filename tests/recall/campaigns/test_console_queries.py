@@ -95,8 +95,9 @@ def test_progress_per_day_follows_the_audit_trail(
 ) -> None:
     cid = declare(client, keys.lead, batch_keys=["B1"])["id"]
     campaign = get_campaign(session, campaign_id=cid, partner_id=None)
-    for serial, last in (("UA1", "fixed"), ("UB1", "not_found")):
-        for state in ("notified", "scheduled", "in_progress", last):
+    # UA1 fixed; UB1 refused, then waived by the lead: both final.
+    for serial, path in (("UA1", ("fixed",)), ("UB1", ("refused", "waived"))):
+        for state in ("notified", "scheduled", "in_progress", *path):
             unit, _ = get_campaign_unit(session, campaign_id=cid, serial=serial, partner_id=None)
             move_unit(
                 session,
@@ -105,7 +106,7 @@ def test_progress_per_day_follows_the_audit_trail(
                 serial=serial,
                 to_state=state,
                 actor="test",
-                reason=None,
+                reason="refused for good" if state == "waived" else None,
             )
     today = datetime.now(UTC).date()
     [day] = progress.burn_down(session, campaign_id=cid, declared_on=today, today=today)
@@ -199,7 +200,8 @@ def test_the_outbox_counts_messages_per_status(
     client: TestClient, session: Session, keys: Keys
 ) -> None:
     assert status_counts(session) == {"pending": 0, "delivered": 0, "dead": 0}
-    declare(client, keys.lead, batch_keys=["B1"])  # one email to PA, one to PB
+    # To PA and to PB each: the recall, and that its failure report was linked to it.
+    declare(client, keys.lead, batch_keys=["B1"])
     session.execute(text("UPDATE outbox_message SET status = 'dead' WHERE partner_key = 'PB'"))
-    assert status_counts(session) == {"pending": 1, "delivered": 0, "dead": 1}
-    assert status_counts(session, scope="PB") == {"pending": 0, "delivered": 0, "dead": 1}
+    assert status_counts(session) == {"pending": 2, "delivered": 0, "dead": 2}
+    assert status_counts(session, scope="PB") == {"pending": 0, "delivered": 0, "dead": 2}

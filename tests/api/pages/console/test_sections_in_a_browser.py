@@ -82,8 +82,9 @@ def test_declare_by_hand_with_a_drawn_region_once_however_often_clicked(
     assert page.url == f"{live}/console/campaigns/{campaign.id}"
     units = select(CampaignUnit).where(CampaignUnit.campaign_id == campaign.id).subquery()
     assert count(session, units) == 3
-    # Declaring told both partners once each.
-    assert count(session, OutboxMessage) == 2
+    # Declaring told both partners once each, and acknowledged their linked reports.
+    declared = select(OutboxMessage).where(OutboxMessage.kind == "recall_declared").subquery()
+    assert count(session, declared) == 2
 
 
 def test_a_signal_a_failure_report_a_dead_letter_and_a_reminder(
@@ -139,8 +140,9 @@ def test_a_signal_a_failure_report_a_dead_letter_and_a_reminder(
     )
     page.click(f"#message-{world.message} button:has-text('Retry')")
     expect(page.locator("#outbox tbody tr[id^=message-]")).to_have_count(0)
-    # PA's declaration notice, its failure_resolved notice, and the retried one.
-    expect(page.locator("#tab-pending .count")).to_have_text("3")
+    # The declaration's notices to PA, the links of RA1 and RB1, RA1's resolution, and
+    # the retried one.
+    expect(page.locator("#tab-pending .count")).to_have_text("5")
     message = session.get_one(OutboxMessage, world.message)
     session.refresh(message)
     assert (message.status, message.attempts) == ("pending", 0)
