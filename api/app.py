@@ -12,6 +12,7 @@ from api.pages.assets import STATIC_PREFIX, StaticAssets
 from api.pages.console.campaigns.routes import router as console_campaigns_router
 from api.pages.console.declare.routes import router as console_declare_router
 from api.pages.console.failures.routes import router as console_failures_router
+from api.pages.console.inbox.routes import router as console_inbox_router
 from api.pages.console.outbox.routes import router as console_outbox_router
 from api.pages.console.plans.routes import router as console_plans_router
 from api.pages.console.routes import router as console_router
@@ -61,6 +62,7 @@ def create_app(sessions: sessionmaker[Session] | None = None) -> FastAPI:
     app.include_router(console_campaigns_router)
     app.include_router(console_plans_router)
     app.include_router(console_failures_router)
+    app.include_router(console_inbox_router)
     app.include_router(console_outbox_router)
     app.include_router(registry_router)
     app.include_router(detection_router)

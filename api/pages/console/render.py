@@ -40,12 +40,14 @@ def see_other(path: str, **query: Any) -> RedirectResponse:
     return RedirectResponse(path + query_string(**query), status_code=303)
 
 
-def back_to(target: str | None, *, within: str) -> str:
+def back_to(target: str | None, *, within: str | tuple[str, ...]) -> str:
     """Where a form returns to: ``target`` when it is an address under ``within`` (the
-    form's own section), ``within`` otherwise; never another site."""
-    if target and target.startswith(within) and "//" not in target and "\\" not in target:
+    sections the form may be on), the first of ``within`` otherwise; never another
+    site."""
+    sections = (within,) if isinstance(within, str) else within
+    if target and target.startswith(sections) and "//" not in target and "\\" not in target:
         return target
-    return within
+    return sections[0]
 
 
 def choice(value: str | None, allowed: Sequence[str], name: str) -> str | None:

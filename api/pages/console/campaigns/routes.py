@@ -1,11 +1,14 @@
 """Campaigns in the console: the list of recalls, and each recall's page (ledger per
 state and per partner, progress as a burn-down, the follow-up list with the partners'
 contacts and a button that reminds a partner through the outbox, the units awaiting a
-revisit or a decision, the 24-hour promise, the plans with the form that starts one)."""
+revisit or the lead's decision with the buttons that decide, the 24-hour promise, the
+inbox of the partners' actions, the plans with the form that starts one, closing the
+recall once every unit is fixed or waived)."""
 
 from __future__ import annotations
 
 from datetime import timedelta
+from typing import Literal
 
 from fastapi import APIRouter, Depends, Form, Query
 from fastapi.responses import HTMLResponse, Response
@@ -42,11 +45,14 @@ def campaigns_page(
 def campaign(
     campaign_id: int,
     follow_up_days: int = Query(3, ge=0, le=365),
+    unread: bool = Query(False, description="the inbox's unread items only"),
     reminded: str | None = Query(None, max_length=100),
     signed_in: PageSession = lead,
     session: Session = Depends(get_session),
 ) -> Response:
-    shown = campaign_page(session, campaign_id=campaign_id, follow_up_days=follow_up_days)
+    shown = campaign_page(
+        session, campaign_id=campaign_id, follow_up_days=follow_up_days, unread_only=unread
+    )
     first_day = shown.today.day + timedelta(days=1)
     return console_page(
         "campaign.html",
@@ -55,6 +61,7 @@ def campaign(
         states=UNIT_STATES,
         reminder_key=once_key(),
         reminded=reminded,
+        unread_only=unread,
         plan_first_day=first_day,
         plan_last_day=first_day + timedelta(days=PLAN_DAYS - 1),
         plan_seconds=get_settings().plan_default_seconds,
@@ -79,3 +86,39 @@ def remind(
         actor=signed_in.principal.actor,
     )
     return see_other(f"/console/campaigns/{campaign_id}", reminded=partner_key)
+
+
+@router.post("/{campaign_id}/units/{serial}/state")
+def decide(
+    campaign_id: int,
+    serial: str,
+    state: Literal["notified", "waived"] = Form(...),
+    reason: str = Form("", max_length=2000),
+    signed_in: PageSession = lead,
+    session: Session = Depends(get_session),
+) -> Response:
+    """The lead's decision on a unit: ``notified`` re-opens it for a revisit, ``waived``
+    closes it with a reason (refused for good, decommissioned, replaced)."""
+    campaigns.change_unit_state(
+        session,
+        campaign_id=campaign_id,
+        serial=serial,
+        to_state=state,
+        reason=reason.strip() or None,
+        actor=signed_in.principal.actor,
+    )
+    return see_other(f"/console/campaigns/{campaign_id}")
+
+
+@router.post("/{campaign_id}/close")
+def close(
+    campaign_id: int,
+    note: str = Form("", max_length=2000),
+    signed_in: PageSession = lead,
+    session: Session = Depends(get_session),
+) -> Response:
+    """Close a complete recall; partners are told (a 409 page names what is left)."""
+    campaigns.close_campaign(
+        session, campaign_id=campaign_id, actor=signed_in.principal.actor, note=note.strip() or None
+    )
+    return see_other(f"/console/campaigns/{campaign_id}")

@@ -1,7 +1,8 @@
 """What a campaign's page shows, gathered from recall's services: the campaign, its
-ledger (per state, per partner, completion and fixed rate, the 24-hour promise, the
-follow-up list with each partner's contact), its progress day by day as a burn-down
-chart, the units that wait for a revisit or for the lead's decision, and its plans."""
+ledger (per state, per partner, completion and fixed rate, what is still open, the
+24-hour promise, the follow-up list with each partner's contact), its progress day by
+day as a burn-down chart, the units that wait for a revisit or for the lead's decision,
+the inbox of the partners' actions on it, and its plans."""
 
 from __future__ import annotations
 
@@ -14,30 +15,37 @@ from sqlalchemy.orm import Session
 
 from api.pages.widgets import PALETTE, vega_lite
 from core.pagination import PageRequest
-from devices import repository as registry
-from devices.models import Partner
+from core.settings import get_settings
 from recall.campaigns import ledger, progress
 from recall.campaigns import repository as campaign_units
 from recall.campaigns import service as campaigns
 from recall.campaigns.progress import DayProgress
 from recall.campaigns.schemas import CampaignOut, CampaignUnitOut, LedgerOut
+from recall.inbox import service as inbox
+from recall.inbox.schemas import InboxItemOut
+from recall.models import REVISIT_OUTCOMES
 from routing.plans import service as plans
 from routing.plans.schemas import PlanOut
 
-# Units the lead must look at again: reached, but not fixed.
-AWAITING = ("unable_to_access", "not_found", "refused")
-AWAITING_SHOWN = 200
+UNITS_SHOWN = 200  # of each list of units waiting for something
+INBOX_SHOWN = 50
 
 
 @dataclass(frozen=True)
 class CampaignPage:
     campaign: CampaignOut
     ledger: LedgerOut
-    contacts: dict[str, Partner]
     burn_down: dict[str, Any]
     today: DayProgress
-    awaiting: list[CampaignUnitOut]
-    awaiting_total: int
+    # Refused, or not reached in every visit a unit may get: the lead decides.
+    decisions: list[CampaignUnitOut]
+    decisions_total: int
+    # Not accessible or not found, with visits left: a revisit is requested.
+    revisits: list[CampaignUnitOut]
+    revisits_total: int
+    inbox: list[InboxItemOut]
+    inbox_total: int
+    inbox_unread: int
     plans: list[PlanOut]
 
 
@@ -71,17 +79,29 @@ def burn_down_chart(days: list[DayProgress]) -> dict[str, Any]:
     return vega_lite(chart)
 
 
-def contacts_of(session: Session, partner_keys: list[str]) -> dict[str, Partner]:
-    """Each partner's record (name, email, phone), for the follow-up list."""
-    found = {}
-    for key in partner_keys:
-        partner = registry.get_partner(session, key, partner_id=None)
-        if partner is not None:
-            found[key] = partner
-    return found
+def _units(
+    session: Session, campaign_id: int, *, decision: bool, states: tuple[str, ...] = ()
+) -> tuple[list[CampaignUnitOut], int]:
+    shown: list[CampaignUnitOut] = []
+    total = 0
+    for state in states or (None,):
+        units, n = campaign_units.list_units(
+            session,
+            campaign_id=campaign_id,
+            partner_id=None,
+            page=PageRequest(limit=UNITS_SHOWN, offset=0),
+            state=state,
+            decision_pending=decision,
+            max_visits=get_settings().recall_max_visits_per_unit,
+        )
+        shown += units
+        total += n
+    return shown[:UNITS_SHOWN], total
 
 
-def campaign_page(session: Session, *, campaign_id: int, follow_up_days: int) -> CampaignPage:
+def campaign_page(
+    session: Session, *, campaign_id: int, follow_up_days: int, unread_only: bool
+) -> CampaignPage:
     campaign = campaigns.get_campaign(session, campaign_id=campaign_id, partner_id=None)
     out = campaigns.campaign_out(session, campaign, partner_id=None)
     book = ledger.campaign_ledger(
@@ -93,25 +113,29 @@ def campaign_page(session: Session, *, campaign_id: int, follow_up_days: int) ->
         declared_on=campaign.declared_at.astimezone(UTC).date(),
         today=datetime.now(UTC).date(),
     )
-    awaiting: list[CampaignUnitOut] = []
-    awaiting_total = 0
-    for state in AWAITING:
-        units, total = campaign_units.list_units(
-            session,
-            campaign_id=campaign_id,
-            partner_id=None,
-            page=PageRequest(limit=AWAITING_SHOWN, offset=0),
-            state=state,
-        )
-        awaiting += units
-        awaiting_total += total
+    decisions, decisions_total = _units(session, campaign_id, decision=True)
+    revisits, revisits_total = _units(session, campaign_id, decision=False, states=REVISIT_OUTCOMES)
+    items, items_total = inbox.list_items(
+        session,
+        filters=inbox.InboxFilter(campaign_id=campaign_id, unread=True if unread_only else None),
+        page=PageRequest(limit=INBOX_SHOWN, offset=0),
+    )
+    _, unread = inbox.list_items(
+        session,
+        filters=inbox.InboxFilter(campaign_id=campaign_id, unread=True),
+        page=PageRequest(limit=1, offset=0),
+    )
     return CampaignPage(
         campaign=out,
         ledger=book,
-        contacts=contacts_of(session, sorted({f.partner_key for f in book.follow_up})),
         burn_down=burn_down_chart(days),
         today=days[-1],
-        awaiting=awaiting[:AWAITING_SHOWN],
-        awaiting_total=awaiting_total,
+        decisions=decisions,
+        decisions_total=decisions_total,
+        revisits=revisits,
+        revisits_total=revisits_total,
+        inbox=items,
+        inbox_total=items_total,
+        inbox_unread=unread,
         plans=plans.list_plans(session, campaign_id=campaign_id),
     )

@@ -20,6 +20,7 @@ from sqlalchemy.orm import Session
 from api.pages.console.access import CONSOLE
 from api.pages.sessions import PageKeys
 from core.security import ApiKey
+from recall.campaigns import service as campaigns
 from routing.plans.service import publish
 from tests.api.pages.console.world import World, make_world
 from tests.api.pages.tables import routes_under
@@ -34,6 +35,19 @@ B2_RECALL = {
 
 def _publish(session: Session, world: World) -> None:
     publish(session, plan_id=world.plan, actor="test")
+
+
+def _waive_all(session: Session, world: World) -> None:
+    """Every unit waived: the recall is complete, and may be closed."""
+    for serial in ("UA1", "UA3", "UA4", "UA5", "UB1"):
+        campaigns.change_unit_state(
+            session,
+            campaign_id=world.campaign,
+            serial=serial,
+            to_state="waived",
+            reason="replaced by the partner",
+            actor="test",
+        )
 
 
 @dataclass(frozen=True)
@@ -66,6 +80,17 @@ LEAD = {
     ("GET", "/console/campaigns/{campaign_id}"): Case("/console/campaigns/{campaign_id}"),
     ("POST", "/console/campaigns/{campaign_id}/remind"): Case(
         "/console/campaigns/{campaign_id}/remind", {"partner_key": "PA", "request_key": "r1"}
+    ),
+    ("POST", "/console/campaigns/{campaign_id}/units/{serial}/state"): Case(
+        "/console/campaigns/{campaign_id}/units/UA5/state",
+        {"state": "waived", "reason": "decommissioned"},
+    ),
+    ("POST", "/console/campaigns/{campaign_id}/close"): Case(
+        "/console/campaigns/{campaign_id}/close", {"note": "done"}, setup=_waive_all
+    ),
+    ("GET", "/console/inbox"): Case("/console/inbox"),
+    ("POST", "/console/inbox/mark"): Case(
+        "/console/inbox/mark", {"ids": "{item_id}", "read": "true"}
     ),
     ("POST", "/console/campaigns/{campaign_id}/plans"): Case(
         "/console/campaigns/{campaign_id}/plans",
@@ -194,7 +219,7 @@ def test_every_console_route_refuses_all_but_a_signed_in_lead(
     method, _ = route
     keys = world.keys
     given = LEAD[route]
-    case = Case(world.fill(given.url), given.form)
+    case = Case(world.fill(given.url), {k: world.fill(v) for k, v in given.form.items()})
     if given.setup is not None:
         given.setup(session, world)
         session.commit()

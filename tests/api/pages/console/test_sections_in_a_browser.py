@@ -2,7 +2,8 @@
 test's own transaction): declaring by hand with a region drawn on the map, where a
 double click declares once; acting on a signal; failure reports filtered and resolved;
 a dead letter retried; a partner reminded; a plan's map, timeline, sheet and publishing;
-an absence and a closure recorded. After each step the test reads the database."""
+an absence and a closure recorded; the lead's decisions on refused units, the inbox read
+and unread, closing a complete recall. After each step the test reads the database."""
 
 from __future__ import annotations
 
@@ -13,7 +14,10 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from core.events import Event
-from devices.models import FailureReport
+from devices.models import FailureReport, Unit
+from recall.campaigns import service as campaigns
+from recall.campaigns.lifecycle import get_campaign_unit, move_unit
+from recall.inbox.models import InboxItem
 from recall.models import Campaign, CampaignUnit, OutboxMessage, Signal, VisitRequest
 from routing.plans.models import FieldPlan, SiteClosure, TechnicianAbsence
 from tests.api.pages.console.world import World, make_world
@@ -204,3 +208,82 @@ def test_a_plan_on_the_map_and_the_timeline_its_sheet_publishing_and_days_off(
     page.click("#closure-form button[type=submit]")
     expect(page.locator("#days-off")).to_contain_text("site SB1 closed")
     assert count(session, TechnicianAbsence) == 1 and count(session, SiteClosure) == 1
+
+
+def test_decisions_on_refused_units_the_inbox_and_closing_the_recall(
+    live: str, session: Session, browse: Callable[..., Tab]
+) -> None:
+    world = make_world(session)
+    campaign = session.get_one(Campaign, world.campaign)
+    # The fix was refused on site for UA3 (SA2) and UA5 (SA3).
+    for serial in ("UA3", "UA5"):
+        for state in ("notified", "scheduled", "in_progress", "refused"):
+            unit, _ = get_campaign_unit(
+                session, campaign_id=world.campaign, serial=serial, partner_id=None
+            )
+            move_unit(
+                session,
+                campaign=campaign,
+                campaign_unit=unit,
+                serial=serial,
+                to_state=state,
+                actor="technician",
+                reason=None,
+            )
+    session.commit()
+    tab = signed_in(browse, live, world.keys.lead)
+    page = tab.page
+    tab.goto(f"/console/campaigns/{world.campaign}")
+    expect(page.locator("#decisions-pending")).to_have_text("2")
+    expect(page.locator("#decisions tbody tr[id^=decide-]")).to_have_count(2)
+    expect(page.locator("#follow-up tr[data-reason=decision_pending]")).to_have_count(1)
+
+    # UA3 gets another visit; UA5 is waived with the reason.
+    page.click("#decide-UA3 button:has-text('Revisit')")
+    expect(page.locator("#decisions tbody tr[id^=decide-]")).to_have_count(1)
+    page.fill("#waive-UA5", "the partner replaced it")
+    page.click("#decide-UA5 button:has-text('Waive')")
+    expect(page.locator("#decisions tbody tr[id^=decide-]")).to_have_count(0)
+    states = dict(
+        session.execute(
+            select(Unit.serial, CampaignUnit.state)
+            .join(CampaignUnit, CampaignUnit.unit_id == Unit.id)
+            .where(Unit.serial.in_(["UA3", "UA5"]))
+            .execution_options(populate_existing=True)
+        ).all()
+    )
+    assert states == {"UA3": "notified", "UA5": "waived"}
+    waived = select(Event).where(
+        Event.to_state == "waived", Event.reason == "the partner replaced it"
+    )
+    assert count(session, waived.subquery()) == 1
+
+    # The inbox: PA's confirmation, unread, then read.
+    expect(page.locator(f"#inbox-{world.inbox_item}")).to_have_class("unread")
+    expect(page.locator(f"#inbox-{world.inbox_item}")).to_contain_text("confirmed a visit")
+    page.click(f"#inbox-{world.inbox_item} button:has-text('Mark read')")
+    expect(page.locator(f"#inbox-{world.inbox_item}")).to_have_class("read")
+    item = session.get_one(InboxItem, world.inbox_item)
+    session.refresh(item)
+    assert item.read_at is not None and item.read_by is not None
+    page.click("#inbox-unread")
+    expect(page.locator(f"#inbox-{world.inbox_item}")).to_have_count(0)
+
+    # Every unit fixed or waived: the recall can be closed, and is.
+    expect(page.locator("#close-form")).to_have_count(0)
+    for serial in ("UA1", "UA3", "UA4", "UB1"):
+        campaigns.change_unit_state(
+            session,
+            campaign_id=world.campaign,
+            serial=serial,
+            to_state="waived",
+            reason="decommissioned",
+            actor="test",
+        )
+    session.commit()
+    tab.goto(f"/console/campaigns/{world.campaign}")
+    page.fill("#close-note", "all units replaced")
+    page.click("#close-form button[type=submit]")
+    expect(page.locator("#campaign-status")).to_have_text("closed")
+    session.refresh(campaign)
+    assert (campaign.status, campaign.close_note) == ("closed", "all units replaced")

@@ -1,6 +1,7 @@
 """A small world for the console's page tests, on the recall test registry: a signal on
 batch B1, the recall of B1 declared from it (notices written, one made a dead letter),
-and a solved plan of that recall written by hand (not yet published), with its route."""
+a solved plan of that recall written by hand (not yet published) with its route, and
+partner PA's confirmation of its visit in the lead's inbox."""
 
 from __future__ import annotations
 
@@ -10,9 +11,11 @@ from datetime import date
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from devices.models import Batch
+from devices.models import Batch, Partner
 from recall.campaigns import service as campaigns
+from recall.campaigns import visits
 from recall.campaigns.schemas import CampaignIn, Scope
+from recall.inbox.models import InboxItem
 from recall.models import DetectionResult, DetectionRun, OutboxMessage, Signal
 from tests.fixtures import Keys
 from tests.recall.campaigns.fixtures import load_recall_registry
@@ -54,17 +57,22 @@ class World:
     route: int
     message: int  # a dead letter
     report: str  # a failure report linked to the recall
+    inbox_item: int  # partner PA confirmed its visit to SA1 (unread)
 
-    def fill(self, path: str) -> str:
-        return path.format(
-            signal_id=self.signal,
-            open_signal_id=self.open_signal,
-            campaign_id=self.campaign,
-            plan_id=self.plan,
-            route_id=self.route,
-            message_id=self.message,
-            report_key=self.report,
-        )
+    def fill(self, text: str) -> str:
+        """``text`` with its ``{signal_id}``, ``{campaign_id}``, ... filled in."""
+        for name, value in (
+            ("signal_id", self.signal),
+            ("open_signal_id", self.open_signal),
+            ("campaign_id", self.campaign),
+            ("plan_id", self.plan),
+            ("route_id", self.route),
+            ("message_id", self.message),
+            ("report_key", self.report),
+            ("item_id", self.inbox_item),
+        ):
+            text = text.replace("{" + name + "}", str(value))
+        return text
 
 
 def raise_signal(session: Session, batch_key: str = "B1", result: dict | None = None) -> int:
@@ -124,6 +132,11 @@ def make_world(session: Session) -> World:
     dead.status, dead.attempts, dead.last_error = "dead", 8, "550 mailbox unavailable"
     session.commit()
     plan = publish_by_hand(session, campaign.id, published=False)
+    pa = session.scalars(select(Partner.id).where(Partner.partner_key == "PA")).one()
+    visits.confirm(session, visit_id=plan.visits["SA1"], partner_id=pa, actor="partner:PA")
+    item = session.scalars(select(InboxItem.id).order_by(InboxItem.id.desc())).first()
+    assert item is not None
+    session.commit()
     return World(
         keys=keys,
         signal=signal,
@@ -133,4 +146,5 @@ def make_world(session: Session) -> World:
         route=plan.route_id,
         message=dead.id,
         report="RA1",
+        inbox_item=item,
     )
