@@ -287,3 +287,32 @@ def test_decisions_on_refused_units_the_inbox_and_closing_the_recall(
     expect(page.locator("#campaign-status")).to_have_text("closed")
     session.refresh(campaign)
     assert (campaign.status, campaign.close_note) == ("closed", "all units replaced")
+
+
+def test_every_console_page_fits_a_phone_and_draws_its_widgets(
+    live: str, session: Session, browse: Callable[..., Tab]
+) -> None:
+    world = make_world(session)
+    tab = browse(live, phone=True)
+    tab.offsite_allowed = "https://tile.openstreetmap.org/"
+    page = tab.page
+    tab.goto("/console/login")
+    page.fill("#api_key", world.keys.lead)
+    page.click("button[type=submit]")
+    page.wait_for_url(live + "/console/")
+    for path in (
+        "/console/signals",
+        f"/console/signals/{world.signal}",
+        "/console/campaigns",
+        f"/console/campaigns/new?signal={world.open_signal}",
+        f"/console/campaigns/{world.campaign}",
+        f"/console/campaigns/{world.campaign}/plans/{world.plan}",
+        f"/console/routes/{world.route}",
+        "/console/failures",
+        "/console/inbox",
+        "/console/outbox",
+    ):
+        tab.goto(path)
+        for widget in page.locator("[data-vega-lite], [data-geojson]").all():
+            tab.drawn(f"#{widget.get_attribute('id')}")
+        assert tab.fits_phone(), path
