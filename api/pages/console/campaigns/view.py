@@ -7,7 +7,7 @@ the inbox of the partners' actions on it, and its plans."""
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import Any
 
 import altair as alt
@@ -16,11 +16,11 @@ from sqlalchemy.orm import Session
 from api.pages.widgets import PALETTE, vega_lite
 from core.pagination import PageRequest
 from core.settings import get_settings
-from recall.campaigns import ledger, progress
+from recall.campaigns import ledger, progress, visits
 from recall.campaigns import repository as campaign_units
 from recall.campaigns import service as campaigns
 from recall.campaigns.progress import DayProgress
-from recall.campaigns.schemas import CampaignOut, CampaignUnitOut, LedgerOut
+from recall.campaigns.schemas import CampaignOut, CampaignUnitOut, LedgerOut, VisitOut
 from recall.inbox import service as inbox
 from recall.inbox.schemas import InboxItemOut
 from recall.models import REVISIT_OUTCOMES
@@ -49,25 +49,51 @@ class CampaignPage:
     plans: list[PlanOut]
 
 
-def burn_down_chart(days: list[DayProgress]) -> dict[str, Any]:
+OPEN, FIXED, PLANNED = "still open", "fixed", "still open if the plan holds"
+
+
+def planned_burn_down(today: DayProgress, visits: list[VisitOut]) -> list[tuple[date, int]]:
+    """What the published plan promises from today on: the units still open at the end
+    of each day, if every scheduled visit fixes its units on its day (visits scheduled
+    before today and not done yet count today)."""
+    per_day: dict[date, int] = {}
+    for v in visits:
+        if v.status == "scheduled" and v.scheduled_date is not None:
+            day = max(v.scheduled_date, today.day)
+            per_day[day] = per_day.get(day, 0) + v.unit_count
+    left, out = today.open, [(today.day, today.open)]
+    for day in sorted(per_day):
+        left = max(0, left - per_day[day])
+        out.append((day, left))
+    return out if len(out) > 1 else []
+
+
+def burn_down_chart(days: list[DayProgress], planned: list[tuple[date, int]]) -> dict[str, Any]:
     """Units still open (not in a final state) per day, and units fixed, from the
-    declaration to today."""
+    declaration to today; then, dashed, what the published plan promises."""
     rows = [
         {"day": d.day.isoformat(), "what": what, "units": n}
         for d in days
-        for what, n in (("still open", d.open), ("fixed", d.fixed))
-    ]
+        for what, n in ((OPEN, d.open), (FIXED, d.fixed))
+    ] + [{"day": day.isoformat(), "what": PLANNED, "units": n} for day, n in planned]
     chart = (
         alt.Chart(alt.Data(values=rows), height=220)
-        .mark_line(point=len(days) <= 60, interpolate="step-after")
+        .mark_line(point=True, interpolate="step-after")
         .encode(
             x=alt.X("day:T", title="Day (UTC)", axis=alt.Axis(format="%d %b", labelAngle=-45)),
             y=alt.Y("units:Q", title="Units", axis=alt.Axis(tickMinStep=1)),
             color=alt.Color(
                 "what:N",
                 title=None,
-                scale=alt.Scale(domain=["still open", "fixed"], range=[PALETTE[1], PALETTE[2]]),
+                scale=alt.Scale(
+                    domain=[OPEN, FIXED, PLANNED], range=[PALETTE[1], PALETTE[2], PALETTE[0]]
+                ),
                 legend=alt.Legend(orient="top"),
+            ),
+            strokeDash=alt.StrokeDash(
+                "what:N",
+                scale=alt.Scale(domain=[OPEN, FIXED, PLANNED], range=[[1, 0], [1, 0], [6, 4]]),
+                legend=None,
             ),
             tooltip=[
                 alt.Tooltip("day:T", title="Day", format="%d %b %Y"),
@@ -113,6 +139,9 @@ def campaign_page(
         declared_on=campaign.declared_at.astimezone(UTC).date(),
         today=datetime.now(UTC).date(),
     )
+    scheduled = visits.list_visits(
+        session, campaign_id=campaign_id, partner_id=None, status="scheduled"
+    )
     decisions, decisions_total = _units(session, campaign_id, decision=True)
     revisits, revisits_total = _units(session, campaign_id, decision=False, states=REVISIT_OUTCOMES)
     items, items_total = inbox.list_items(
@@ -128,7 +157,7 @@ def campaign_page(
     return CampaignPage(
         campaign=out,
         ledger=book,
-        burn_down=burn_down_chart(days),
+        burn_down=burn_down_chart(days, planned_burn_down(days[-1], scheduled)),
         today=days[-1],
         decisions=decisions,
         decisions_total=decisions_total,

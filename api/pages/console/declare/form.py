@@ -109,7 +109,10 @@ def _words(text: str) -> list[str]:
 
 
 def _problem(error: Any) -> str:
-    where = ".".join(str(p) for p in error.get("loc", ()) if p != "scope") or "the form"
+    parts = [str(p) for p in error.get("loc", ())]
+    if len(parts) > 1 and parts[0] == "scope":  # "batch keys", not "scope.batch_keys"
+        parts = parts[1:]
+    where = ".".join(parts) or "the form"
     message = str(error.get("msg", "is not valid")).removeprefix("Value error, ")
     return f"{where.replace('_', ' ')}: {message}"
 

@@ -1,0 +1,165 @@
+"""The console's page shapes that are pure: the burn-down the published plan promises,
+the day a plan's page shows, technicians' colours, the timeline's bars, the declaration
+form's reading of what the lead typed."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime, timedelta
+
+from api.pages.console.campaigns.view import PLANNED, burn_down_chart, planned_burn_down
+from api.pages.console.declare.form import ScopeForm
+from api.pages.console.plans.view import plan_day, technician_colours
+from recall.campaigns.progress import DayProgress
+from recall.campaigns.schemas import VisitOut
+from routing.plans.schemas import PlanDetailOut, RouteOut, StopOut
+
+TODAY = date(2026, 12, 2)
+
+
+def visit(day: date | None, units: int, status: str = "scheduled") -> VisitOut:
+    return VisitOut(
+        id=1,
+        campaign_id=1,
+        site_key="S",
+        site_name="S",
+        site_timezone="UTC",
+        partner_key="P",
+        status=status,
+        attempt=1,
+        unit_count=units,
+        estimated_minutes=30,
+        priority_rank=1,
+        recent_min_temp_c=None,
+        scheduled_date=day,
+        window_start=None,
+        window_end=None,
+        partner_confirmed_at=None,
+        told_at=None,
+        blocked_dates=[],
+        preferred_windows=[],
+        partner_note=None,
+    )
+
+
+def test_the_plan_burns_down_what_is_open_day_by_day() -> None:
+    today = DayProgress(day=TODAY, units=10, final=2, fixed=1)  # 8 open
+    visits = [
+        visit(TODAY + timedelta(days=2), 3),
+        visit(TODAY + timedelta(days=1), 2),
+        visit(TODAY + timedelta(days=2), 1),
+        visit(TODAY - timedelta(days=1), 1),  # overdue: counts today
+        visit(None, 4, status="requested"),  # not planned: stays open
+    ]
+    assert planned_burn_down(today, visits) == [
+        (TODAY, 8),
+        (TODAY, 7),
+        (TODAY + timedelta(days=1), 5),
+        (TODAY + timedelta(days=2), 1),
+    ]
+    assert planned_burn_down(today, [visit(None, 4, status="requested")]) == []
+    spec = burn_down_chart([today], planned_burn_down(today, visits))
+    planned = [(r["day"], r["units"]) for r in spec["data"]["values"] if r["what"] == PLANNED]
+    assert planned == [
+        ("2026-12-02", 8),
+        ("2026-12-02", 7),
+        ("2026-12-03", 5),
+        ("2026-12-04", 1),
+    ]
+
+
+def route(key: str, day: date, stops: int) -> RouteOut:
+    at = datetime(2026, 12, 3, 8, tzinfo=UTC) + timedelta(days=(day - date(2026, 12, 3)).days)
+    return RouteOut(
+        route_id=1,
+        technician_key=key,
+        technician_name=key,
+        home_lat=65.0,
+        home_lon=25.0,
+        day=day,
+        departure=at,
+        return_at=at + timedelta(hours=8),
+        break_start=None,
+        break_minutes=0,
+        drive_minutes=60,
+        distance_km=60.0,
+        work_minutes=120,
+        stops=[
+            StopOut(
+                seq=i,
+                visit_id=i,
+                site_key=f"S{i}",
+                site_name=f"S{i}",
+                partner_key="P",
+                lat=65.0 + i / 100,
+                lon=25.0,
+                arrival=at + timedelta(hours=i),
+                service_start=at + timedelta(hours=i),
+                service_end=at + timedelta(hours=i, minutes=30),
+                window_start=at,
+                window_end=at + timedelta(hours=2),
+                drive_minutes_before=20,
+                distance_km_before=20.0,
+                status="planned",
+            )
+            for i in range(1, stops + 1)
+        ],
+    )
+
+
+def test_a_plan_page_shows_one_day_with_stable_colours() -> None:
+    d1, d2 = date(2026, 12, 3), date(2026, 12, 4)
+    plan = PlanDetailOut.model_construct(
+        timezone="Europe/Helsinki",
+        routes=[route("T2", d1, 2), route("T1", d2, 1), route("T2", d2, 3)],
+    )
+    assert technician_colours(plan) == {"T1": 0, "T2": 1}
+    first = plan_day(plan, None)
+    assert (first.days, first.day, [r.technician_key for r in first.routes]) == (
+        [d1, d2],
+        d1,
+        ["T2"],
+    )
+    second = plan_day(plan, d2)
+    assert [r.technician_key for r in second.routes] == ["T1", "T2"]
+    # A line per route, a home dot per route, a numbered marker per stop.
+    features = second.route_map["features"]
+    labels = [f["properties"].get("label") for f in features if "label" in f["properties"]]
+    assert labels == [1, 1, 2, 3]
+    assert sum(f["geometry"]["type"] == "LineString" for f in features) == 2
+    # Timeline: per stop a drive and a visit, per route the drive home (no break here);
+    # local wall-clock times in the plan's zone (08:00 UTC is 10:00 in Helsinki).
+    assert second.timeline is not None
+    values = second.timeline["data"]["values"]
+    assert len(values) == (1 * 2 + 1) + (3 * 2 + 1)
+    assert min(v["start"] for v in values).endswith("T10:40")
+    # A day the plan does not have shows its first day.
+    assert plan_day(plan, date(2027, 1, 1)).day == d1
+
+
+def test_the_scope_form_reads_lists_ranges_and_the_region() -> None:
+    form = ScopeForm(
+        title=" Cold boot ",
+        remedy="Replace",
+        batch_keys="B1, B2\nB3",
+        serial_ranges="U001..U009\n\nU100 .. U120",
+        region='{"type": "Polygon", "coordinates": [[[25, 64], [26, 64], [26, 65], [25, 64]]]}',
+    )
+    spec = form.spec()
+    assert spec is not None and form.problems == []
+    assert spec.title == "Cold boot" and spec.scope.batch_keys == ["B1", "B2", "B3"]
+    assert [(r.first, r.last) for r in spec.scope.serial_ranges] == [
+        ("U001", "U009"),
+        ("U100", "U120"),
+    ]
+    assert spec.scope.region is not None and spec.scope.region["type"] == "Polygon"
+    bad = ScopeForm(title="t", remedy="r", serial_ranges="U1-U9", region="{not json")
+    assert bad.spec() is None
+    assert bad.problems == [
+        "serial ranges, line 1: write FIRST..LAST, not 'U1-U9'",
+        "region: the drawn polygon could not be read; draw it again",
+    ]
+    empty = ScopeForm(title="t", remedy="r")
+    assert empty.spec() is None
+    assert empty.problems == [
+        "scope: scope needs at least one of batch_keys, models or serial_ranges"
+    ]
