@@ -80,7 +80,16 @@ def burn_down_chart(days: list[DayProgress], planned: list[tuple[date, int]]) ->
         alt.Chart(alt.Data(values=rows), height=220)
         .mark_line(point=True, interpolate="step-after")
         .encode(
-            x=alt.X("day:T", title="Day (UTC)", axis=alt.Axis(format="%d %b", labelAngle=-45)),
+            x=alt.X(
+                "day:T",
+                title="Day (UTC)",
+                axis=alt.Axis(
+                    format="%d %b",
+                    labelAngle=-45,
+                    labelOverlap="greedy",
+                    tickCount={"interval": "day", "step": 1},
+                ),
+            ),
             y=alt.Y("units:Q", title="Units", axis=alt.Axis(tickMinStep=1)),
             color=alt.Color(
                 "what:N",
