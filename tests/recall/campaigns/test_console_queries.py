@@ -16,12 +16,11 @@ from core.events import Event
 from core.pagination import PageRequest
 from recall.campaigns import failure_queue, progress, reminders
 from recall.campaigns.failure_queue import FailureFilter
-from recall.campaigns.lifecycle import change_failure_status, get_campaign_unit, move_unit
-from recall.campaigns.service import get_campaign
+from recall.campaigns.lifecycle import change_failure_status
 from recall.models import OutboxMessage
 from recall.notify.outbox import status_counts
 from tests.fixtures import Keys
-from tests.recall.campaigns.fixtures import declare, load_recall_registry
+from tests.recall.campaigns.fixtures import declare, load_recall_registry, walk
 
 # RA1 (UA1, B1, PA) occurred 2025-11-03, RB1 (UB1, B1, PB) 2025-11-04.
 NOW = datetime(2025, 11, 5, 12, tzinfo=UTC)
@@ -94,20 +93,9 @@ def test_progress_per_day_follows_the_audit_trail(
     client: TestClient, session: Session, keys: Keys
 ) -> None:
     cid = declare(client, keys.lead, batch_keys=["B1"])["id"]
-    campaign = get_campaign(session, campaign_id=cid, partner_id=None)
     # UA1 fixed; UB1 refused, then waived by the lead: both final.
-    for serial, path in (("UA1", ("fixed",)), ("UB1", ("refused", "waived"))):
-        for state in ("notified", "scheduled", "in_progress", *path):
-            unit, _ = get_campaign_unit(session, campaign_id=cid, serial=serial, partner_id=None)
-            move_unit(
-                session,
-                campaign=campaign,
-                campaign_unit=unit,
-                serial=serial,
-                to_state=state,
-                actor="test",
-                reason="refused for good" if state == "waived" else None,
-            )
+    walk(session, cid, "UA1", "notified", "scheduled", "in_progress", "fixed")
+    walk(session, cid, "UB1", "notified", "scheduled", "in_progress", "refused", "waived")
     today = datetime.now(UTC).date()
     [day] = progress.burn_down(session, campaign_id=cid, declared_on=today, today=today)
     assert (day.units, day.final, day.fixed, day.open) == (5, 2, 1, 3)

@@ -5,6 +5,7 @@ technician's absence or a site's closure, and open any technician's sheet of a d
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import date
 
 from fastapi import APIRouter, Depends, Form, Query, Request
@@ -156,13 +157,32 @@ def replan(
     return see_other(_plan_path(campaign_id, plan.id))
 
 
-@router.post("/absences")
-def record_absence(
-    technician_key: str = Form(..., min_length=1, max_length=100),
+@dataclass(frozen=True)
+class DaysOff:
+    """The days of an absence or a closure as the form gives them."""
+
+    first_day: date
+    last_day: date | None
+    reason: str | None
+    back: str
+
+    def done(self) -> Response:
+        return see_other(back_to(self.back, within="/console/campaigns/"))
+
+
+def days_off(
     first_day: date = Form(...),
     last_day: date | None = Form(None),
     reason: str = Form("", max_length=2000),
     back: str = Form("/console/campaigns"),
+) -> DaysOff:
+    return DaysOff(first_day, last_day, reason.strip() or None, back)
+
+
+@router.post("/absences")
+def record_absence(
+    technician_key: str = Form(..., min_length=1, max_length=100),
+    days: DaysOff = Depends(days_off),
     signed_in: PageSession = lead,
     session: Session = Depends(get_session),
 ) -> Response:
@@ -170,21 +190,18 @@ def record_absence(
     availability.record_absence(
         session,
         technician_key=technician_key,
-        first_day=first_day,
-        last_day=last_day,
-        reason=reason.strip() or None,
+        first_day=days.first_day,
+        last_day=days.last_day,
+        reason=days.reason,
         actor=signed_in.principal.actor,
     )
-    return see_other(back_to(back, within="/console/campaigns/"))
+    return days.done()
 
 
 @router.post("/site-closures")
 def record_closure(
     site_key: str = Form(..., min_length=1, max_length=100),
-    first_day: date = Form(...),
-    last_day: date | None = Form(None),
-    reason: str = Form("", max_length=2000),
-    back: str = Form("/console/campaigns"),
+    days: DaysOff = Depends(days_off),
     signed_in: PageSession = lead,
     session: Session = Depends(get_session),
 ) -> Response:
@@ -192,12 +209,12 @@ def record_closure(
     availability.record_closure(
         session,
         site_key=site_key,
-        first_day=first_day,
-        last_day=last_day,
-        reason=reason.strip() or None,
+        first_day=days.first_day,
+        last_day=days.last_day,
+        reason=days.reason,
         actor=signed_in.principal.actor,
     )
-    return see_other(back_to(back, within="/console/campaigns/"))
+    return days.done()
 
 
 @router.get("/routes/{route_id}", response_class=HTMLResponse)

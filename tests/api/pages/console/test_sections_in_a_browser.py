@@ -16,13 +16,12 @@ from sqlalchemy.orm import Session
 from core.events import Event
 from devices.models import FailureReport, Unit
 from recall.campaigns import service as campaigns
-from recall.campaigns.lifecycle import get_campaign_unit, move_unit
 from recall.inbox.models import InboxItem
 from recall.models import Campaign, CampaignUnit, OutboxMessage, Signal, VisitRequest
 from routing.plans.models import FieldPlan, SiteClosure, TechnicianAbsence
 from tests.api.pages.console.world import World, make_world
 from tests.browser import Tab
-from tests.recall.campaigns.fixtures import load_recall_registry
+from tests.recall.campaigns.fixtures import load_recall_registry, walk
 
 
 def signed_in(browse: Callable[..., Tab], base: str, key: str) -> Tab:
@@ -217,19 +216,7 @@ def test_decisions_on_refused_units_the_inbox_and_closing_the_recall(
     campaign = session.get_one(Campaign, world.campaign)
     # The fix was refused on site for UA3 (SA2) and UA5 (SA3).
     for serial in ("UA3", "UA5"):
-        for state in ("notified", "scheduled", "in_progress", "refused"):
-            unit, _ = get_campaign_unit(
-                session, campaign_id=world.campaign, serial=serial, partner_id=None
-            )
-            move_unit(
-                session,
-                campaign=campaign,
-                campaign_unit=unit,
-                serial=serial,
-                to_state=state,
-                actor="technician",
-                reason=None,
-            )
+        walk(session, world.campaign, serial, "notified", "scheduled", "in_progress", "refused")
     session.commit()
     tab = signed_in(browse, live, world.keys.lead)
     page = tab.page
