@@ -52,12 +52,12 @@ class CampaignPage:
 OPEN, FIXED, PLANNED = "still open", "fixed", "still open if the plan holds"
 
 
-def planned_burn_down(today: DayProgress, visits: list[VisitOut]) -> list[tuple[date, int]]:
+def planned_burn_down(today: DayProgress, scheduled: list[VisitOut]) -> list[tuple[date, int]]:
     """What the published plan promises from today on: the units still open at the end
     of each day, if every scheduled visit fixes its units on its day (visits scheduled
     before today and not done yet count today)."""
     per_day: dict[date, int] = {}
-    for v in visits:
+    for v in scheduled:
         if v.status == "scheduled" and v.scheduled_date is not None:
             day = max(v.scheduled_date, today.day)
             per_day[day] = per_day.get(day, 0) + v.unit_count
