@@ -155,8 +155,9 @@ def dry_run_map(result: DryRunOut) -> dict[str, Any]:
 
 def reference_map(session: Session, *, limit: int = 2000) -> dict[str, Any]:
     """The registry's sites (those with the most failures first, at most ``limit``), to
-    draw a region around."""
+    draw a region around; sites with a failure are drawn last, so on top."""
     sites, _ = registry.site_overview(session, limit=limit)
+    sites.sort(key=lambda s: s.failures > 0)
     return feature_collection(
         point(
             s.lat,
