@@ -71,6 +71,8 @@ LEAD_ONLY = {
     ("POST", "/api/v1/detection/runs"),
     ("GET", "/api/v1/detection/runs"),
     ("GET", "/api/v1/signals"),
+    ("GET", "/api/v1/signals/{signal_id}"),
+    ("GET", "/api/v1/signals/{signal_id}/sites"),
     ("POST", "/api/v1/outbox/{message_id}/retry"),
     ("GET", "/api/v1/inbox"),
     ("GET", "/api/v1/inbox/summary"),
