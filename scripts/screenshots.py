@@ -47,6 +47,7 @@ class Shot:
     name: str
     path: str
     scroll_to: str | None  # a selector brought to the top, or None for the page's top
+    height: int = 1000  # of the picture, in CSS pixels
 
 
 def pages_of_the_demo() -> list[Shot]:
@@ -63,7 +64,7 @@ def pages_of_the_demo() -> list[Shot]:
         if plan is None:
             raise SystemExit(f"recall {campaign.id} has no published plan: run `make demo`")
     return [
-        Shot("signal", f"/console/signals/{signal_id}", None),
+        Shot("signal", f"/console/signals/{signal_id}", None, height=1350),
         Shot("campaign", f"/console/campaigns/{campaign.id}", "#ledger-figures"),
         Shot("plan", f"/console/campaigns/{campaign.id}/plans/{plan.id}", "#plan-figures"),
     ]
@@ -90,6 +91,7 @@ def serve() -> tuple[uvicorn.Server, str]:
 
 
 def shoot(page: Page, base: str, shot: Shot, out: Path) -> Path:
+    page.set_viewport_size({"width": VIEWPORT["width"], "height": shot.height})
     page.goto(base + shot.path)
     for widget in page.locator(WIDGETS).all():
         widget.scroll_into_view_if_needed()

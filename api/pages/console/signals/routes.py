@@ -16,7 +16,6 @@ from api.pages.console.signals.view import signal_page
 from api.pages.errors import PageRoute
 from api.pages.sessions import PageSession
 from core.deps import get_session
-from recall.detection import repository as detection
 from recall.detection import service as signals
 from recall.models import SIGNAL_STATUSES
 
@@ -31,9 +30,9 @@ def signals_page(
     session: Session = Depends(get_session),
 ) -> Response:
     status = choice(status, SIGNAL_STATUSES, "status")
-    rows = detection.list_signals(session)
-    counts = {s: sum(1 for signal, _, _ in rows if signal.status == s) for s in SIGNAL_STATUSES}
-    shown = [row for row in rows if status is None or row[0].status == status]
+    rows = signals.list_signals(session)
+    counts = {s: sum(1 for signal in rows if signal.status == s) for s in SIGNAL_STATUSES}
+    shown = [signal for signal in rows if status is None or signal.status == status]
     return console_page(
         "signals.html",
         signed_in,

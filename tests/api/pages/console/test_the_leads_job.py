@@ -30,6 +30,7 @@ from devices.importer import import_directory
 from devices.models import FailureReport
 from recall.campaigns import service as campaigns
 from recall.campaigns.schemas import CampaignIn, Scope
+from recall.detection import service as detection
 from recall.detection.service import create_run, execute_run
 from recall.models import Campaign, CampaignUnit, OutboxMessage, Signal, VisitRequest
 from routing.plans.models import FieldPlan, PlanRoute, PlanStop
@@ -102,7 +103,30 @@ def test_the_leads_whole_job(
     expect(page.locator("h1")).to_contain_text(f"Batch {truth.cold_batch}")
     with Session(committed) as session:
         assert session.get_one(Signal, signal.id).status == "new"
-    expect(page.locator("#iceberg")).to_contain_text("have not failed yet")
+        evidence = detection.get_signal(session, signal_id=signal.id)
+        sites = detection.signal_sites(session, signal_id=signal.id)["features"]
+    # The pictures are drawn: a dot per temperature bin of the batch, the others' line,
+    # the sequential statistic's line; a map dot per site, orange where a unit failed.
+    tab.drawn("#signal-rates")
+    tab.drawn("#signal-sequential")
+    tab.drawn("#signal-sites")
+    batch_bins = [b for b in evidence.rates if b.rate_per_1000 is not None]
+    assert len(batch_bins) > 10
+    expect(page.locator("#signal-rates svg .mark-symbol path")).to_have_count(len(batch_bins))
+    expect(page.locator("#signal-rates svg .mark-line path")).to_have_count(1)  # the others
+    expect(page.locator("#signal-sequential svg .mark-line path")).to_have_count(1)
+    dots = page.locator("#signal-sites path.leaflet-interactive")
+    expect(dots).to_have_count(len(sites))
+    failed = sum(1 for f in sites if f["properties"]["failed_units"])
+    assert failed >= 3
+    expect(page.locator("#signal-sites path.leaflet-interactive[fill='#D55E00']")).to_have_count(
+        failed
+    )
+    assert evidence.iceberg is not None
+    expect(page.locator("#iceberg")).to_contain_text(
+        f"{evidence.iceberg['units_not_failed']} units of batch {truth.cold_batch} have not "
+        "failed yet"
+    )
 
     # 3. Dry run from the signal: the same counts as the service's own dry run.
     page.click("#declare-from-signal")

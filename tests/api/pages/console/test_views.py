@@ -9,8 +9,15 @@ from datetime import UTC, date, datetime, timedelta
 from api.pages.console.campaigns.view import PLANNED, burn_down_chart, planned_burn_down
 from api.pages.console.declare.form import ScopeForm
 from api.pages.console.plans.view import plan_day, technician_colours
+from api.pages.console.signals.view import (
+    probability_chart,
+    rates_chart,
+    sequential_chart,
+    sites_map,
+)
 from recall.campaigns.progress import DayProgress
 from recall.campaigns.schemas import VisitOut
+from recall.detection.schemas import BinRateOut, SignalDetailOut
 from routing.plans.schemas import PlanDetailOut, RouteOut, StopOut
 
 TODAY = date(2026, 12, 2)
@@ -162,4 +169,62 @@ def test_the_scope_form_reads_lists_ranges_and_the_region() -> None:
     assert empty.spec() is None
     assert empty.problems == [
         "scope: scope needs at least one of batch_keys, models or serial_ranges"
+    ]
+
+
+def test_the_signal_pictures_carry_the_evidence() -> None:
+    def bin_(c: int, rate: float | None, others: float) -> BinRateOut:
+        return BinRateOut(
+            bin_c=c,
+            unit_days=1000.0,
+            failures=0 if not rate else 2,
+            rate_per_1000=rate,
+            rate_ci=[0.0, 9.0],
+            others_unit_days=20000.0,
+            others_failures=1,
+            others_rate_per_1000=others,
+            others_rate_ci=[0.01, 0.3],
+        )
+
+    signal = SignalDetailOut.model_construct(
+        variable="temp_min_c",
+        threshold_c=-8.0,
+        rates=[bin_(-12, 2.0, 0.05), bin_(-4, None, 0.04), bin_(2, 0.0, 0.05)],
+        sequential=None,
+        rate_model=None,
+    )
+    spec = rates_chart(signal)
+    assert spec is not None
+    layers = spec["layer"]
+    batch_points = next(layer for layer in layers if layer["mark"].get("type") == "point")["data"][
+        "values"
+    ]
+    assert [(r["bin"], r["rate"]) for r in batch_points] == [(-12, 2.0), (2, 0.0)]
+    # The y axis reaches 2.5 x the highest rate: the 9.0 intervals are cut at 5.0.
+    assert batch_points and any(
+        layer["encoding"].get("y", {}).get("scale", {}).get("domain") == [0, 5.0]
+        for layer in layers
+    )
+    assert sequential_chart(signal) is None and probability_chart(signal) is None
+    fc = sites_map(
+        {
+            "features": [
+                {
+                    "geometry": {"coordinates": [25.0, 65.0]},
+                    "properties": {
+                        "site_key": k,
+                        "name": k,
+                        "partner_name": "P",
+                        "units": 3,
+                        "failed_units": n,
+                    },
+                }
+                for k, n in (("S1", 1), ("S2", 0))
+            ]
+        }
+    )
+    # Failed sites last (on top), orange; the others blue.
+    assert [(f["properties"]["site"], f["properties"]["color"]) for f in fc["features"]] == [
+        ("S2", "#0072B2"),
+        ("S1", "#D55E00"),
     ]
