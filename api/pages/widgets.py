@@ -19,6 +19,9 @@ import altair as alt
 # Distinct colours that stay apart in sunlight and for the common colour blindnesses
 # (Okabe-Ito), for lines without a colour of their own.
 PALETTE = ("#0072B2", "#D55E00", "#009E73", "#CC79A7", "#E69F00", "#56B4E9", "#000000")
+# One colour per technician on a plan's map and timeline: a demo-sized crew (12) gets no
+# two alike (Okabe-Ito, then Paul Tol's wine, indigo, olive and dark green, and a brown).
+TECHNICIAN_COLOURS = (*PALETTE, "#882255", "#332288", "#999933", "#117733", "#8C564B")
 
 
 def vega_lite(chart: alt.TopLevelMixin) -> dict[str, Any]:

@@ -17,7 +17,6 @@ from api.pages.console.plans.view import UNASSIGNED_REASONS, plan_day
 from api.pages.console.render import back_to, console_page, fragment, see_other
 from api.pages.errors import PageRoute
 from api.pages.sessions import PageSession
-from api.pages.widgets import PALETTE
 from core.deps import get_session
 from core.errors import NotFound
 from core.pagination import PageRequest
@@ -89,7 +88,6 @@ def plan_page(
         plan=plan,
         campaign=campaign,
         shown=plan_day(plan, day),
-        palette=PALETTE,
         reasons=UNASSIGNED_REASONS,
         running=plan.status in RUNNING,
         published=published,

@@ -16,7 +16,7 @@ from zoneinfo import ZoneInfo
 
 import altair as alt
 
-from api.pages.widgets import PALETTE, feature_collection, line, point, vega_lite
+from api.pages.widgets import TECHNICIAN_COLOURS, feature_collection, line, point, vega_lite
 from routing.plans.schemas import PlanDetailOut, RouteOut
 
 # What each reason a visit is left out means, for people.
@@ -37,15 +37,15 @@ class PlanDay:
     days: list[date]  # the days with routes, in order
     day: date | None  # the day shown
     routes: list[RouteOut]  # that day's routes, by technician
-    colours: dict[str, int]  # technician key -> palette index (same on every day)
+    colours: dict[str, int]  # technician key -> TECHNICIAN_COLOURS index (same every day)
     route_map: dict[str, Any]
     timeline: dict[str, Any] | None
 
 
 def technician_colours(plan: PlanDetailOut) -> dict[str, int]:
-    """A palette index per technician of the plan, by technician key."""
+    """An index into TECHNICIAN_COLOURS per technician of the plan, by technician key."""
     keys = sorted({r.technician_key for r in plan.routes})
-    return {key: i % len(PALETTE) for i, key in enumerate(keys)}
+    return {key: i % len(TECHNICIAN_COLOURS) for i, key in enumerate(keys)}
 
 
 def day_map(routes: list[RouteOut], colours: dict[str, int]) -> dict[str, Any]:
@@ -53,12 +53,12 @@ def day_map(routes: list[RouteOut], colours: dict[str, int]) -> dict[str, Any]:
     a marker numbered in visiting order, each home a dot."""
     features = []
     for r in routes:
-        colour = PALETTE[colours[r.technician_key]]
+        colour = TECHNICIAN_COLOURS[colours[r.technician_key]]
         home = (r.home_lat, r.home_lon)
         path = [home, *((s.lat, s.lon) for s in r.stops), home]
         features.append(line(path, color=colour, title=f"{r.technician_name} ({r.technician_key})"))
     for r in routes:
-        colour = PALETTE[colours[r.technician_key]]
+        colour = TECHNICIAN_COLOURS[colours[r.technician_key]]
         features.append(
             point(
                 r.home_lat,
@@ -114,7 +114,7 @@ def timeline(routes: list[RouteOut], colours: dict[str, int], timezone: str) -> 
                 ON_SITE,
                 s.service_start,
                 s.service_end,
-                PALETTE[colours[r.technician_key]],
+                TECHNICIAN_COLOURS[colours[r.technician_key]],
                 f"stop {s.seq}: {s.site_name} ({s.site_key})",
             )
         last_end = r.stops[-1].service_end if r.stops else r.departure

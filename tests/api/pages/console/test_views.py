@@ -5,7 +5,9 @@ form's reading of what the lead typed."""
 from __future__ import annotations
 
 from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
 
+import api
 from api.pages.console.campaigns.view import PLANNED, burn_down_chart, planned_burn_down
 from api.pages.console.declare.form import ScopeForm
 from api.pages.console.plans.view import plan_day, technician_colours
@@ -15,6 +17,7 @@ from api.pages.console.signals.view import (
     sequential_chart,
     sites_map,
 )
+from api.pages.widgets import TECHNICIAN_COLOURS
 from recall.campaigns.progress import DayProgress
 from recall.campaigns.schemas import VisitOut
 from recall.detection.schemas import BinRateOut, SignalDetailOut
@@ -111,6 +114,19 @@ def route(key: str, day: date, stops: int) -> RouteOut:
             for i in range(1, stops + 1)
         ],
     )
+
+
+def test_a_crew_of_twelve_gets_twelve_colours_and_the_swatches_match() -> None:
+    day = date(2026, 12, 3)
+    keys = [f"T{i:02d}" for i in range(1, 13)]
+    plan = PlanDetailOut.model_construct(routes=[route(k, day, 1) for k in keys])
+    colours = technician_colours(plan)
+    assert sorted(colours.values()) == list(range(12))
+    assert len({TECHNICIAN_COLOURS[i].lower() for i in colours.values()}) == 12
+    # The legend's swatches (pages.css) draw the same colour as the map and timeline.
+    css = (Path(api.__file__).parent / "static" / "fieldrecall" / "pages.css").read_text()
+    for i, colour in enumerate(TECHNICIAN_COLOURS):
+        assert f".swatch-{i} {{ background: {colour}; }}" in css
 
 
 def test_a_plan_page_shows_one_day_with_stable_colours() -> None:
