@@ -141,9 +141,13 @@ def sequential_chart(s: SignalDetailOut) -> dict[str, Any] | None:
             values=[{"day": seq.alarm_on.isoformat(), "label": f"alarm {seq.alarm_on:%d %b %Y}"}]
         )
         layers += [
-            alt.Chart(alarm).mark_rule(color=FAILED, strokeWidth=2).encode(x="day:T"),
+            # Dotted and black: in the statistic's colour it read as the line itself
+            # dropping to zero on the alarm day.
             alt.Chart(alarm)
-            .mark_text(align="right", dx=-4, fontSize=13, color=FAILED)
+            .mark_rule(color="#000000", strokeDash=[2, 3], strokeWidth=1.5)
+            .encode(x="day:T"),
+            alt.Chart(alarm)
+            .mark_text(align="right", dx=-4, fontSize=13, color="#000000")
             .encode(x="day:T", y=alt.value(12), text="label:N"),
         ]
     return vega_lite(alt.layer(*layers).properties(height=220))
