@@ -1,6 +1,7 @@
 """Server time of the support lead's console pages on a large fleet: 200,000 units at
 2,350 sites, the recall of the cold batch (about 2,000 sites, so a plan of about 2,000
-visits), solved and published, with its notices in the outbox.
+visits), solved and published, with its notices in the outbox and the partners'
+confirmations of every other visit in the lead's inbox.
 
 The fleet is the demo scenario scaled up (``api.demo.scenario``), loaded through the
 importer; detection flags the cold batch; the recall is declared from its signal (any
@@ -68,9 +69,10 @@ from core.db import get_engine, transaction, upgrade  # noqa: E402
 from core.settings import get_settings  # noqa: E402
 from devices.importer import import_directory  # noqa: E402
 from recall.campaigns import service as campaigns  # noqa: E402
+from recall.campaigns import visits  # noqa: E402
 from recall.campaigns.schemas import CampaignIn, Scope  # noqa: E402
 from recall.detection.service import create_run, execute_run  # noqa: E402
-from recall.models import Campaign, OutboxMessage, Signal  # noqa: E402
+from recall.models import Campaign, OutboxMessage, Signal, VisitRequest  # noqa: E402
 from routing.plans import service as plans  # noqa: E402
 from routing.plans.models import FieldPlan, PlanRoute  # noqa: E402
 from routing.plans.tasks import run_plan  # noqa: E402
@@ -146,6 +148,14 @@ def load(args: argparse.Namespace) -> None:
     print(f"plan {plan.id} {status} in {time.perf_counter() - started:.1f} s", flush=True)
     with transaction() as session:
         plans.publish(session, plan_id=plan.id, actor="bench")
+        # Partners confirm every other scheduled visit: the lead's inbox fills up.
+        scheduled = session.execute(
+            select(VisitRequest.id, VisitRequest.partner_id)
+            .where(VisitRequest.status == "scheduled")
+            .order_by(VisitRequest.id)
+        ).all()
+        for visit_id, partner_id in scheduled[::2]:
+            visits.confirm(session, visit_id=visit_id, partner_id=partner_id, actor="partner")
         # Some notices failed for good: the outbox's dead letters (no worker runs here).
         session.execute(
             text(
@@ -203,6 +213,9 @@ def pages() -> dict[str, tuple[str, str, dict[str, str] | None]]:
             {"title": "again", "remedy": "r", "batch_keys": batch_key},
         ),
         "campaign": ("GET", f"/console/campaigns/{campaign.id}", None),
+        "campaign_unread": ("GET", f"/console/campaigns/{campaign.id}?unread=true", None),
+        "inbox": ("GET", "/console/inbox", None),
+        "inbox_unread": ("GET", "/console/inbox?unread=true", None),
         "plan": ("GET", plan_path, None),
         "plan_last_day": ("GET", f"{plan_path}?day={plan.last_day}", None),
         "plan_progress": ("GET", f"{plan_path}/progress", None),
@@ -231,10 +244,14 @@ def measure(loads: int) -> dict[str, dict[str, float]]:
         counts = session.execute(
             text(
                 "SELECT (SELECT count(*) FROM unit), (SELECT count(*) FROM visit_request),"
-                " (SELECT count(*) FROM plan_stop), (SELECT count(*) FROM outbox_message)"
+                " (SELECT count(*) FROM plan_stop), (SELECT count(*) FROM outbox_message),"
+                " (SELECT count(*) FROM inbox_item)"
             )
         ).one()
-    print(f"units {counts[0]}, visits {counts[1]}, planned stops {counts[2]}, notices {counts[3]}")
+    print(
+        f"units {counts[0]}, visits {counts[1]}, planned stops {counts[2]}, "
+        f"notices {counts[3]}, inbox items {counts[4]}"
+    )
     timed = Timed(create_app())
     out: dict[str, dict[str, float]] = {}
     with TestClient(timed) as client:
