@@ -7,7 +7,7 @@ It serves the app on the demo's database in this process (a free loopback port),
 in to the console with a support-lead key it makes (label "screenshots"), opens the
 flagged batch's signal, the recall's campaign page and its published plan in Debian's
 chromium (Playwright), waits until every chart and map is drawn, and writes
-``signal.png``, ``campaign.png`` and ``plan.png``: a desktop viewport's worth of each page,
+``signal.png``, ``campaign.png`` and ``plan.png``: the top 1,400 pixels of each page,
 reduced to a 256-colour palette to keep the files small. Map tiles are not fetched (the
 markers and routes are drawn without them), so the pictures do not depend on a tile
 server.
@@ -46,8 +46,7 @@ WIDGETS = "[data-vega-lite], [data-geojson]"  # charts and maps; pages.js sets d
 class Shot:
     name: str
     path: str
-    scroll_to: str | None  # a selector brought to the top, or None for the page's top
-    height: int = 1000  # of the picture, in CSS pixels
+    height: int = 1400  # of the picture from the page's top, in CSS pixels
 
 
 def pages_of_the_demo() -> list[Shot]:
@@ -64,9 +63,9 @@ def pages_of_the_demo() -> list[Shot]:
         if plan is None:
             raise SystemExit(f"recall {campaign.id} has no published plan: run `make demo`")
     return [
-        Shot("signal", f"/console/signals/{signal_id}", None, height=1350),
-        Shot("campaign", f"/console/campaigns/{campaign.id}", "#ledger-figures"),
-        Shot("plan", f"/console/campaigns/{campaign.id}/plans/{plan.id}", "#plan-figures"),
+        Shot("signal", f"/console/signals/{signal_id}"),
+        Shot("campaign", f"/console/campaigns/{campaign.id}"),
+        Shot("plan", f"/console/campaigns/{campaign.id}/plans/{plan.id}"),
     ]
 
 
@@ -101,10 +100,7 @@ def shoot(page: Page, base: str, shot: Shot, out: Path) -> Path:
         state="detached",
         timeout=30_000,
     )
-    if shot.scroll_to:
-        page.locator(shot.scroll_to).evaluate("e => e.scrollIntoView({block: 'start'})")
-    else:
-        page.evaluate("() => window.scrollTo(0, 0)")
+    page.evaluate("() => window.scrollTo(0, 0)")
     page.wait_for_timeout(300)  # Leaflet settles its panes after a scroll
     path = out / f"{shot.name}.png"
     page.screenshot(path=str(path))
