@@ -97,7 +97,7 @@ def burn_down_chart(days: list[DayProgress], planned: list[tuple[date, int]]) ->
                 scale=alt.Scale(
                     domain=[OPEN, FIXED, PLANNED], range=[PALETTE[1], PALETTE[2], PALETTE[0]]
                 ),
-                legend=alt.Legend(orient="top"),
+                legend=alt.Legend(orient="top", columns=2),  # one row overflows a phone
             ),
             strokeDash=alt.StrokeDash(
                 "what:N",
