@@ -27,7 +27,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import subprocess
 import sys
 import tempfile
 import time
@@ -40,24 +39,11 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-
-def database_url() -> str:
-    url = os.environ.get("BENCH_DATABASE_URL")
-    if url:
-        return url
-    env = {k: v for k, v in os.environ.items() if k != "DATABASE_URL"}
-    return subprocess.run(
-        [str(ROOT / "scripts" / "ensure_db.sh"), "fieldrecall_bench_console"],
-        check=True,
-        capture_output=True,
-        text=True,
-        env=env,
-    ).stdout.strip()
-
+from benchmarks.bench_database import bench_database_url  # noqa: E402
 
 # The product reads its database from the environment: point it at the bench database
 # before anything builds its settings.
-os.environ["DATABASE_URL"] = database_url()
+os.environ["DATABASE_URL"] = bench_database_url("fieldrecall_bench_console")
 
 from fastapi.testclient import TestClient  # noqa: E402
 from sqlalchemy import select, text  # noqa: E402

@@ -18,9 +18,7 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import resource
-import subprocess
 import sys
 import time
 from pathlib import Path
@@ -33,19 +31,9 @@ from sqlalchemy.orm import Session
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from benchmarks.bench_database import bench_database_url  # noqa: E402
 from core.db import upgrade  # noqa: E402
 from devices.importer import import_csv  # noqa: E402
-
-
-def database_url() -> str:
-    url = os.environ.get("BENCH_DATABASE_URL")
-    if url:
-        return url
-    script = ROOT / "scripts" / "ensure_db.sh"
-    env = {k: v for k, v in os.environ.items() if k != "DATABASE_URL"}
-    return subprocess.run(
-        [str(script), "fieldrecall_bench"], check=True, capture_output=True, text=True, env=env
-    ).stdout.strip()
 
 
 def make_files(n_units: int, n_sites: int, n_batches: int, seed: int) -> dict[str, bytes]:
@@ -116,7 +104,7 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=1)
     args = parser.parse_args()
 
-    url = database_url()
+    url = bench_database_url("fieldrecall_bench")
     upgrade(url)
     engine = create_engine(url)
     with engine.begin() as conn:
