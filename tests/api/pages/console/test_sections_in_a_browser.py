@@ -2,12 +2,15 @@
 test's own transaction): declaring by hand with a region drawn on the map, where a
 double click declares once; acting on a signal; failure reports filtered and resolved;
 a dead letter retried; a partner reminded; a plan's map, timeline, sheet and publishing;
-an absence and a closure recorded; the lead's decisions on refused units, the inbox read
-and unread, closing a complete recall. After each step the test reads the database."""
+an absence and a closure recorded; the ledger per state and partner, the 24-hour promise
+(at risk, kept, broken), the follow-up list with contacts, the units awaiting a revisit;
+the lead's decisions on refused units, the inbox read and unread, closing a complete
+recall. After each step the test reads the database."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
 
 from playwright.sync_api import expect
 from sqlalchemy import func, select
@@ -15,7 +18,9 @@ from sqlalchemy.orm import Session
 
 from core.events import Event
 from devices.models import FailureReport, Unit
+from recall.campaigns import ledger
 from recall.campaigns import service as campaigns
+from recall.campaigns.schemas import LedgerOut
 from recall.inbox.models import InboxItem
 from recall.models import Campaign, CampaignUnit, OutboxMessage, Signal, VisitRequest
 from routing.plans.models import FieldPlan, SiteClosure, TechnicianAbsence
@@ -274,6 +279,68 @@ def test_decisions_on_refused_units_the_inbox_and_closing_the_recall(
     expect(page.locator("#campaign-status")).to_have_text("closed")
     session.refresh(campaign)
     assert (campaign.status, campaign.close_note) == ("closed", "all units replaced")
+
+
+def test_the_ledger_the_24_hour_promise_the_follow_up_and_the_revisits(
+    live: str, session: Session, browse: Callable[..., Tab]
+) -> None:
+    world = make_world(session)
+    tab = signed_in(browse, live, world.keys.lead)
+    page = tab.page
+    here = f"/console/campaigns/{world.campaign}"
+
+    def shown() -> LedgerOut:  # what the page must show: the ledger read from the database
+        session.expire_all()
+        return ledger.campaign_ledger(session, campaign_id=world.campaign, partner_id=None)
+
+    # Just declared, nobody told yet: the promise is at risk for both partners.
+    tab.goto(here)
+    book = shown()
+    assert (book.units.total, book.promise_at_risk) == (5, ["PA", "PB"])
+    expect(page.locator("#units-total")).to_have_text("5")
+    expect(page.locator("#ledger-partners #partner-PA td").nth(1)).to_have_text("4")
+    expect(page.locator("#ledger-partners #partner-PB td").nth(1)).to_have_text("1")
+    expect(page.locator("#promise-at-risk")).to_contain_text("PA, PB")
+    expect(page.locator("#promise-kept, #promise-broken")).to_have_count(0)
+
+    # UA4 was not accessible at its visit: it waits for a revisit.
+    walk(session, world.campaign, "UA4", "notified", "scheduled", "in_progress", "unable_to_access")
+    # Declared two days ago; PA's notices were delivered within the hour, PB's never.
+    campaign = session.get_one(Campaign, world.campaign)
+    campaign.declared_at = datetime.now(UTC) - timedelta(days=2)
+    for message in session.scalars(select(OutboxMessage).where(OutboxMessage.partner_key == "PA")):
+        message.status = "delivered"
+        message.delivered_at = campaign.declared_at + timedelta(hours=1)
+    session.commit()
+    tab.goto(here)
+    book = shown()
+    assert (book.not_notified_within_24h, book.promise_at_risk) == (["PB"], [])
+    expect(page.locator("#ledger-states td[data-unit-state=unable_to_access]")).to_have_text("1")
+    expect(page.locator("#revisits tbody tr")).to_have_count(1)
+    expect(page.locator("#revisits tbody tr")).to_contain_text("UA4")
+    expect(page.locator("#partner-PA td").nth(7)).to_have_text("kept")
+    expect(page.locator("#partner-PB td").nth(7)).to_have_text("broken")
+    expect(page.locator("#promise-broken")).to_contain_text("PB")
+    expect(page.locator("#promise-at-risk")).to_have_count(0)
+
+    # Follow-up: three days after the declaration (the default) PB is not yet overdue;
+    # asked for one day, PB is listed as not reached, with its contact to call.
+    not_reached = page.locator("#follow-up tr[data-partner=PB][data-reason=not_reached]")
+    expect(not_reached).to_have_count(0)
+    page.fill("#follow_up_days", "1")
+    page.click("#follow-up-form button[type=submit]")
+    expect(not_reached).to_have_count(1)
+    expect(not_reached.locator("a[href='mailto:ops@beta.example']")).to_have_count(1)
+    expect(page.locator("#follow-up tr[data-partner=PA][data-reason=not_reached]")).to_have_count(0)
+    # Every reason the ledger gives, one row each, and nothing else.
+    followed = ledger.campaign_ledger(
+        session, campaign_id=world.campaign, partner_id=None, follow_up_days=1
+    ).follow_up
+    assert ("PB", "not_reached") in [(f.partner_key, f.reason) for f in followed]
+    rows = page.locator("#follow-up tbody tr[data-partner]").evaluate_all(
+        "rows => rows.map(r => [r.dataset.partner, r.dataset.reason])"
+    )
+    assert rows == [[f.partner_key, f.reason] for f in followed]
 
 
 def test_every_console_page_fits_a_phone_and_draws_its_widgets(
