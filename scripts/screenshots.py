@@ -89,6 +89,19 @@ def serve() -> tuple[uvicorn.Server, str]:
     return server, f"http://127.0.0.1:{port}"
 
 
+def reduce_colours(path: Path) -> None:
+    """Rewrite the PNG with a palette of its 256 most frequent colours, each pixel taking
+    the nearest: a page's flat fills keep their exact colour (median cut turned a small
+    orange legend dot brown, octree whitened the notices' pale tint); only anti-aliased
+    edges move a little."""
+    image = Image.open(path).convert("RGB")
+    common = sorted(image.getcolors(image.width * image.height) or [], reverse=True)[:256]
+    flat = [channel for _, rgb in common for channel in rgb]
+    palette = Image.new("P", (1, 1))
+    palette.putpalette(flat + flat[:3] * (256 - len(common)))
+    image.quantize(palette=palette, dither=Image.Dither.NONE).save(path, optimize=True)
+
+
 def shoot(page: Page, base: str, shot: Shot, out: Path) -> Path:
     page.set_viewport_size({"width": VIEWPORT["width"], "height": shot.height})
     page.goto(base + shot.path)
@@ -104,8 +117,7 @@ def shoot(page: Page, base: str, shot: Shot, out: Path) -> Path:
     page.wait_for_timeout(300)  # Leaflet settles its panes after a scroll
     path = out / f"{shot.name}.png"
     page.screenshot(path=str(path))
-    small = Image.open(path).convert("RGB").quantize(colors=256, dither=Image.Dither.NONE)
-    small.save(path, optimize=True)
+    reduce_colours(path)
     return path
 
 
