@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Iterator
+from datetime import date, timedelta
 from pathlib import Path
 
 import pytest
@@ -161,8 +162,12 @@ def test_the_leads_whole_job(
     dead = select(OutboxMessage).where(OutboxMessage.status == "dead").subquery()
     wait_for("dead letters", lambda: rows(committed, dead) >= expected.partners, log=log)
 
-    # 5. Start a plan; its progress changes while the worker solves it.
-    page.fill("#seconds", "8")
+    # 5. Start a plan; its progress changes while the worker solves it. Five days and 20
+    # seconds: with 8 seconds over the proposed two weeks, a loaded machine (2 cores, the
+    # model built inside the limit) once ended the limit before a first solution.
+    plan_from = date.fromisoformat(page.input_value("#first_day"))
+    page.fill("#last_day", (plan_from + timedelta(days=4)).isoformat())
+    page.fill("#seconds", "20")
     page.click("#start-plan button[type=submit]")
     page.wait_for_url(re.compile(r".*/plans/\d+$"))
     plan_id = int(page.url.rsplit("/", 1)[1])
@@ -178,6 +183,7 @@ def test_the_leads_whole_job(
     with Session(committed) as session:
         plan = session.get_one(FieldPlan, plan_id)
         assert plan.status == "done" and plan.stats is not None
+        assert (plan.first_day, plan.last_day) == (plan_from, plan_from + timedelta(days=4))
         served = plan.stats["served"]
     assert served > 0
     expect(page.locator("#served")).to_have_text(str(served))
