@@ -77,7 +77,7 @@ def burn_down_chart(days: list[DayProgress], planned: list[tuple[date, int]]) ->
         for what, n in ((OPEN, d.open), (FIXED, d.fixed))
     ] + [{"day": day.isoformat(), "what": PLANNED, "units": n} for day, n in planned]
     chart = (
-        alt.Chart(alt.Data(values=rows), height=220)
+        alt.Chart(alt.Data(name="days"), height=220)
         .mark_line(point=True, interpolate="step-after")
         .encode(
             x=alt.X(
@@ -111,7 +111,7 @@ def burn_down_chart(days: list[DayProgress], planned: list[tuple[date, int]]) ->
             ],
         )
     )
-    return vega_lite(chart)
+    return vega_lite(chart, {"days": rows})
 
 
 def _units(

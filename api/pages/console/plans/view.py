@@ -129,7 +129,7 @@ def timeline(routes: list[RouteOut], colours: dict[str, int], timezone: str) -> 
                 "",
             )
     chart = (
-        alt.Chart(alt.Data(values=rows), height=max(60, 30 * len(routes)))
+        alt.Chart(alt.Data(name="bars"), height=max(60, 30 * len(routes)))
         .mark_bar(height=18)
         .encode(
             x=alt.X("start:T", title=f"Time ({timezone})", axis=alt.Axis(format="%H:%M")),
@@ -145,7 +145,7 @@ def timeline(routes: list[RouteOut], colours: dict[str, int], timezone: str) -> 
             ],
         )
     )
-    return vega_lite(chart)
+    return vega_lite(chart, {"bars": rows})
 
 
 def plan_day(plan: PlanDetailOut, day: date | None) -> PlanDay:

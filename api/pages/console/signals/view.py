@@ -92,8 +92,8 @@ def rates_chart(s: SignalDetailOut) -> dict[str, Any] | None:
         alt.Tooltip("failures:Q", title="Failures"),
         alt.Tooltip("unit_days:Q", title="Unit-days", format=",.0f"),
     ]
-    theirs = alt.Chart(alt.Data(values=others))
-    ours = alt.Chart(alt.Data(values=batch))
+    theirs = alt.Chart(alt.Data(name="others"))
+    ours = alt.Chart(alt.Data(name="batch"))
     layers: list[alt.Chart] = [
         theirs.mark_area(color=OTHERS, opacity=0.2, clip=True).encode(x=x, y="low:Q", y2="high:Q"),
         theirs.mark_line(color=OTHERS, clip=True).encode(x=x, y=y, tooltip=tooltip),
@@ -106,7 +106,7 @@ def rates_chart(s: SignalDetailOut) -> dict[str, Any] | None:
     ]
     rule = _threshold_rule(s.threshold_c, f"threshold {s.threshold_c:g} °C")
     chart = alt.layer(*layers, *([rule] if rule is not None else [])).properties(height=260)
-    return vega_lite(chart)
+    return vega_lite(chart, {"others": others, "batch": batch})
 
 
 def sequential_chart(s: SignalDetailOut) -> dict[str, Any] | None:
@@ -117,7 +117,7 @@ def sequential_chart(s: SignalDetailOut) -> dict[str, Any] | None:
         return None
     days = [{"day": d.day.isoformat(), "statistic": d.statistic} for d in seq.days]
     line = (
-        alt.Chart(alt.Data(values=days))
+        alt.Chart(alt.Data(name="days"))
         .mark_line(color=BATCH, interpolate="step-after")
         .encode(
             x=alt.X("day:T", title="Day", axis=alt.Axis(format="%d %b", labelAngle=-45)),
@@ -150,7 +150,7 @@ def sequential_chart(s: SignalDetailOut) -> dict[str, Any] | None:
             .mark_text(align="right", dx=-4, fontSize=13, color="#000000")
             .encode(x="day:T", y=alt.value(12), text="label:N"),
         ]
-    return vega_lite(alt.layer(*layers).properties(height=220))
+    return vega_lite(alt.layer(*layers).properties(height=220), {"days": days})
 
 
 def probability_chart(s: SignalDetailOut) -> dict[str, Any] | None:
@@ -170,7 +170,7 @@ def probability_chart(s: SignalDetailOut) -> dict[str, Any] | None:
         for p in model.curve
         if p.probability is not None
     ]
-    base = alt.Chart(alt.Data(values=rows))
+    base = alt.Chart(alt.Data(name="curve"))
     x = alt.X("t:Q", title="Steady temperature (°C)")
     title = f"Chance to fail within {model.days} days"
     chart = alt.layer(
@@ -180,7 +180,7 @@ def probability_chart(s: SignalDetailOut) -> dict[str, Any] | None:
         ),
         base.mark_line(color=OTHERS, strokeDash=[6, 4]).encode(x=x, y="others:Q"),
     ).properties(height=200)
-    return vega_lite(chart)
+    return vega_lite(chart, {"curve": rows})
 
 
 def sites_map(sites: dict[str, Any]) -> dict[str, Any]:

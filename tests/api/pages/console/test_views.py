@@ -68,7 +68,8 @@ def test_the_plan_burns_down_what_is_open_day_by_day() -> None:
     ]
     assert planned_burn_down(today, [visit(None, 4, status="requested")]) == []
     spec = burn_down_chart([today], planned_burn_down(today, visits))
-    planned = [(r["day"], r["units"]) for r in spec["data"]["values"] if r["what"] == PLANNED]
+    rows = spec["datasets"][spec["data"]["name"]]  # named data: rows beside the spec
+    planned = [(r["day"], r["units"]) for r in rows if r["what"] == PLANNED]
     assert planned == [
         ("2026-12-02", 8),
         ("2026-12-02", 7),
@@ -152,7 +153,7 @@ def test_a_plan_page_shows_one_day_with_stable_colours() -> None:
     # Timeline: per stop a drive and a visit, per route the drive home (no break here);
     # local wall-clock times in the plan's zone (08:00 UTC is 10:00 in Helsinki).
     assert second.timeline is not None
-    values = second.timeline["data"]["values"]
+    values = second.timeline["datasets"][second.timeline["data"]["name"]]
     assert len(values) == (1 * 2 + 1) + (3 * 2 + 1)
     assert min(v["start"] for v in values).endswith("T10:40")
     # A day the plan does not have shows its first day.
@@ -212,9 +213,8 @@ def test_the_signal_pictures_carry_the_evidence() -> None:
     spec = rates_chart(signal)
     assert spec is not None
     layers = spec["layer"]
-    batch_points = next(layer for layer in layers if layer["mark"].get("type") == "point")["data"][
-        "values"
-    ]
+    points = next(layer for layer in layers if layer["mark"].get("type") == "point")
+    batch_points = spec["datasets"][points["data"]["name"]]
     assert [(r["bin"], r["rate"]) for r in batch_points] == [(-12, 2.0), (2, 0.0)]
     # The y axis reaches 2.5 x the highest rate: the 9.0 intervals are cut at 5.0.
     assert batch_points and any(
