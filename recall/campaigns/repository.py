@@ -15,7 +15,7 @@ from core.pagination import PageRequest, paginate
 from core.settings import get_settings
 from devices.models import Batch, Partner, Site, Unit
 from recall.campaigns.schemas import CampaignUnitOut, Scope
-from recall.models import REVISIT_OUTCOMES, Campaign, CampaignUnit
+from recall.models import REVISIT_OUTCOMES, Campaign, CampaignUnit, VisitRequest
 
 # How far back "recent weather" looks for the default priority rule.
 RECENT_WEATHER_DAYS = 14
@@ -97,6 +97,25 @@ def site_counts(session: Session, scope: Scope) -> list[ScopedSite]:
         .order_by(func.count().desc(), Site.site_key)
     )
     return [ScopedSite(*row) for row in session.execute(stmt)]
+
+
+@dataclass(frozen=True)
+class CampaignSite:
+    site_key: str
+    site_name: str
+    partner_key: str
+
+
+def campaign_sites(session: Session, *, campaign_id: int) -> list[CampaignSite]:
+    """Each site the campaign visits, once (revisits included), by site key."""
+    visited = select(VisitRequest.site_id).where(VisitRequest.campaign_id == campaign_id)
+    stmt = (
+        select(Site.site_key, Site.name, Partner.partner_key)
+        .where(Site.id.in_(visited))
+        .join(Partner, Partner.id == Site.partner_id)
+        .order_by(Site.site_key)
+    )
+    return [CampaignSite(*row) for row in session.execute(stmt)]
 
 
 def lock_idempotency_key(session: Session, key: str) -> None:

@@ -1,6 +1,7 @@
 """The queries behind the console's pages: the failure-report queue (counts by status and
 age, filters, where a report may be linked), a campaign's progress day by day from the
-audit trail, reminders to a partner, and the outbox's counts per status."""
+audit trail, reminders to a partner, the outbox's counts per status, the sites a campaign
+visits."""
 
 from __future__ import annotations
 
@@ -17,6 +18,7 @@ from core.pagination import PageRequest
 from recall.campaigns import failure_queue, progress, reminders
 from recall.campaigns.failure_queue import FailureFilter
 from recall.campaigns.lifecycle import change_failure_status
+from recall.campaigns.repository import campaign_sites
 from recall.models import OutboxMessage
 from recall.notify.outbox import status_counts
 from tests.fixtures import Keys
@@ -193,3 +195,34 @@ def test_the_outbox_counts_messages_per_status(
     session.execute(text("UPDATE outbox_message SET status = 'dead' WHERE partner_key = 'PB'"))
     assert status_counts(session) == {"pending": 2, "delivered": 0, "dead": 2}
     assert status_counts(session, scope="PB") == {"pending": 0, "delivered": 0, "dead": 2}
+
+
+def test_the_sites_a_campaign_visits_are_listed_once_each(
+    client: TestClient, session: Session, keys: Keys
+) -> None:
+    cid = declare(client, keys.lead)["id"]
+    # SA1's visit done, a revisit opened: SA1 still appears once.
+    sa1 = "(SELECT id FROM site WHERE site_key = 'SA1')"
+    session.execute(
+        text(
+            f"UPDATE visit_request SET status = 'done' WHERE campaign_id = :cid AND site_id = {sa1}"
+        ),
+        {"cid": cid},
+    )
+    session.execute(
+        text(
+            "INSERT INTO visit_request (campaign_id, site_id, partner_id, attempt, unit_count,"
+            " estimated_minutes, priority_rank, recent_min_temp_c)"
+            " SELECT campaign_id, site_id, partner_id, 2, unit_count, estimated_minutes,"
+            " priority_rank, recent_min_temp_c FROM visit_request"
+            f" WHERE campaign_id = :cid AND site_id = {sa1}"
+        ),
+        {"cid": cid},
+    )
+    sites = campaign_sites(session, campaign_id=cid)
+    assert [(s.site_key, s.site_name, s.partner_key) for s in sites] == [
+        ("SA1", "Alpha North", "PA"),
+        ("SA2", "Alpha South", "PA"),
+        ("SA3", "Alpha East", "PA"),
+        ("SB1", "Beta One", "PB"),
+    ]

@@ -22,8 +22,8 @@ from core.errors import NotFound
 from core.pagination import PageRequest
 from core.settings import get_settings
 from devices import repository as registry
+from recall.campaigns import repository as campaign_repository
 from recall.campaigns import service as campaigns
-from recall.campaigns import visits
 from routing.plans import availability
 from routing.plans import service as plans
 from routing.plans.schemas import PlanDetailOut
@@ -92,7 +92,7 @@ def plan_page(
         running=plan.status in RUNNING,
         published=published,
         technicians=technicians,
-        sites=visits.list_visits(session, campaign_id=campaign_id, partner_id=None),
+        sites=campaign_repository.campaign_sites(session, campaign_id=campaign_id),
         absences=availability.list_absences(session, first_day=plan.first_day),
         closures=availability.list_closures(session, first_day=plan.first_day),
         published_plan=plans.published_plan(session, campaign_id),
