@@ -37,7 +37,7 @@ typecheck: install
 
 test: lint typecheck
 	@scripts/ensure_chromium.sh
-	DATABASE_URL="$$(scripts/ensure_db.sh fieldrecall_test)" $(BIN)/pytest -q -p no:cacheprovider
+	DATABASE_URL="$$(scripts/ensure_db.sh --fresh fieldrecall_test)" $(BIN)/pytest -q -p no:cacheprovider
 
 demo: install
 	DATABASE_URL="$$(scripts/ensure_db.sh)" $(BIN)/fieldrecall demo run \

@@ -20,12 +20,34 @@ class Settings(BaseSettings):
         default="postgresql+psycopg://fieldrecall:fieldrecall@127.0.0.1:5432/fieldrecall",
         validation_alias=AliasChoices("DATABASE_URL", "FIELDRECALL_DATABASE_URL"),
     )
+    # Database connections a process keeps open, and how many more it may open for a
+    # moment. Each request's thread takes one: a pool smaller than the concurrent requests
+    # of a busy server opens and closes a connection per request (a third of GET /sites'
+    # time at 8 connections under the default 5).
+    db_pool_size: int = Field(default=10, ge=1, le=200)
+    db_max_overflow: int = Field(default=5, ge=0, le=200)
+    # Request bodies: CSV uploads, and every other body (JSON); checked before a body is
+    # read (api/guards.py).
     max_upload_bytes: int = 200 * 1024 * 1024
+    max_json_bytes: int = 10 * 1024 * 1024
+    # A refused import counts every bad row; it lists the problems of the first rows up
+    # to this many (a 200 MB file of bad rows would otherwise list millions).
+    import_max_listed_errors: int = Field(default=100_000, ge=1)
     max_failure_batch: int = 1000
     page_size_default: int = 100
+    # How long a server process reuses a key it has looked up (0: look it up on every
+    # request); a revoked key stops working within this many seconds.
+    api_key_cache_s: float = Field(default=5.0, ge=0, le=300)
     page_size_max: int = 1000
     station_max_distance_km: float = 50.0
-    public_base_url: str = "http://127.0.0.1:8000"
+    # The address secret links are given under; unset, the address a request reached
+    # (set it when the app runs behind a proxy).
+    public_base_url: str | None = None
+    # The key secret links are derived with (core/links.py); unset, a secret stored in the
+    # database by the migration. Set it in production: then a copy of the database alone
+    # opens no link. Changing it closes every link.
+    secret_key: str = ""
+    link_lifetime_days: int = Field(default=365, ge=1, le=3650)
 
     # Notifications (recall/notify/): SMTP for the email channel; unset host = email
     # deliveries fail with a clear last_error and retry until an operator sets it.
@@ -35,8 +57,18 @@ class Settings(BaseSettings):
     smtp_username: str | None = None
     smtp_password: str | None = None
     smtp_starttls: bool = False
-    smtp_timeout_s: float = Field(default=10.0, gt=0)
-    webhook_timeout_s: float = Field(default=10.0, gt=0)
+    smtp_timeout_s: float = Field(default=5.0, gt=0)
+    webhook_timeout_s: float = Field(default=5.0, gt=0)
+    # Webhook targets must resolve to public addresses; this comma-separated list of
+    # addresses or CIDR networks lets named private ones through (e.g. "10.20.0.0/16"
+    # for a receiver on the operator's own network).
+    webhook_allow_networks: str = ""
+    # Deliveries run side by side on their own queue: at most notify_concurrency per
+    # worker process, and at most notify_per_partner at a time for one partner across
+    # every worker, so that one partner's slow receiver holds only its own notices back.
+    notify_concurrency: int = Field(default=8, ge=1, le=256)
+    notify_per_partner: int = Field(default=2, ge=1, le=64)
+    notify_partner_busy_delay_s: float = Field(default=1.0, gt=0)
     # Retry n waits backoff_base_s * 2**(n-1), at most backoff_max_s; after max_attempts
     # failed attempts the message is dead (a dead letter, listed and retried in the API).
     notify_backoff_base_s: float = Field(default=30.0, ge=0)
@@ -57,6 +89,15 @@ class Settings(BaseSettings):
     worker_poll_interval_s: float = Field(default=5.0, gt=0)
     worker_heartbeat_interval_s: float = Field(default=10.0, gt=0)
     worker_stalled_after_s: float = Field(default=30.0, gt=0)
+    # Jobs of the long queue (plans, detection runs) one worker process runs at once.
+    worker_concurrency: int = Field(default=1, ge=1, le=64)
+    # How often a worker hands the jobs of dead workers (no heartbeat for
+    # worker_stalled_after_s) back to the queue: a cron with a seconds column.
+    worker_recovery_cron: str = "* * * * * */10"
+    # A worker whose database went away tries again every worker_reconnect_delay_s and
+    # exits with a non-zero code after worker_reconnect_max_s without it.
+    worker_reconnect_delay_s: float = Field(default=1.0, gt=0)
+    worker_reconnect_max_s: float = Field(default=300.0, gt=0)
 
     # Field plans (routing/plans/planner.py). One planning time zone per plan: this one when
     # set, else the most common time zone of the campaign's sites; technicians' shifts

@@ -8,6 +8,7 @@ import signal
 import sys
 import threading
 from contextlib import ExitStack, suppress
+from dataclasses import asdict
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -22,9 +23,9 @@ from api.demo.mail import mail_sink
 from api.demo.run import describe, run_demo
 from api.demo.scenario import DemoSpec, generate
 from api.demo.services import demo_services
-from api.keys import create_key
+from api.keys import create_key, list_keys, revoke_key
 from api.output import describe_result, fail
-from api.worker import run_worker
+from api.worker import WorkerGaveUp, run_worker
 from core.db import transaction, upgrade
 from core.errors import AppError
 from core.settings import get_settings
@@ -60,8 +61,8 @@ def import_file(
     """Import one CSV file; a file with any bad row imports nothing (exit code 2)."""
 
     try:
-        with transaction() as session:
-            result = import_csv(session, kind, file.read_bytes(), filename=str(file))
+        with transaction() as session, file.open("rb") as stream:
+            result = import_csv(session, kind, stream, filename=str(file))
             if kind == "failures":
                 follow_up_reports(session, None, actor="cli", from_partner=False)
     except AppError as exc:
@@ -86,6 +87,38 @@ def keys_create(
     except AppError as exc:
         fail(exc)
     typer.echo(plain)
+
+
+@keys_app.command("list")
+def keys_list(
+    include_revoked: bool = typer.Option(False, "--all", help="revoked keys too"),
+    as_json: bool = typer.Option(False, "--json"),
+) -> None:
+    """List API keys: id, first characters, role, whom it is bound to, label, dates."""
+    with transaction() as session:
+        keys = list_keys(session, include_revoked=include_revoked)
+    if as_json:
+        typer.echo(json.dumps([asdict(k) for k in keys], default=str, indent=2))
+        return
+    for k in keys:
+        revoked = f"  revoked {k.revoked_at:%Y-%m-%d %H:%M}" if k.revoked_at else ""
+        typer.echo(
+            f"{k.id:>5}  {k.prefix}...  {k.role:<12}  {k.bound_to or '-':<20}  "
+            f"{k.label or '-':<20}  created {k.created_at:%Y-%m-%d %H:%M}{revoked}"
+        )
+
+
+@keys_app.command("revoke")
+def keys_revoke(
+    which: str = typer.Argument(..., help="the key's id, or its first characters"),
+) -> None:
+    """Revoke one API key at once (requests with it answer 401 from now on)."""
+    try:
+        with transaction() as session:
+            key = revoke_key(session, which)
+    except AppError as exc:
+        fail(exc)
+    typer.echo(f"revoked key {key.id} ({key.prefix}..., {key.role} {key.bound_to or ''})".rstrip())
 
 
 @demo_app.command("generate")
@@ -263,22 +296,34 @@ def _note_sites(sites: list[dict[str, Any]] | None, why: str) -> None:
 def worker(
     once: bool = typer.Option(False, help="process the queued jobs, then exit"),
 ) -> None:
-    """Run a Procrastinate worker for the background jobs (detection runs, plans, notices)."""
+    """Run a Procrastinate worker for the background jobs (detection runs, plans, notices).
+    Exits with code 1 when the database stays away longer than the reconnect window."""
     # A worker is a service: say what it does (each job, each delivery) on stderr.
     logging.basicConfig(
         level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
-    run_worker(get_settings().database_url, once=once)
+    try:
+        run_worker(get_settings().database_url, once=once)
+    except WorkerGaveUp as exc:
+        typer.echo(f"worker: {exc}", err=True)
+        raise typer.Exit(1) from exc
 
 
 @app.command("serve")
 def serve(
     host: str = typer.Option("127.0.0.1"),
     port: int = typer.Option(8000),
+    workers: int = typer.Option(
+        1, min=1, max=64, help="server processes (production: about one per core)"
+    ),
 ) -> None:
     """Serve the API (OpenAPI docs at /docs)."""
 
-    uvicorn.run(create_app(), host=host, port=port)
+    if workers == 1:
+        uvicorn.run(create_app(), host=host, port=port)
+    else:
+        # Each process builds its own app (and its own database pool).
+        uvicorn.run("api.app:create_app", factory=True, host=host, port=port, workers=workers)
 
 
 def main() -> None:  # pragma: no cover - console entry point

@@ -91,11 +91,10 @@ def declare_cmd(
                 result = campaigns.dry_run(session, spec=spec)
                 out: dict[str, Any] = result.model_dump(mode="json")
             else:
-                campaign = campaigns.declare(
-                    session, spec=spec, actor="cli", idempotency_key=idempotency_key
-                )
-                out = campaigns.campaign_out(session, campaign, partner_id=None).model_dump(
-                    mode="json"
+                # The support leads' namespace of keys: a key used through the API
+                # replays here too.
+                _, out = campaigns.declare_once(
+                    session, spec=spec, actor="cli", tenant="support_lead", key=idempotency_key
                 )
     except json.JSONDecodeError as exc:
         fail(InvalidInput(f"{region}: not JSON ({exc})"))

@@ -22,7 +22,7 @@ from api.demo.scenario import DemoSpec, DemoSummary, generate
 from api.keys import create_key
 from api.output import describe_ledger, describe_plan, describe_result
 from core.db import transaction
-from core.links import link_urls, new_link_token
+from core.links import link_urls, stable_link
 from core.settings import get_settings
 from devices.importer import ImportResult, import_directory
 from devices.models import Batch, Partner, Technician
@@ -129,10 +129,13 @@ def keys_step(report: DemoReport) -> None:
             ),
         }
         # Paths: describe() puts them under the address the demo serves at.
-        partner_token = new_link_token(session, partner_id=partner_id)
+        # The owners' stable links: a second `make demo` prints the same addresses.
+        partner_token = stable_link(session, partner_id=partner_id, actor="demo").token
         partner_links = link_urls(partner_token, partner=True, base="")
         sheets = link_urls(
-            new_link_token(session, technician_id=technician_id), partner=False, base=""
+            stable_link(session, technician_id=technician_id, actor="demo").token,
+            partner=False,
+            base="",
         )
         report.links = {"partner_status": partner_links["status"], "sheets": sheets["sheets"]}
         if day is not None:

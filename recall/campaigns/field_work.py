@@ -281,3 +281,12 @@ def finish_visit(session: Session, *, visit_id: int, actor: str) -> dict[str, in
         )
     sync_visits(session, campaign=campaign, actor=actor, site_ids=[visit.site_id])
     return counts
+
+
+def visit_site_ids(session: Session, visit_ids: list[int]) -> frozenset[int]:
+    """The sites of these visit requests (where a technician's stops take it)."""
+    if not visit_ids:
+        return frozenset()
+    return frozenset(
+        session.scalars(select(VisitRequest.site_id).where(VisitRequest.id.in_(visit_ids)))
+    )

@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session
 from core.errors import Conflict, InvalidInput, NotFound
 from core.events import check_transition, record_event
 from devices.models import FailureReport, Unit
+from devices.service import report_id_for_key
 from recall.campaigns import notices
 from recall.inbox import service as inbox
 from recall.models import (
@@ -210,13 +211,13 @@ def change_failure_status(
     actor: str,
     note: str | None,
     campaign_id: int | None,
+    reporter: str | None = None,
 ) -> bool:
-    """Move the failure report with this key (locked); 404 for an unknown key."""
-    report = session.scalar(
-        select(FailureReport).where(FailureReport.report_key == report_key).with_for_update()
-    )
-    if report is None:
-        raise NotFound(f"no failure report {report_key!r}")
+    """Move the failure report with this key (locked); 404 for an unknown key. Keys are
+    unique per reporter: ``reporter`` picks one when a key names several
+    (devices.service.report_id_for_key)."""
+    report_id = report_id_for_key(session, report_key, partner_id=None, reporter=reporter)
+    report = session.get_one(FailureReport, report_id, with_for_update=True)
     return move_failure_report(
         session,
         report=report,

@@ -127,7 +127,8 @@ def failure_resolved(session: Session, *, report: FailureReport) -> None:
             f"{report.resolution_note}\n"
         ),
         data={"report_key": report.report_key, "serial": serial},
-        idempotency_key=f"failure:{report.report_key}:resolved",
+        # By id: report keys are unique per reporter, not across reporters.
+        idempotency_key=f"failure:{report.id}:resolved",
     )
 
 
@@ -155,7 +156,7 @@ def failure_linked(session: Session, *, report: FailureReport, campaign: Campaig
             "when the report is resolved.\n"
         ),
         data={"report_key": report.report_key, "serial": serial, "campaign_id": campaign.id},
-        idempotency_key=f"failure:{report.report_key}:linked:{campaign.id}",
+        idempotency_key=f"failure:{report.id}:linked:{campaign.id}",
         topic=topic(campaign.id),
     )
 

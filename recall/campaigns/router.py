@@ -6,14 +6,17 @@ from __future__ import annotations
 
 from typing import Literal
 
-from fastapi import APIRouter, Depends, Header, Query
+from fastapi import APIRouter, Depends, Query
+from fastapi.responses import JSONResponse
 from sqlalchemy.orm import Session
 
 from core.deps import get_session, require_roles
+from core.idempotency import idempotency_key_header
+from core.inputs import IdPath
 from core.pagination import Page, PageRequest, page_request
 from core.security import Principal
 from core.settings import get_settings
-from devices.service import filter_ids
+from devices.filters import filter_ids
 from recall.campaigns import ledger, lifecycle, repository, visits
 from recall.campaigns import service as campaigns
 from recall.campaigns.schemas import (
@@ -50,15 +53,16 @@ def dry_run(
 @router.post("/campaigns", response_model=CampaignOut, status_code=201)
 def declare(
     body: CampaignIn,
-    idempotency_key: str | None = Header(None, max_length=200),
+    idempotency_key: str | None = Depends(idempotency_key_header),
     principal: Principal = Depends(lead),
     session: Session = Depends(get_session),
-) -> CampaignOut:
-    """Declare a recall. Send an Idempotency-Key header to make retries safe."""
-    campaign = campaigns.declare(
-        session, spec=body, actor=principal.actor, idempotency_key=idempotency_key
+) -> JSONResponse:
+    """Declare a recall. Send an Idempotency-Key header to make retries safe: the same key
+    again answers with the first campaign; with a different body it is a 422."""
+    status, answer = campaigns.declare_once(
+        session, spec=body, actor=principal.actor, tenant=principal.tenant, key=idempotency_key
     )
-    return campaigns.campaign_out(session, campaign, partner_id=None)
+    return JSONResponse(answer, status_code=status)
 
 
 @router.get("/campaigns", response_model=list[CampaignOut])
@@ -76,7 +80,7 @@ def list_campaigns(
 
 @router.get("/campaigns/{campaign_id}", response_model=CampaignOut)
 def get_campaign(
-    campaign_id: int,
+    campaign_id: IdPath,
     principal: Principal = Depends(lead_or_partner),
     session: Session = Depends(get_session),
 ) -> CampaignOut:
@@ -87,7 +91,7 @@ def get_campaign(
 
 @router.post("/campaigns/{campaign_id}/reevaluate", response_model=ReevaluationOut)
 def reevaluate(
-    campaign_id: int,
+    campaign_id: IdPath,
     principal: Principal = Depends(lead),
     session: Session = Depends(get_session),
 ) -> ReevaluationOut:
@@ -113,7 +117,7 @@ def close_campaign(
 
 @router.get("/campaigns/{campaign_id}/ledger", response_model=LedgerOut)
 def get_ledger(
-    campaign_id: int,
+    campaign_id: IdPath,
     follow_up_days: int = Query(3, ge=0, le=365, description="N of the follow-up list"),
     principal: Principal = Depends(lead_or_partner),
     session: Session = Depends(get_session),
@@ -129,7 +133,7 @@ def get_ledger(
 
 @router.get("/campaigns/{campaign_id}/units", response_model=Page[CampaignUnitOut])
 def list_units(
-    campaign_id: int,
+    campaign_id: IdPath,
     state: UnitStateName | None = Query(None),
     site: str | None = Query(None, description="site_key"),
     decision_pending: bool | None = Query(
@@ -157,7 +161,7 @@ def list_units(
 
 @router.get("/campaigns/{campaign_id}/units/{serial}", response_model=CampaignUnitOut)
 def get_unit(
-    campaign_id: int,
+    campaign_id: IdPath,
     serial: str,
     principal: Principal = Depends(lead_or_partner),
     session: Session = Depends(get_session),
@@ -170,7 +174,7 @@ def get_unit(
 
 @router.post("/campaigns/{campaign_id}/units/{serial}/state", response_model=CampaignUnitOut)
 def change_unit_state(
-    campaign_id: int,
+    campaign_id: IdPath,
     serial: str,
     body: UnitStateIn,
     principal: Principal = Depends(lead),
@@ -192,7 +196,7 @@ def change_unit_state(
 
 @router.get("/campaigns/{campaign_id}/visits", response_model=list[VisitOut])
 def list_visits(
-    campaign_id: int,
+    campaign_id: IdPath,
     status: VisitStatusName | None = Query(None),
     principal: Principal = Depends(lead_or_partner),
     session: Session = Depends(get_session),
@@ -206,7 +210,7 @@ def list_visits(
 
 @router.get("/visits/{visit_id}", response_model=VisitOut)
 def get_visit(
-    visit_id: int,
+    visit_id: IdPath,
     principal: Principal = Depends(lead_or_partner),
     session: Session = Depends(get_session),
 ) -> VisitOut:
@@ -215,7 +219,7 @@ def get_visit(
 
 @router.post("/visits/{visit_id}/confirm", response_model=VisitOut)
 def confirm_visit(
-    visit_id: int,
+    visit_id: IdPath,
     principal: Principal = Depends(lead_or_partner),
     session: Session = Depends(get_session),
 ) -> VisitOut:
@@ -227,7 +231,7 @@ def confirm_visit(
 
 @router.post("/visits/{visit_id}/reschedule", response_model=VisitOut)
 def reschedule_visit(
-    visit_id: int,
+    visit_id: IdPath,
     body: RescheduleIn,
     principal: Principal = Depends(lead_or_partner),
     session: Session = Depends(get_session),
@@ -246,6 +250,9 @@ def reschedule_visit(
 def change_failure_status(
     report_key: str,
     body: FailureStatusIn,
+    reporter: str | None = Query(
+        None, max_length=100, description="whose key: a partner_key, or operator"
+    ),
     principal: Principal = Depends(lead),
     session: Session = Depends(get_session),
 ) -> None:
@@ -258,4 +265,5 @@ def change_failure_status(
         actor=principal.actor,
         note=body.note,
         campaign_id=body.campaign_id,
+        reporter=reporter,
     )

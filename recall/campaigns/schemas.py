@@ -3,13 +3,14 @@ and the ledger."""
 
 from __future__ import annotations
 
-from datetime import date, datetime, time
-from typing import Any, Literal
+from datetime import date, datetime
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 from shapely.geometry import shape
 from shapely.geometry.base import BaseGeometry
 
+from core.inputs import Id, Line, LocalTime, Text, line_problem
 from recall.models import PRIORITY_RULES, UNIT_STATES, VISIT_STATUSES
 
 # The states as types, so that an unknown one in a body or a filter is a 422 naming it.
@@ -23,8 +24,8 @@ class SerialRange(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    first: str = Field(min_length=1, max_length=100)
-    last: str = Field(min_length=1, max_length=100)
+    first: Line = Field(min_length=1, max_length=100)
+    last: Line = Field(min_length=1, max_length=100)
 
     @model_validator(mode="after")
     def _ordered(self) -> SerialRange:
@@ -33,14 +34,33 @@ class SerialRange(BaseModel):
         return self
 
 
+def _check_strings(value: Any) -> None:
+    """Every string anywhere in a JSON value is one line (a region's GeoJSON members)."""
+    if isinstance(value, str):
+        problem = line_problem(value)
+        if problem:
+            raise ValueError(f"region: a string {problem}")
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            _check_strings(key)
+            _check_strings(item)
+    elif isinstance(value, list):
+        for item in value:
+            _check_strings(item)
+
+
 class Scope(BaseModel):
     """Which units a recall covers. Each given criterion must hold (AND); within a list any
     entry may match (OR). At least one of batch_keys, models or serial_ranges is needed."""
 
     model_config = ConfigDict(extra="forbid")
 
-    batch_keys: list[str] = Field(default_factory=list, max_length=1000)
-    models: list[str] = Field(default_factory=list, max_length=100)
+    batch_keys: list[Annotated[Line, Field(max_length=100)]] = Field(
+        default_factory=list, max_length=1000
+    )
+    models: list[Annotated[Line, Field(max_length=100)]] = Field(
+        default_factory=list, max_length=100
+    )
     serial_ranges: list[SerialRange] = Field(default_factory=list, max_length=1000)
     installed_from: date | None = None
     installed_to: date | None = None
@@ -55,6 +75,7 @@ class Scope(BaseModel):
         if self.installed_from and self.installed_to and self.installed_from > self.installed_to:
             raise ValueError("installed_from is after installed_to")
         if self.region is not None:
+            _check_strings(self.region)
             self.region_geometry()
         return self
 
@@ -79,15 +100,15 @@ class Scope(BaseModel):
 class CampaignIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    title: str = Field(min_length=1, max_length=300)
+    title: Line = Field(min_length=1, max_length=300)
     scope: Scope
-    remedy: str = Field(min_length=1, max_length=5000)
+    remedy: Text = Field(min_length=1, max_length=5000)
     minutes_per_unit: int = Field(20, ge=0, le=24 * 60)
     minutes_per_visit: int = Field(15, ge=0, le=24 * 60)
-    required_skill: str | None = Field(None, max_length=100)
+    required_skill: Line | None = Field(None, max_length=100)
     deadline: date | None = None
     priority_rule: Literal["coldest_then_most_units", "most_units"] = "coldest_then_most_units"
-    signal_id: int | None = Field(None, description="the detection signal this recall answers")
+    signal_id: Id | None = Field(None, description="the detection signal this recall answers")
 
     @field_validator("priority_rule")
     @classmethod
@@ -169,7 +190,7 @@ class UnitStateIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     state: UnitStateName
-    reason: str | None = Field(
+    reason: Text | None = Field(
         None,
         max_length=2000,
         description="why; required for waived (refused for good, decommissioned, replaced)",
@@ -179,7 +200,7 @@ class UnitStateIn(BaseModel):
 class CloseIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    note: str | None = Field(None, max_length=2000)
+    note: Text | None = Field(None, max_length=2000)
 
 
 class UnitEventOut(BaseModel):
@@ -210,8 +231,8 @@ class PreferredWindow(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     on: date | None = None
-    start: time
-    end: time
+    start: LocalTime
+    end: LocalTime
 
     @model_validator(mode="after")
     def _ordered(self) -> PreferredWindow:
@@ -225,7 +246,7 @@ class RescheduleIn(BaseModel):
 
     blocked_dates: list[date] = Field(default_factory=list, max_length=366)
     preferred_windows: list[PreferredWindow] = Field(default_factory=list, max_length=50)
-    note: str | None = Field(None, max_length=2000)
+    note: Text | None = Field(None, max_length=2000)
 
     @model_validator(mode="after")
     def _says_something(self) -> RescheduleIn:
@@ -263,8 +284,8 @@ class FailureStatusIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     status: Literal["triaged", "linked_to_recall", "resolved"]
-    note: str | None = Field(None, max_length=5000, description="required to resolve")
-    campaign_id: int | None = Field(None, description="required to link to a recall")
+    note: Text | None = Field(None, max_length=5000, description="required to resolve")
+    campaign_id: Id | None = Field(None, description="required to link to a recall")
 
 
 # The ledger

@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session
 
 from core.errors import Conflict, InvalidInput, NotFound
 from core.events import record_event
+from core.idempotency import idempotent
 from devices.models import Unit
 from recall.campaigns import notices
 from recall.campaigns import repository as repo
@@ -92,6 +93,26 @@ def dry_run(session: Session, *, spec: CampaignIn) -> DryRunOut:
         partner_keys=sorted(names),
         partner_counts=per_partner,
         estimated_minutes=sum(c.estimated_minutes for c in per_site),
+    )
+
+
+def declare_once(
+    session: Session, *, spec: CampaignIn, actor: str, tenant: str, key: str | None
+) -> tuple[int, Any]:
+    """Declare a recall under an idempotency key (core.idempotency): the status code and
+    the campaign's JSON, the first answer again for a repeated key."""
+    return idempotent(
+        session,
+        tenant=tenant,
+        key=key,
+        operation="declare recall",
+        payload=spec.model_dump(mode="json"),
+        status_code=201,
+        run=lambda: campaign_out(
+            session,
+            declare(session, spec=spec, actor=actor, idempotency_key=key),
+            partner_id=None,
+        ),
     )
 
 

@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session
 from core.deps import get_session, require_roles
 from core.pagination import Page, PageRequest, page_request
 from core.security import Principal
-from devices.service import filter_ids
+from devices.filters import filter_ids
 from recall.inbox import service
 from recall.inbox.schemas import InboxItemOut, InboxSummaryOut, MarkIn, MarkOut
 

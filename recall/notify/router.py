@@ -10,9 +10,10 @@ from sqlalchemy.orm import Session
 
 from core.deps import get_session, require_roles
 from core.errors import InvalidInput, NotFound
+from core.inputs import IdPath
 from core.pagination import Page
 from core.security import Principal
-from devices.service import filter_ids
+from devices.filters import filter_ids
 from recall.models import NOTICE_KINDS
 from recall.notify import outbox, webhooks
 from recall.notify.outbox import MessageFilter
@@ -61,7 +62,7 @@ def list_outbox(
 
 @router.get("/outbox/{message_id}", response_model=OutboxMessageOut)
 def get_outbox_message(
-    message_id: int,
+    message_id: IdPath,
     principal: Principal = Depends(lead_or_partner),
     session: Session = Depends(get_session),
 ) -> OutboxMessageOut:
@@ -71,7 +72,7 @@ def get_outbox_message(
 
 @router.post("/outbox/{message_id}/retry", response_model=list[OutboxMessageOut])
 def retry_outbox_message(
-    message_id: int,
+    message_id: IdPath,
     principal: Principal = Depends(lead),
     session: Session = Depends(get_session),
 ) -> list[OutboxMessageOut]:
@@ -117,7 +118,7 @@ def create_webhook(
 
 @router.get("/webhooks/{webhook_id}", response_model=WebhookOut)
 def get_webhook(
-    webhook_id: int,
+    webhook_id: IdPath,
     principal: Principal = Depends(lead_or_partner),
     session: Session = Depends(get_session),
 ) -> WebhookOut:
@@ -127,7 +128,7 @@ def get_webhook(
 
 @router.delete("/webhooks/{webhook_id}", response_model=WebhookOut)
 def remove_webhook(
-    webhook_id: int,
+    webhook_id: IdPath,
     principal: Principal = Depends(lead_or_partner),
     session: Session = Depends(get_session),
 ) -> WebhookOut:

@@ -20,7 +20,7 @@ from sqlalchemy import update
 from sqlalchemy.orm import Session, sessionmaker
 
 from core.db import session_factory
-from core.jobs import QUEUE
+from core.jobs import QUEUE, is_rerun
 from core.settings import Settings, get_settings
 from routing.plans.models import FieldPlan
 from routing.plans.planner import Outcome, compute, load_inputs, travel_from
@@ -36,12 +36,15 @@ def _write(sessions: sessionmaker[Session], plan_id: int, **values: Any) -> None
         session.execute(update(FieldPlan).where(FieldPlan.id == plan_id).values(**values))
 
 
-def claim(sessions: sessionmaker[Session], plan_id: int) -> bool:
-    """queued -> running, atomically; False when another run got it (or it is gone)."""
+def claim(sessions: sessionmaker[Session], plan_id: int, *, rerun: bool = False) -> bool:
+    """queued -> running, atomically; False when another run got it (or it is gone).
+    A ``rerun`` (the job's earlier run died with its worker) takes over a plan left
+    running by that run: it is solved again from the start."""
+    statuses = ("queued", "running") if rerun else ("queued",)
     with sessions() as session, session.begin():
         claimed = session.execute(
             update(FieldPlan)
-            .where(FieldPlan.id == plan_id, FieldPlan.status == "queued")
+            .where(FieldPlan.id == plan_id, FieldPlan.status.in_(statuses))
             .values(
                 status="running",
                 started_at=datetime.now(UTC),
@@ -87,12 +90,14 @@ def run_plan(
     sessions: sessionmaker[Session] | None = None,
     settings: Settings | None = None,
     heartbeat: bool = True,
+    rerun: bool = False,
 ) -> str:
     """Solve and store a queued plan; returns its final status (or 'skipped' when it was
-    not queued). A failure is recorded on the plan, then re-raised."""
+    not queued). A failure is recorded on the plan, then re-raised. ``rerun``: the job
+    ran before and its worker died (core.jobs.is_rerun)."""
     sessions = sessions or session_factory()
     settings = settings or get_settings()
-    if not claim(sessions, plan_id):
+    if not claim(sessions, plan_id, rerun=rerun):
         return "skipped"
     t0 = _time.monotonic()
     try:
@@ -178,10 +183,11 @@ def _finish(
         return plan.status
 
 
-def plan_campaign(plan_id: int) -> str:
-    """Solve and store the plan; progress and failures are written on the plan itself."""
-    return run_plan(plan_id)
+def plan_campaign(context: procrastinate.JobContext, plan_id: int) -> str:
+    """Solve and store the plan; progress and failures are written on the plan itself.
+    A job handed back after its worker died solves the plan again."""
+    return run_plan(plan_id, rerun=is_rerun(context))
 
 
 def register(app: procrastinate.App) -> None:
-    app.task(name=PLAN_TASK, queue=QUEUE, pass_context=False)(plan_campaign)
+    app.task(name=PLAN_TASK, queue=QUEUE, pass_context=True)(plan_campaign)

@@ -58,7 +58,7 @@ def _signal(session: Session) -> None:
 
 
 @pytest.fixture
-def world(client: TestClient, session: Session) -> World:
+def world(client: TestClient, session: Session, public_dns: None) -> World:
     keys = load_recall_registry(session)
     lead = h(keys.lead)
     cid = declare(client, keys.lead, batch_keys=["B1"])["id"]
@@ -75,6 +75,7 @@ def world(client: TestClient, session: Session) -> World:
         ("/api/v1/webhooks", {"url": "https://alpha.example/hook", "partner_key": "PA"}),
         ("/api/v1/detection/runs", {}),
         ("/api/v1/detection/runs", {}),
+        ("/api/v1/links?partner=PA", None),
     ):
         assert client.post(url, json=body, headers=lead).status_code in (200, 201, 202), url
     report = {"report_key": "RA5", "serial": "UA2", "occurred_at": "2025-12-01T06:30:00+02:00"}
@@ -220,6 +221,11 @@ CASES: dict[str, tuple[str, list[tuple[str, set[Any]]], list[tuple[str, str]]]] 
         "day",
         [("day=2026-12-03", {"2026-12-03"}), ("day=2026-12-04", set())],
         [("day=tomorrow", "day")],
+    ),
+    "/api/v1/links": (
+        "owner",
+        [("partner=PA", {"partner:PA"}), ("technician=T1", set())],
+        [("partner=PX", "no partner 'PX'"), ("technician=TX", "no technician 'TX'")],
     ),
     "/api/v1/inbox": (
         "kind",

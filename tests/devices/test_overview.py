@@ -8,7 +8,7 @@ from datetime import date
 from sqlalchemy.orm import Session
 
 from devices.importer import import_csv
-from devices.repository import failures_per_week, site_overview
+from devices.overview import failures_per_week, site_overview
 from tests.fixtures import load_registry
 
 LATER = """report_key,serial,occurred_at,symptom,ambient_temp_c,source

@@ -11,7 +11,7 @@ import altair as alt
 from sqlalchemy.orm import Session
 
 from api.pages.widgets import PALETTE, feature_collection, point, vega_lite
-from devices import repository as registry
+from devices import overview as registry
 
 WEEKS = 26
 MAP_SITES = 2000  # more dots than this tell a lead nothing more, and slow a phone down

@@ -18,6 +18,8 @@ from recall.notify.outbox import DELIVER_TASK, NO_CHANNEL, partner_notices
 from tests.fixtures import Keys, load_registry
 from tests.recall.notify.harness import send_notice as notice
 
+pytestmark = pytest.mark.usefixtures("public_dns")
+
 
 def h(key: str) -> dict[str, str]:
     return {"X-API-Key": key}
