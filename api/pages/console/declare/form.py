@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session
 
 from api.pages.widgets import PALETTE, feature_collection, point
 from core.pagination import PageRequest
+from devices import overview
 from devices import repository as registry
 from recall.campaigns.schemas import CampaignIn, DryRunOut
 from recall.detection import repository as detection
@@ -156,7 +157,7 @@ def dry_run_map(result: DryRunOut) -> dict[str, Any]:
 def reference_map(session: Session, *, limit: int = 2000) -> dict[str, Any]:
     """The registry's sites (those with the most failures first, at most ``limit``), to
     draw a region around; sites with a failure are drawn last, so on top."""
-    sites, _ = registry.site_overview(session, limit=limit)
+    sites, _ = overview.site_overview(session, limit=limit)
     sites.sort(key=lambda s: s.failures > 0)
     return feature_collection(
         point(

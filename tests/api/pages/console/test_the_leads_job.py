@@ -236,7 +236,7 @@ def test_the_leads_whole_job(
         assert (report.status, report.resolution_note) == ("resolved", NOTE)
         told = select(OutboxMessage).where(
             OutboxMessage.kind == "failure_resolved",
-            OutboxMessage.idempotency_key == f"failure:{key}:resolved",
+            OutboxMessage.idempotency_key == f"failure:{report.id}:resolved",
         )
         assert session.scalar(select(func.count()).select_from(told.subquery())) == 1
 
