@@ -87,7 +87,7 @@ def list_signals(
 
 @router.get("/signals/{signal_id}", response_model=SignalDetailOut)
 def get_signal(
-    signal_id: int,
+    signal_id: IdPath,
     principal: Principal = Depends(lead),
     session: Session = Depends(get_session),
 ) -> SignalDetailOut:
@@ -102,7 +102,7 @@ def get_signal(
     responses={200: {"content": {GEOJSON: {}}, "description": "a GeoJSON FeatureCollection"}},
 )
 def get_signal_sites(
-    signal_id: int,
+    signal_id: IdPath,
     principal: Principal = Depends(lead),
     session: Session = Depends(get_session),
 ) -> JSONResponse:
