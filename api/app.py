@@ -10,7 +10,14 @@ from api.guards import RequestGuard, redact_access_log
 from api.headers import SecurityHeaders
 from api.links import router as links_router
 from api.pages.assets import STATIC_PREFIX, StaticAssets
+from api.pages.console.campaigns.routes import router as console_campaigns_router
+from api.pages.console.declare.routes import router as console_declare_router
+from api.pages.console.failures.routes import router as console_failures_router
+from api.pages.console.inbox.routes import router as console_inbox_router
+from api.pages.console.outbox.routes import router as console_outbox_router
+from api.pages.console.plans.routes import router as console_plans_router
 from api.pages.console.routes import router as console_router
+from api.pages.console.signals.routes import router as console_signals_router
 from api.pages.docs.routes import router as docs_router
 from api.pages.partner.reports import reports_router
 from api.pages.partner.routes import feeds as partner_feeds
@@ -62,6 +69,14 @@ def create_app(sessions: sessionmaker[Session] | None = None) -> FastAPI:
     app.mount(STATIC_PREFIX, StaticAssets(), name="static")
     app.include_router(docs_router)
     app.include_router(console_router)
+    app.include_router(console_signals_router)
+    # /console/campaigns/new and /dry-run before /console/campaigns/{campaign_id}.
+    app.include_router(console_declare_router)
+    app.include_router(console_campaigns_router)
+    app.include_router(console_plans_router)
+    app.include_router(console_failures_router)
+    app.include_router(console_inbox_router)
+    app.include_router(console_outbox_router)
     for api_router in (
         registry_router,
         detection_router,

@@ -35,7 +35,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from import_units import database_url  # noqa: E402  (the benchmarks' database, made alike)
+from benchmarks.bench_database import bench_database_url  # noqa: E402
 
 STATIC_DIR = "BENCH_API_LOAD_STATIC_DIR"
 
@@ -191,7 +191,7 @@ def main() -> None:
     args = parser.parse_args()
     print(f"load average at start: {' '.join(f'{x:.2f}' for x in os.getloadavg())}", flush=True)
 
-    url = database_url()
+    url = bench_database_url("fieldrecall_bench")
     key, serials = seed(url)
     static_dir = tempfile.mkdtemp(prefix="fieldrecall-api-load-")
     env = {

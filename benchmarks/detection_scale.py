@@ -32,7 +32,6 @@ import itertools
 import json
 import multiprocessing
 import os
-import subprocess
 import sys
 import time
 from collections.abc import Iterator
@@ -46,6 +45,7 @@ from sqlalchemy.orm import Session
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from benchmarks.bench_database import bench_database_url  # noqa: E402
 from benchmarks.memory import MemorySampler, proc_kb  # noqa: E402
 from core.db import upgrade  # noqa: E402
 from devices.importer import import_csv  # noqa: E402
@@ -59,20 +59,6 @@ SIZES = {
     "1m": (1_000_000, 20_000, 20_000, 30.0, 4096.0),
     "10m": (10_000_000, 200_000, 200_000, 120.0, 4096.0),
 }
-
-
-def database_url() -> str:
-    url = os.environ.get("BENCH_DATABASE_URL")
-    if url:
-        return url
-    env = {k: v for k, v in os.environ.items() if k != "DATABASE_URL"}
-    return subprocess.run(
-        [str(ROOT / "scripts" / "ensure_db.sh"), "fieldrecall_bench_detection"],
-        check=True,
-        capture_output=True,
-        text=True,
-        env=env,
-    ).stdout.strip()
 
 
 def _csv(header: str, columns: list[np.ndarray]) -> bytes:
@@ -283,7 +269,7 @@ def main() -> None:
     args.failures = args.failures or failures
     args.sites = args.sites or sites
 
-    url = database_url()
+    url = bench_database_url("fieldrecall_bench_detection")
     upgrade(url)
     engine = create_engine(url)
     if args.reuse:

@@ -46,21 +46,11 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from api.keys import create_key  # noqa: E402
+from benchmarks.bench_database import bench_database_url  # noqa: E402
 from core.db import upgrade  # noqa: E402
 from devices.importer import import_csv  # noqa: E402
 
 FREE_PORT = 8765
-
-
-def database_url() -> str:
-    url = os.environ.get("BENCH_DATABASE_URL")
-    if url:
-        return url
-    script = ROOT / "scripts" / "ensure_db.sh"
-    env = {k: v for k, v in os.environ.items() if k != "DATABASE_URL"}
-    return subprocess.run(
-        [str(script), "fieldrecall_bench"], check=True, capture_output=True, text=True, env=env
-    ).stdout.strip()
 
 
 def make_files(n_units: int, n_sites: int, n_batches: int, seed: int) -> dict[str, bytes]:
@@ -256,7 +246,7 @@ def main() -> None:
     parser.add_argument("--api-mb", type=int, default=0, help="also a file this big via the API")
     args = parser.parse_args()
 
-    url = database_url()
+    url = bench_database_url("fieldrecall_bench")
     upgrade(url)
     engine = create_engine(url)
     with engine.begin() as conn:

@@ -40,9 +40,9 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
-from import_units import database_url  # noqa: E402  (the benchmarks' database, made alike)
 from routing_field import field_instance  # noqa: E402
 
+from benchmarks.bench_database import bench_database_url  # noqa: E402
 from core.db import upgrade  # noqa: E402
 from core.errors import AppError  # noqa: E402
 from core.settings import Settings  # noqa: E402
@@ -184,7 +184,7 @@ def main() -> None:
     parser.add_argument("--reuse", action="store_true", help="keep a plan built before")
     args = parser.parse_args()
 
-    url = database_url()
+    url = bench_database_url("fieldrecall_bench")
     upgrade(url)
     engine = create_engine(url)
     settings = Settings(database_url=url, plan_max_seconds=3600, plan_speed_kmh=70)

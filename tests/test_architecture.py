@@ -15,7 +15,13 @@ import grimp
 ROOT = Path(__file__).resolve().parents[1]
 PACKAGES = ("core", "devices", "recall", "routing", "api", "migrations")
 # Modules that answer HTTP: they call their room's service or repository, never the database.
-HTTP_MODULES = ("*/router.py", "*/*/router.py", "api/links.py", "api/pages/*/routes.py")
+HTTP_MODULES = (
+    "*/router.py",
+    "*/*/router.py",
+    "api/links.py",
+    "api/pages/*/routes.py",
+    "api/pages/*/*/routes.py",
+)
 QUERY_CALLS = {"execute", "scalar", "scalars", "get", "get_one", "query"}
 MAX_LINES, MIN_LINES = 400, 30
 # Tests of pure cores: they must run without the app, the web framework or a database.

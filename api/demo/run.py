@@ -173,6 +173,7 @@ def describe(report: DemoReport, base_url: str) -> str:
         f"decoy {s.decoy_batch}; cold-installed {s.cold_installed_batch}",
         *report.lines,
         "",
+        f"  support lead's console: {base_url}/console/ (sign in with the support lead key)",
         f"  API docs:            {base_url}/docs",
         *(
             f"  {label:<20} {base_url}{report.links[name]}"

@@ -226,14 +226,28 @@ class VisitLabel:
     site_name: str
     partner_key: str
     status: str
+    lat: float
+    lon: float
 
 
 def visit_labels(session: Session, *, visit_ids: list[int]) -> dict[int, VisitLabel]:
-    """How plans show their visits: the site and partner, and the visit's status now."""
+    """How plans show their visits: the site (and where it is), the partner, and the
+    visit's status now."""
     rows = session.execute(
-        select(VisitRequest.id, Site.site_key, Site.name, Partner.partner_key, VisitRequest.status)
+        select(
+            VisitRequest.id,
+            Site.site_key,
+            Site.name,
+            Partner.partner_key,
+            VisitRequest.status,
+            Site.lat,
+            Site.lon,
+        )
         .join(Site, Site.id == VisitRequest.site_id)
         .join(Partner, Partner.id == VisitRequest.partner_id)
         .where(VisitRequest.id.in_(visit_ids))
     )
-    return {vid: VisitLabel(key, name, partner, status) for vid, key, name, partner, status in rows}
+    return {
+        vid: VisitLabel(key, name, partner, status, lat, lon)
+        for vid, key, name, partner, status, lat, lon in rows
+    }

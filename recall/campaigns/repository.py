@@ -15,10 +15,12 @@ from core.pagination import PageRequest, paginate
 from core.settings import get_settings
 from devices.models import Batch, Partner, Site, Unit
 from recall.campaigns.schemas import CampaignUnitOut, Scope
-from recall.models import REVISIT_OUTCOMES, Campaign, CampaignUnit
+from recall.models import REVISIT_OUTCOMES, Campaign, CampaignUnit, VisitRequest
 
 # How far back "recent weather" looks for the default priority rule.
 RECENT_WEATHER_DAYS = 14
+# Seed of the advisory-lock hash of declaration idempotency keys (apart from other locks).
+LOCK_SPACE = 0x7265_6361_6C6C
 
 
 def scoped_units(scope: Scope) -> Select:
@@ -62,18 +64,66 @@ def unknown_keys(session: Session, scope: Scope) -> list[str]:
     return missing
 
 
-def site_counts(session: Session, scope: Scope) -> list[tuple[str, str, int]]:
-    """(site_key, partner_key, units) for the scope, largest first."""
+@dataclass(frozen=True)
+class ScopedSite:
+    """A site the scope covers, where it is, whose it is, and its units in the scope."""
+
+    site_key: str
+    site_name: str
+    lat: float
+    lon: float
+    partner_key: str
+    partner_name: str
+    units: int
+
+
+def site_counts(session: Session, scope: Scope) -> list[ScopedSite]:
+    """The sites the scope covers with their units in it, largest first."""
     units = scoped_units(scope).order_by(None).subquery()
     stmt = (
-        select(Site.site_key, Partner.partner_key, func.count())
+        select(
+            Site.site_key,
+            Site.name,
+            Site.lat,
+            Site.lon,
+            Partner.partner_key,
+            Partner.name,
+            func.count(),
+        )
         .select_from(units)
         .join(Site, Site.id == units.c.site_id)
         .join(Partner, Partner.id == Site.partner_id)
-        .group_by(Site.site_key, Partner.partner_key)
+        .group_by(Site.id, Partner.id)
         .order_by(func.count().desc(), Site.site_key)
     )
-    return [(s, p, int(n)) for s, p, n in session.execute(stmt)]
+    return [ScopedSite(*row) for row in session.execute(stmt)]
+
+
+@dataclass(frozen=True)
+class CampaignSite:
+    site_key: str
+    site_name: str
+    partner_key: str
+
+
+def campaign_sites(session: Session, *, campaign_id: int) -> list[CampaignSite]:
+    """Each site the campaign visits, once (revisits included), by site key."""
+    visited = select(VisitRequest.site_id).where(VisitRequest.campaign_id == campaign_id)
+    stmt = (
+        select(Site.site_key, Site.name, Partner.partner_key)
+        .where(Site.id.in_(visited))
+        .join(Partner, Partner.id == Site.partner_id)
+        .order_by(Site.site_key)
+    )
+    return [CampaignSite(*row) for row in session.execute(stmt)]
+
+
+def lock_idempotency_key(session: Session, key: str) -> None:
+    """Hold a transaction lock on an idempotency key: a second request with the same key
+    (a double click) waits for the first to commit, then finds what it declared."""
+    session.execute(
+        select(func.pg_advisory_xact_lock(func.hashtextextended(literal(key), LOCK_SPACE)))
+    )
 
 
 def insert_campaign_units(

@@ -119,7 +119,20 @@ class CampaignIn(BaseModel):
 
 class SiteCount(BaseModel):
     site_key: str
+    site_name: str
     partner_key: str
+    lat: float
+    lon: float
+    units: int
+    estimated_minutes: int
+
+
+class PartnerCount(BaseModel):
+    """One partner's share of a dry run: who would be told, and how much work it means."""
+
+    partner_key: str
+    name: str
+    sites: int
     units: int
     estimated_minutes: int
 
@@ -134,6 +147,7 @@ class DryRunOut(BaseModel):
     serials_truncated: bool
     site_counts: list[SiteCount]
     partner_keys: list[str]
+    partner_counts: list[PartnerCount]
     estimated_minutes: int
 
 

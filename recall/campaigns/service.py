@@ -29,6 +29,7 @@ from recall.campaigns.schemas import (
     CampaignOut,
     CampaignUnitOut,
     DryRunOut,
+    PartnerCount,
     ReevaluationOut,
     Scope,
     SiteCount,
@@ -55,15 +56,32 @@ def dry_run(session: Session, *, spec: CampaignIn) -> DryRunOut:
             select(repo.scoped_units(spec.scope).subquery().c.serial).limit(DRY_RUN_SERIALS_MAX + 1)
         )
     )
-    counts = repo.site_counts(session, spec.scope)
+    sites = repo.site_counts(session, spec.scope)
     per_site = [
         SiteCount(
-            site_key=site_key,
-            partner_key=partner_key,
-            units=units,
-            estimated_minutes=spec.minutes_per_visit + spec.minutes_per_unit * units,
+            site_key=s.site_key,
+            site_name=s.site_name,
+            partner_key=s.partner_key,
+            lat=s.lat,
+            lon=s.lon,
+            units=s.units,
+            estimated_minutes=spec.minutes_per_visit + spec.minutes_per_unit * s.units,
         )
-        for site_key, partner_key, units in counts
+        for s in sites
+    ]
+    names = {s.partner_key: s.partner_name for s in sites}
+    by_partner: dict[str, list[SiteCount]] = {key: [] for key in sorted(names)}
+    for count in per_site:
+        by_partner[count.partner_key].append(count)
+    per_partner = [
+        PartnerCount(
+            partner_key=key,
+            name=names[key],
+            sites=len(counts),
+            units=sum(c.units for c in counts),
+            estimated_minutes=sum(c.estimated_minutes for c in counts),
+        )
+        for key, counts in by_partner.items()
     ]
     return DryRunOut(
         units=sum(c.units for c in per_site),
@@ -72,7 +90,8 @@ def dry_run(session: Session, *, spec: CampaignIn) -> DryRunOut:
         serials=serials[:DRY_RUN_SERIALS_MAX],
         serials_truncated=len(serials) > DRY_RUN_SERIALS_MAX,
         site_counts=per_site,
-        partner_keys=sorted({c.partner_key for c in per_site}),
+        partner_keys=sorted(names),
+        partner_counts=per_partner,
         estimated_minutes=sum(c.estimated_minutes for c in per_site),
     )
 
@@ -105,8 +124,10 @@ def declare(
     idempotency_key: str | None = None,
     today: date | None = None,
 ) -> Campaign:
-    """Declare a recall. The same idempotency key again returns the first campaign."""
+    """Declare a recall. The same idempotency key again returns the first campaign, also
+    when both requests arrive at once (the second waits for the first to commit)."""
     if idempotency_key:
+        repo.lock_idempotency_key(session, idempotency_key)
         existing = session.scalar(
             select(Campaign).where(Campaign.idempotency_key == idempotency_key)
         )

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
 from pydantic_core import to_jsonable_python
 from sqlalchemy import Select, func, select
@@ -26,7 +26,7 @@ from core.events import record_event
 from core.jobs import SHORT_QUEUE, defer_job
 from core.links import stable_link
 from devices.models import Partner
-from recall.models import OutboxMessage, PartnerWebhook
+from recall.models import OUTBOX_STATUSES, OutboxMessage, PartnerWebhook
 
 DELIVER_TASK = "recall.notify.deliver"
 NO_CHANNEL = "no contact channel: the partner has no contact email and no active webhook"
@@ -296,6 +296,15 @@ def list_messages(
         query.order_by(OutboxMessage.id.desc()).limit(limit).offset(offset)
     ).all()
     return list(rows), total
+
+
+def status_counts(session: Session, *, scope: str | None = None) -> dict[str, int]:
+    """Messages per status (every status present, 0 when none)."""
+    counted = cast("Select[Any]", select(OutboxMessage.status, func.count()))
+    query = _filtered(counted, scope, MessageFilter()).group_by(OutboxMessage.status)
+    counts = dict.fromkeys(OUTBOX_STATUSES, 0)
+    counts.update({status: int(n) for status, n in session.execute(query)})
+    return counts
 
 
 def get_message(session: Session, message_id: int, *, scope: str | None) -> OutboxMessage:

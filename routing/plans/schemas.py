@@ -39,6 +39,8 @@ class StopOut(BaseModel):
     site_key: str
     site_name: str
     partner_key: str
+    lat: float
+    lon: float
     arrival: datetime
     service_start: datetime
     service_end: datetime
@@ -50,8 +52,11 @@ class StopOut(BaseModel):
 
 
 class RouteOut(BaseModel):
+    route_id: int
     technician_key: str
     technician_name: str
+    home_lat: float
+    home_lon: float
     day: date
     departure: datetime
     return_at: datetime

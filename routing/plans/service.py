@@ -218,7 +218,13 @@ def plan_detail(session: Session, *, plan_id: int) -> PlanDetailOut:
     session.expire_all()  # progress is written by the job in its own transactions
     plan = get_plan_row(session, plan_id)
     routes = session.execute(
-        select(PlanRoute, Technician.technician_key, Technician.name)
+        select(
+            PlanRoute,
+            Technician.technician_key,
+            Technician.name,
+            Technician.home_lat,
+            Technician.home_lon,
+        )
         .join(Technician, Technician.id == PlanRoute.technician_id)
         .where(PlanRoute.plan_id == plan_id)
         .order_by(PlanRoute.day, Technician.technician_key)
@@ -245,6 +251,8 @@ def plan_detail(session: Session, *, plan_id: int) -> PlanDetailOut:
                 site_key=label.site_key,
                 site_name=label.site_name,
                 partner_key=label.partner_key,
+                lat=label.lat,
+                lon=label.lon,
                 arrival=s.arrival,
                 service_start=s.service_start,
                 service_end=s.service_end,
@@ -259,8 +267,11 @@ def plan_detail(session: Session, *, plan_id: int) -> PlanDetailOut:
         **plan_out(plan).model_dump(),
         routes=[
             RouteOut(
+                route_id=r.id,
                 technician_key=key,
                 technician_name=name,
+                home_lat=home_lat,
+                home_lon=home_lon,
                 day=r.day,
                 departure=r.departure,
                 return_at=r.return_at,
@@ -271,7 +282,7 @@ def plan_detail(session: Session, *, plan_id: int) -> PlanDetailOut:
                 work_minutes=r.work_minutes,
                 stops=by_route.get(r.id, []),
             )
-            for r, key, name in routes
+            for r, key, name, home_lat, home_lon in routes
         ],
         unassigned=[
             UnassignedOut(

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import itertools
 import json
+import re
 from pathlib import Path
 
 from fastapi.testclient import TestClient
@@ -157,6 +158,10 @@ def test_demo_job_flags_the_cold_batch_and_neither_the_decoy_nor_the_cold_instal
     assert f"flagged: {truth.cold_batch}" in shown
     assert f"FLAGGED {truth.cold_batch}" in shown and "iceberg:" in shown
     assert DemoSpec().season_end.isoformat() in shown
+    # The console's address, and the key to sign in with.
+    console = re.search(r"support lead's console: (\S+)", shown)
+    assert console and console[1] == "http://127.0.0.1:8000/console/"
+    assert f"support lead key:    {report.keys['support_lead']}" in shown
 
 
 def test_a_running_worker_reevaluates_every_active_recall_on_its_schedule(

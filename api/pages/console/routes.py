@@ -24,6 +24,7 @@ SECTIONS = (
     ("Signals", "/console/signals", "Batches failing more in the cold: the evidence"),
     ("Campaigns", "/console/campaigns", "Recalls: ledger, plans, follow-up"),
     ("Failures", "/console/failures", "Failure reports by status and age"),
+    ("Inbox", "/console/inbox", "What partners did: confirmations, reschedules, refusals"),
     ("Outbox", "/console/outbox", "Notices to partners, dead letters"),
 )
 

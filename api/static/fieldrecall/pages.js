@@ -11,6 +11,14 @@
  *   lines show without them.
  * Each widget's data-state goes pending -> drawn, or failed (with the reason shown).
  * Widgets in content that htmx swaps in are drawn too.
+ * - Regions: a map with data-draw-region="INPUT" lets the user draw a polygon: each tap
+ *   on the map adds a corner; buttons [data-draw-finish|undo|clear="MAP"] close the
+ *   polygon (written to the input as a GeoJSON Polygon, lon/lat), take the last corner
+ *   back, or remove the region; [data-draw-status="MAP"] says where the drawing stands.
+ *   A region already in the input is drawn when the map is. The map's data-region is
+ *   "none", "drawing" or "closed".
+ * - Forms with data-submit-once are sent once: a second submit (a double click) is
+ *   ignored and the buttons are disabled while the next page loads.
  */
 (function () {
   "use strict";
@@ -114,11 +122,107 @@
       },
     }).addTo(map);
     var bounds = layer.getBounds();
+    var input = null;
+    var corners = [];
+    if (element.dataset.drawRegion) {
+      input = document.getElementById(element.dataset.drawRegion);
+      if (!input) throw new Error("no input #" + element.dataset.drawRegion + " for the region");
+      corners = regionCorners(input.value);
+      if (corners.length) {
+        var around = L.latLngBounds(corners);
+        bounds = bounds.isValid() ? bounds.extend(around) : around;
+      }
+    }
     if (bounds.isValid()) map.fitBounds(bounds, { padding: [24, 24], maxZoom: 14 });
     else map.setView([0, 0], 1);
+    // Layers are added once the map has a view (Leaflet cannot place them before).
+    if (input) regionTool(map, element, input, corners);
     element.dataset.state = "drawn";
     return map;
   }
+
+  // A GeoJSON Polygon's outer ring as [lat, lng] corners (without the closing repeat).
+  function regionCorners(value) {
+    if (!value) return [];
+    var given = JSON.parse(value);
+    if (given.type !== "Polygon" || !given.coordinates.length) return [];
+    return given.coordinates[0].slice(0, -1).map(function (p) { return [p[1], p[0]]; });
+  }
+
+  // Drawing a region: corners are [lat, lng] while drawing, GeoJSON [lon, lat] in the input.
+  function regionTool(map, element, input, corners) {
+    var L = window.L;
+    var closed = corners.length >= 3;
+    var outline = L.polyline([], {
+      color: "#000000", weight: 3, dashArray: "8 6", interactive: false,
+    }).addTo(map);
+    var marks = L.layerGroup().addTo(map);
+
+    function say(text) {
+      var status = document.querySelector('[data-draw-status="' + element.id + '"]');
+      if (status) status.textContent = text;
+    }
+
+    function redraw() {
+      marks.clearLayers();
+      corners.forEach(function (corner) {
+        L.circleMarker(corner, {
+          radius: 5, color: "#000000", weight: 2, fillColor: "#ffffff", fillOpacity: 1,
+          interactive: false,
+        }).addTo(marks);
+      });
+      outline.setLatLngs(closed ? corners.concat([corners[0]]) : corners);
+      element.dataset.region = closed ? "closed" : corners.length ? "drawing" : "none";
+      if (closed) say("Region closed: " + corners.length + " corners.");
+      else if (corners.length) say(corners.length + " corner(s); tap more, then close the region.");
+      else say("No region: the whole map.");
+    }
+
+    function write() {
+      if (!closed) { input.value = ""; return; }
+      var ring = corners.map(function (c) { return [round(c[1]), round(c[0])]; });
+      ring.push(ring[0]);
+      input.value = JSON.stringify({ type: "Polygon", coordinates: [ring] });
+    }
+
+    function round(x) { return Math.round(x * 1e6) / 1e6; }
+
+    map.on("click", function (event) {
+      if (closed) return;
+      corners.push([event.latlng.lat, event.latlng.lng]);
+      redraw();
+    });
+    function on(kind, act) {
+      var buttons = document.querySelectorAll("[data-draw-" + kind + '="' + element.id + '"]');
+      Array.prototype.forEach.call(buttons, function (button) {
+        button.addEventListener("click", function () {
+          if (act() === false) return;
+          redraw();
+          write();
+        });
+      });
+    }
+    on("finish", function () {
+      if (corners.length < 3) { say("A region needs at least 3 corners."); return false; }
+      closed = true;
+    });
+    on("undo", function () { if (closed) closed = false; else corners.pop(); });
+    on("clear", function () { corners = []; closed = false; });
+    redraw();
+  }
+
+  document.addEventListener("submit", function (event) {
+    var form = event.target;
+    if (!form.hasAttribute || !form.hasAttribute("data-submit-once")) return;
+    if (form.dataset.sent) { event.preventDefault(); return; }
+    form.dataset.sent = "true";
+    // After this event: a disabled button would drop its own name and value from the form.
+    window.setTimeout(function () {
+      Array.prototype.forEach.call(form.querySelectorAll("button"), function (b) {
+        b.disabled = true;
+      });
+    }, 0);
+  });
 
   function each(root, selector, draw) {
     var found = root.querySelectorAll ? root.querySelectorAll(selector) : [];

@@ -32,8 +32,10 @@ TOKEN = "token-of-this-page"
 
 
 def widgets_page(request: Request) -> HTMLResponse:
-    data = alt.Data(values=[{"temp": t, "failures": n} for t, n in [(-20, 9), (-10, 4), (0, 1)]])
-    spec = vega_lite(alt.Chart(data).mark_bar().encode(x="temp:O", y="failures:Q"))
+    # Named data: the rows join the spec after validation (as the console's charts do).
+    rows = [{"temp": t, "failures": n} for t, n in [(-20, 9), (-10, 4), (0, 1)]]
+    chart = alt.Chart(alt.Data(name="temps")).mark_bar().encode(x="temp:O", y="failures:Q")
+    spec = vega_lite(chart, {"temps": rows})
     features = feature_collection(
         [
             point(65.01, 25.47, label=1, title="<b>First</b> stop"),

@@ -9,6 +9,8 @@ from fastapi.testclient import TestClient
 from sqlalchemy.orm import Session
 
 from devices.importer import import_csv
+from recall.campaigns.lifecycle import get_campaign_unit, move_unit
+from recall.campaigns.service import get_campaign
 from tests.fixtures import Keys, load_registry
 
 # Oulu area (about 65 N, 25.5 E): SA1 and SB1 lie inside, SA2 (Helsinki) and SA3 do not.
@@ -56,3 +58,24 @@ def declare(client: TestClient, lead: str, **scope: Any) -> dict[str, Any]:
     response = client.post("/api/v1/campaigns", json=campaign_body(**scope), headers=h(lead))
     assert response.status_code == 201, response.text
     return response.json()
+
+
+def walk(
+    session: Session, campaign_id: int, serial: str, *states: str, actor: str = "test"
+) -> None:
+    """Move one unit of a campaign through ``states`` in turn (a waiver with a reason),
+    as the field work and the lead would."""
+    campaign = get_campaign(session, campaign_id=campaign_id, partner_id=None)
+    for state in states:
+        unit, _ = get_campaign_unit(
+            session, campaign_id=campaign_id, serial=serial, partner_id=None
+        )
+        move_unit(
+            session,
+            campaign=campaign,
+            campaign_unit=unit,
+            serial=serial,
+            to_state=state,
+            actor=actor,
+            reason="refused for good" if state == "waived" else None,
+        )

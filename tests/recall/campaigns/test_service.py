@@ -77,7 +77,19 @@ def test_dry_run_counts_sites_partners_and_time_and_writes_nothing(
     assert result["partner_keys"] == ["PA", "PB"]
     sa1 = next(s for s in result["site_counts"] if s["site_key"] == "SA1")
     assert (sa1["units"], sa1["estimated_minutes"]) == (2, 15 + 2 * 20)
+    assert (sa1["site_name"], sa1["lat"], sa1["lon"]) == ("Alpha North", 65.01, 25.47)
     assert result["estimated_minutes"] == 4 * 15 + 5 * 20
+    # Per partner: PA has UA1, UA4 at SA1, UA3 at SA2, UA5 at SA3; PB has UB1 at SB1.
+    assert result["partner_counts"] == [
+        {
+            "partner_key": "PA",
+            "name": "Alpha Oy",
+            "sites": 3,
+            "units": 4,
+            "estimated_minutes": 3 * 15 + 4 * 20,
+        },
+        {"partner_key": "PB", "name": "Beta AB", "sites": 1, "units": 1, "estimated_minutes": 35},
+    ]
     assert session.scalar(select(func.count()).select_from(Campaign)) == 0
     assert session.scalar(select(func.count()).select_from(OutboxMessage)) == 0
     assert session.scalar(text("SELECT count(*) FROM event")) == before

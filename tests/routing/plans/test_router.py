@@ -182,6 +182,15 @@ def test_solved_plan_shows_routes_stops_unassigned_and_publishes(
     assert [(u["site_key"], u["reason"]) for u in detail["unassigned"]] == [("SA3", "out_of_reach")]
     t1 = next(r for r in detail["routes"] if r["technician_key"] == "T1")
     assert [s["seq"] for s in t1["stops"]] == [1, 2]
+    # Where to draw it: T1's home and each stop's site (SA1 65.01 N 25.47 E, SB1 65.02 N
+    # 25.50 E); the route's id opens its sheet.
+    assert (t1["home_lat"], t1["home_lon"]) == (65.0, 25.4)
+    assert sorted((s["site_key"], s["lat"], s["lon"]) for s in t1["stops"]) == [
+        ("SA1", 65.01, 25.47),
+        ("SB1", 65.02, 25.5),
+    ]
+    sheet = client.get(f"/api/v1/routes/{t1['route_id']}/sheet", headers=lead).json()
+    assert (sheet["technician"]["key"], sheet["day"]) == ("T1", "2026-11-30")
     # The legs to the stops, then home: the total covers at least the legs out.
     assert t1["drive_minutes"] > sum(s["drive_minutes_before"] for s in t1["stops"]) > 0
     assert t1["work_minutes"] == 55 + 35

@@ -5,8 +5,10 @@ table lists every console route: a new route without an entry fails the first te
 
 from __future__ import annotations
 
+import json
 import logging
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import pytest
@@ -18,14 +20,42 @@ from sqlalchemy.orm import Session
 from api.pages.console.access import CONSOLE
 from api.pages.sessions import PageKeys
 from core.security import ApiKey
+from recall.campaigns import service as campaigns
+from routing.plans.service import publish
+from tests.api.pages.console.world import World, make_world
 from tests.api.pages.tables import routes_under
-from tests.fixtures import Keys, load_registry
+from tests.fixtures import Keys
+
+B2_RECALL = {
+    "title": "GW-10 check",
+    "scope": {"batch_keys": ["B2"]},
+    "remedy": "Reflash the firmware",
+}
+
+
+def _publish(session: Session, world: World) -> None:
+    publish(session, plan_id=world.plan, actor="test")
+
+
+def _waive_all(session: Session, world: World) -> None:
+    """Every unit waived: the recall is complete, and may be closed."""
+    for serial in ("UA1", "UA3", "UA4", "UA5", "UB1"):
+        campaigns.change_unit_state(
+            session,
+            campaign_id=world.campaign,
+            serial=serial,
+            to_state="waived",
+            reason="replaced by the partner",
+            actor="test",
+        )
 
 
 @dataclass(frozen=True)
 class Case:
-    url: str  # the route's path with its parameters filled in
+    url: str  # the route's path; {signal_id}, {campaign_id}, ... from the world
     form: dict[str, str] = field(default_factory=dict)  # the fields a valid post sends
+    # What the world needs first for the lead's call to succeed (e.g. a published plan).
+    setup: Callable[[Session, World], None] | None = None
 
 
 # Every console route: (method, path) -> how to call it. Routes a signed-in support lead
@@ -34,6 +64,65 @@ LEAD = {
     ("GET", "/console/"): Case("/console/"),
     ("GET", "/console/logout"): Case("/console/logout"),
     ("POST", "/console/logout"): Case("/console/logout"),
+    ("GET", "/console/signals"): Case("/console/signals"),
+    ("GET", "/console/signals/{signal_id}"): Case("/console/signals/{signal_id}"),
+    ("POST", "/console/signals/{signal_id}/status"): Case(
+        "/console/signals/{open_signal_id}/status", {"status": "dismissed", "reason": "test"}
+    ),
+    ("GET", "/console/campaigns"): Case("/console/campaigns"),
+    ("GET", "/console/campaigns/new"): Case("/console/campaigns/new"),
+    ("POST", "/console/campaigns/dry-run"): Case(
+        "/console/campaigns/dry-run", {"title": "t", "remedy": "r", "batch_keys": "B1"}
+    ),
+    ("POST", "/console/campaigns"): Case(
+        "/console/campaigns", {"spec": json.dumps(B2_RECALL), "idempotency_key": "k" * 16}
+    ),
+    ("GET", "/console/campaigns/{campaign_id}"): Case("/console/campaigns/{campaign_id}"),
+    ("POST", "/console/campaigns/{campaign_id}/remind"): Case(
+        "/console/campaigns/{campaign_id}/remind", {"partner_key": "PA", "request_key": "r1"}
+    ),
+    ("POST", "/console/campaigns/{campaign_id}/units/{serial}/state"): Case(
+        "/console/campaigns/{campaign_id}/units/UA5/state",
+        {"state": "waived", "reason": "decommissioned"},
+    ),
+    ("POST", "/console/campaigns/{campaign_id}/close"): Case(
+        "/console/campaigns/{campaign_id}/close", {"note": "done"}, setup=_waive_all
+    ),
+    ("GET", "/console/inbox"): Case("/console/inbox"),
+    ("POST", "/console/inbox/mark"): Case(
+        "/console/inbox/mark", {"ids": "{item_id}", "read": "true"}
+    ),
+    ("POST", "/console/campaigns/{campaign_id}/plans"): Case(
+        "/console/campaigns/{campaign_id}/plans",
+        {"first_day": "2026-12-07", "last_day": "2026-12-11", "seconds": "5"},
+    ),
+    ("GET", "/console/campaigns/{campaign_id}/plans/{plan_id}"): Case(
+        "/console/campaigns/{campaign_id}/plans/{plan_id}"
+    ),
+    ("GET", "/console/campaigns/{campaign_id}/plans/{plan_id}/progress"): Case(
+        "/console/campaigns/{campaign_id}/plans/{plan_id}/progress"
+    ),
+    ("POST", "/console/campaigns/{campaign_id}/plans/{plan_id}/publish"): Case(
+        "/console/campaigns/{campaign_id}/plans/{plan_id}/publish"
+    ),
+    ("POST", "/console/campaigns/{campaign_id}/replan"): Case(
+        "/console/campaigns/{campaign_id}/replan",
+        {"today": "2026-12-03", "seconds": "5"},
+        setup=_publish,
+    ),
+    ("POST", "/console/absences"): Case(
+        "/console/absences", {"technician_key": "T1", "first_day": "2026-12-04"}
+    ),
+    ("POST", "/console/site-closures"): Case(
+        "/console/site-closures", {"site_key": "SA1", "first_day": "2026-12-04"}
+    ),
+    ("GET", "/console/routes/{route_id}"): Case("/console/routes/{route_id}"),
+    ("GET", "/console/failures"): Case("/console/failures"),
+    ("POST", "/console/failures/{report_key}/status"): Case(
+        "/console/failures/{report_key}/status", {"status": "resolved", "note": "swapped"}
+    ),
+    ("GET", "/console/outbox"): Case("/console/outbox"),
+    ("POST", "/console/outbox/{message_id}/retry"): Case("/console/outbox/{message_id}/retry"),
 }
 PUBLIC = {("GET", "/console/login"), ("POST", "/console/login")}
 
@@ -114,17 +203,28 @@ def refused(response, status: int) -> bool:  # type: ignore[no-untyped-def]
 
 
 @pytest.fixture
-def keys(session: Session) -> Keys:
-    return load_registry(session)
+def world(session: Session) -> World:
+    return make_world(session)
+
+
+@pytest.fixture
+def keys(world: World) -> Keys:
+    return world.keys
 
 
 @pytest.mark.parametrize("route", sorted(LEAD))
 def test_every_console_route_refuses_all_but_a_signed_in_lead(
-    route: tuple[str, str], client: TestClient, session: Session, keys: Keys
+    route: tuple[str, str], client: TestClient, session: Session, world: World
 ) -> None:
     method, _ = route
-    case = LEAD[route]
+    keys = world.keys
+    given = LEAD[route]
+    case = Case(world.fill(given.url), {k: world.fill(v) for k, v in given.form.items()})
+    if given.setup is not None:
+        given.setup(session, world)
+        session.commit()
     unsafe = method != "GET"
+    trail = session.scalar(text("SELECT count(*) FROM event"))
     # No cookie, and API keys in headers (the console knows only its cookie).
     for headers in (
         None,
@@ -163,6 +263,8 @@ def test_every_console_route_refuses_all_but_a_signed_in_lead(
             response = call(client, method, case, cookie=good, csrf=csrf)
             assert response.status_code == 403 and "security token" in response.text
             assert "set-cookie" not in response.headers  # nothing changed (not signed out)
+    # No refusal changed anything: the audit trail has not grown.
+    assert session.scalar(text("SELECT count(*) FROM event")) == trail
     response = call(client, method, case, cookie=good, csrf="known-token")
     assert response.status_code in (200, 303) and not refused(response, 401), response.text
     # A revoked key ends its sessions at once.

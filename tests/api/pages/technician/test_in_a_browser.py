@@ -79,11 +79,12 @@ def test_offline_a_stop_is_worked_and_synced_once_when_back_online(
     tab.drawn("#day-map")
 
     page.click("#stop-1 button.start")
-    # Big touch targets: every button a gloved hand may need is at least 44 px tall.
-    heights = page.locator("#stop-1 button:visible").evaluate_all(
-        "buttons => buttons.map(b => b.getBoundingClientRect().height)"
-    )
-    assert len(heights) == 9 and min(heights) >= 44  # 2 units x 4 outcomes, and finish
+    # Big touch targets: every button a gloved hand may need is at least 44 px tall. (The
+    # app redraws the stop after the click: wait for its buttons before measuring them.)
+    buttons = page.locator("#stop-1 button:visible")
+    expect(buttons).to_have_count(9)  # 2 units x 4 outcomes, and finish
+    heights = buttons.evaluate_all("buttons => buttons.map(b => b.getBoundingClientRect().height)")
+    assert min(heights) >= 44
     finish = page.locator("#stop-1 button.finish")
     expect(finish).to_be_disabled()
     expect(finish).to_contain_text("2 units to go")
