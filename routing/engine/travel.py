@@ -13,7 +13,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from routing.engine.problem import Location
+from routing.engine.problem import Location, Problem
 
 EARTH_RADIUS_KM = 6371.0088
 
@@ -170,3 +170,20 @@ class OsrmProvider:
             secs = self._secs[np.ix_(idx, idx)]
         secs = np.where(np.isfinite(secs), secs, 10**7)
         return np.ceil(secs / 3600.0 * self.units_per_hour - 1e-9).astype(np.int64)
+
+
+def home_matrices(problem: Problem, chunk: int = 2000) -> tuple[np.ndarray, np.ndarray]:
+    """Travel times from the technicians' homes: (homes x homes, homes x visits).
+
+    Asked of the provider in chunks of visits, so a large problem never needs its
+    whole matrix (10,000 visits would make it 800 MB).
+    """
+    homes = [t.start for t in problem.technicians]
+    n_t = len(homes)
+    home_m = np.asarray(problem.travel.matrix(homes), dtype=float).reshape(n_t, n_t)
+    to_visits = np.zeros((n_t, len(problem.visits)))
+    for a in range(0, len(problem.visits), chunk):
+        locs = [v.location for v in problem.visits[a : a + chunk]]
+        m = np.asarray(problem.travel.matrix(homes + locs), dtype=float)
+        to_visits[:, a : a + len(locs)] = m[:n_t, n_t:]
+    return home_m, to_visits

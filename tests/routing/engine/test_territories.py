@@ -23,7 +23,7 @@ def test_split_solve_and_repair_give_a_valid_plan():
     ]
     p = problem(visits, techs, days=2)
     matrix = p.travel.matrix(p.locations())
-    parts = split(p, matrix, 2)
+    parts = split(p, 2, matrix=matrix)
     assert sorted(i for _, vs in parts for i in vs) == list(range(len(visits)))
     assert sorted(t for ts, _ in parts for t in ts) == [0, 1, 2, 3]
     assert {frozenset(ts) for ts, _ in parts} == {frozenset({0, 1}), frozenset({2, 3})}
