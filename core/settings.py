@@ -54,6 +54,9 @@ class Settings(BaseSettings):
     worker_poll_interval_s: float = Field(default=5.0, gt=0)
     worker_heartbeat_interval_s: float = Field(default=10.0, gt=0)
     worker_stalled_after_s: float = Field(default=30.0, gt=0)
+    # How often a worker looks for planning jobs (a plan, a territory, a join) left
+    # running by a dead worker and puts them back in the queue: a cron with seconds.
+    plan_recover_cron: str = "* * * * * */30"
 
     # Field plans (routing/plans/planner.py). One planning time zone per plan: this one when
     # set, else the most common time zone of the campaign's sites; technicians' shifts

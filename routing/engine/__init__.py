@@ -6,6 +6,8 @@ This module is the engine's whole public face: everything outside ``routing.engi
 (the planner, the benchmarks) imports from here, never from the modules behind it.
 """
 
+from routing.engine.border import join, repair
+from routing.engine.codec import plan_from_dict, plan_to_dict, problem_from_dict, problem_to_dict
 from routing.engine.problem import (
     CLOSED_EVERY_DAY,
     INSUFFICIENT_CAPACITY,
@@ -34,8 +36,16 @@ from routing.engine.replan import (
     replan,
     resolve,
 )
-from routing.engine.solver import SolverOptions, solve
-from routing.engine.territories import DEFAULT_MAX_VISITS, solve_territories, split
+from routing.engine.solver import REGRET_INSERTION, SolverOptions, solve
+from routing.engine.territories import (
+    DEFAULT_MAX_VISITS,
+    JOIN_SHARE,
+    restrict,
+    solve_territories,
+    split,
+    territory_count,
+    territory_seconds,
+)
 from routing.engine.travel import (
     EuclideanProvider,
     HaversineProvider,
@@ -51,9 +61,11 @@ __all__ = [
     "DEFAULT_MAX_VISITS",
     "DEFAULT_REPLAN_OPTIONS",
     "INSUFFICIENT_CAPACITY",
+    "JOIN_SHARE",
     "NO_SKILLED_TECHNICIAN",
     "NO_TECHNICIAN_AVAILABLE",
     "PINNED_TECHNICIAN_UNAVAILABLE",
+    "REGRET_INSERTION",
     "Break",
     "Change",
     "CostWeights",
@@ -77,11 +89,20 @@ __all__ = [
     "Visit",
     "apply_change",
     "haversine_km",
+    "join",
     "kept_share",
+    "plan_from_dict",
+    "plan_to_dict",
+    "problem_from_dict",
+    "problem_to_dict",
+    "repair",
     "replan",
     "resolve",
+    "restrict",
     "solve",
     "solve_territories",
     "split",
+    "territory_count",
+    "territory_seconds",
     "validate",
 ]

@@ -105,7 +105,7 @@ def repair(
             for t in range(n_t)
             if techs[t].can_do(visit) and visit.pin_technician in (None, techs[t].id)
         ]
-        nearest[i] = sorted(able, key=lambda t, j=j: (distance[t, j], t))
+        nearest[i] = [t for _, t in sorted((float(distance[t, j]), t) for t in able)]
     groups = math.ceil(len(pending) / REPAIR_OFFERS)
     unassigned = {u.visit_id: u for u in plan.unassigned}
     while pending:
@@ -121,8 +121,8 @@ def repair(
                 break
             group.append(t)
             size += load
-        offered = [i for i in pending if nearest[i] and nearest[i][0] in group]
-        offered = [first] + [i for i in offered if i != first][: REPAIR_OFFERS - 1]
+        near = [i for i in pending if i != first and nearest[i] and nearest[i][0] in group]
+        offered = [first, *near[: REPAIR_OFFERS - 1]]
         pending = [i for i in pending if i not in offered]
         if not group:
             continue

@@ -308,9 +308,9 @@ class _Builder:
             leave_open = late_open[s + 1] - drive
             if fleet.has_break[k] and b_from + b_len <= late_taken[s + 1]:
                 leave_open = max(leave_open, min(b_to, late_taken[s + 1] - drive - b_len))
-            v = int(self.active[a])
-            late_taken[s] = self.windows.latest(day, v, leave_taken - self.service[a])
-            late_open[s] = self.windows.latest(day, v, leave_open - self.service[a])
+            visit = int(self.active[a])
+            late_taken[s] = self.windows.latest(day, visit, leave_taken - self.service[a])
+            late_open[s] = self.windows.latest(day, visit, leave_open - self.service[a])
         route.early_open, route.early_taken = early_open, early_taken
         route.late_taken, route.late_open = late_taken, late_open
 

@@ -118,6 +118,16 @@ class OsrmProvider:
         self._secs = np.full((0, 0), np.nan)
         self._lock = threading.Lock()
 
+    def __getstate__(self) -> dict[str, object]:
+        # Handed to a solver process with its cache; the lock is that process's own.
+        state = dict(self.__dict__)
+        del state["_lock"]
+        return state
+
+    def __setstate__(self, state: dict[str, object]) -> None:
+        self.__dict__.update(state)
+        self._lock = threading.Lock()
+
     def _grow(self, pts: list[tuple[float, float]]) -> np.ndarray:
         """Cache ids of ``pts``, registering new points (and enlarging the matrix)."""
         for p in pts:

@@ -39,15 +39,18 @@ def store_plan(
     plan_row: FieldPlan,
     problem: Problem,
     plan: Plan,
-    matrix: np.ndarray,
+    matrix: np.ndarray | None,
     cal: Calendar,
     visits: list[VisitForPlanning],
     promise: Promise,
     circuity: float,
 ) -> dict[str, float]:
-    """Insert the plan's rows; returns totals (distance km, work minutes) for the stats."""
+    """Insert the plan's rows; returns totals (distance km, work minutes) for the stats.
+
+    Drive minutes per leg come from ``matrix`` (over ``problem.locations()``), or, for a
+    plan joined from territories, from the provider for each route's own locations.
+    """
     locations = problem.locations()
-    km = haversine_km(locations) * circuity
     index = {v.id: i for i, v in enumerate(problem.visits)}
     tech_index = {t.id: i for i, t in enumerate(problem.technicians)}
     by_id = {str(v.visit_id): v for v in visits}
@@ -58,8 +61,14 @@ def store_plan(
         t = tech_index[route.technician_id]
         tech = problem.technicians[t]
         legs = [n_v + t] + [index[s.visit_id] for s in route.stops] + [n_v + n_t + t]
-        drive = [int(matrix[a, b]) for a, b in itertools.pairwise(legs)]
-        dist = [float(km[a, b]) for a, b in itertools.pairwise(legs)]
+        route_locations = [locations[i] for i in legs]
+        km = haversine_km(route_locations) * circuity
+        if matrix is None:
+            route_m = np.asarray(problem.travel.matrix(route_locations))
+            drive = [int(route_m[j, j + 1]) for j in range(len(legs) - 1)]
+        else:
+            drive = [int(matrix[a, b]) for a, b in itertools.pairwise(legs)]
+        dist = [float(km[j, j + 1]) for j in range(len(legs) - 1)]
         work = sum(s.end - s.start for s in route.stops)
         row = PlanRoute(
             plan_id=plan_row.id,

@@ -21,7 +21,7 @@ from devices.importer import import_csv
 from devices.models import Site
 from recall.models import VisitRequest
 from routing.plans import service as plans
-from routing.plans.tasks import run_plan
+from routing.plans.run import run_plan
 from tests.fixtures import Keys
 from tests.recall.campaigns.fixtures import declare, load_recall_registry
 

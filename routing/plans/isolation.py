@@ -1,0 +1,54 @@
+"""The solver's child process: OR-Tools holds the GIL for a whole search, which in the
+worker's own process would stop its heartbeat (other workers would then take the job
+for a dead worker's and run it a second time) and the plan's progress thread. Jobs
+hand the search to ``isolated``, which runs it in one child per worker process and
+waits without holding the GIL.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import ctypes
+import multiprocessing
+import signal
+import threading
+from collections.abc import Callable
+from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
+from typing import Any, TypeVar
+
+T = TypeVar("T")
+
+
+def _die_with_parent() -> None:
+    """In the solver's child: be killed when the worker dies (Linux), so a killed worker
+    leaves no orphan search running."""
+    with contextlib.suppress(OSError, AttributeError):  # not Linux: no such call
+        ctypes.CDLL("libc.so.6").prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+
+
+_pool: ProcessPoolExecutor | None = None
+_pool_lock = threading.Lock()
+
+
+def _executor() -> ProcessPoolExecutor:
+    global _pool
+    with _pool_lock:
+        if _pool is None:
+            # forkserver: children fork from a clean single-threaded server, never from
+            # the worker with its event loop, threads and database connections.
+            context = multiprocessing.get_context("forkserver")
+            _pool = ProcessPoolExecutor(1, mp_context=context, initializer=_die_with_parent)
+        return _pool
+
+
+def isolated(fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+    """``fn(*args, **kwargs)`` in the solver's child process; its arguments and result
+    travel by pickle (a problem with a precomputed matrix, a plan)."""
+    global _pool
+    try:
+        return _executor().submit(fn, *args, **kwargs).result()
+    except BrokenProcessPool:
+        with _pool_lock:
+            _pool = None  # the child died (killed, out of memory): a new one next time
+        raise
