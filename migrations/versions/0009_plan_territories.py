@@ -35,9 +35,7 @@ def upgrade() -> None:
         sa.Column("attempts", sa.Integer(), server_default="0", nullable=False),
         sa.Column("started_at", sa.DateTime(timezone=True), nullable=True),
         sa.Column("finished_at", sa.DateTime(timezone=True), nullable=True),
-        sa.CheckConstraint(
-            "status IN ('queued', 'done')", name=op.f("ck_plan_territory_status")
-        ),
+        sa.CheckConstraint("status IN ('queued', 'done')", name=op.f("ck_plan_territory_status")),
         sa.ForeignKeyConstraint(
             ["plan_id"], ["field_plan.id"], name=op.f("fk_plan_territory_plan_id_field_plan")
         ),

@@ -59,10 +59,10 @@ TERRITORY_TASK = "routing.plan_territory"
 JOIN_TASK = "routing.plan_join"
 
 
-def territory_plan(prepared: Prepared) -> bool:
-    """Is this plan solved as territories? A first plan too large for one solve is; a
-    re-plan re-solves a neighbourhood of the published plan in one job instead."""
-    return not prepared.replanning and territory_count(prepared.problem) > 1
+def territory_plan(prepared: Prepared, max_visits: int) -> bool:
+    """Is this plan solved as territories? A first plan of more than ``max_visits``
+    visits is; a re-plan re-solves a neighbourhood of the published plan in one job."""
+    return not prepared.replanning and territory_count(prepared.problem, max_visits) > 1
 
 
 def split_plan(
@@ -71,12 +71,14 @@ def split_plan(
     prepared: Prepared,
     seconds: float,
     *,
+    max_visits: int,
     defer: bool,
 ) -> int:
-    """Store the plan's territories (and, with ``defer``, one job each); returns how
-    many. A plan already split (its job retried) is left as it is."""
+    """Store the plan's territories of about ``max_visits`` visits (and, with ``defer``,
+    one job each); returns how many. A plan already split (its job retried) is left
+    as it is."""
     problem = prepared.problem
-    parts = split(problem, territory_count(problem))
+    parts = split(problem, territory_count(problem, max_visits))
     with sessions() as session, session.begin():
         plan = session.get_one(FieldPlan, plan_id, with_for_update=True)
         if plan.territories is not None:

@@ -35,9 +35,11 @@ def _executor() -> ProcessPoolExecutor:
     global _pool
     with _pool_lock:
         if _pool is None:
-            # forkserver: children fork from a clean single-threaded server, never from
-            # the worker with its event loop, threads and database connections.
-            context = multiprocessing.get_context("forkserver")
+            # spawn: a fresh interpreter, never a fork of the worker with its event loop,
+            # threads and database connections; and a child of the worker itself, so the
+            # parent-death signal fires when the worker dies (a forkserver's child
+            # outlived a killed worker). It starts once per worker process.
+            context = multiprocessing.get_context("spawn")
             _pool = ProcessPoolExecutor(1, mp_context=context, initializer=_die_with_parent)
         return _pool
 

@@ -110,9 +110,7 @@ def plan_stats(problem: Problem, plan: Plan, violations: list[Violation]) -> dic
     }
 
 
-def outcome(
-    problem: Problem, plan: Plan, matrix: np.ndarray | None, **figures: Any
-) -> Outcome:
+def outcome(problem: Problem, plan: Plan, matrix: np.ndarray | None, **figures: Any) -> Outcome:
     """Reasons explained, validated, with the stats (``figures`` added to them)."""
     plan = explain_unassigned(problem, plan, matrix)
     violations = validate(problem, plan, matrix)

@@ -268,8 +268,13 @@ def compute(
     options = SolverOptions(time_limit_s=seconds)
     if prepared.replanning:
         plan = run(
-            resolve, light, prepared.previous, prepared.change, options,
-            move_cost=move_cost, matrix=matrix,
+            resolve,
+            light,
+            prepared.previous,
+            prepared.change,
+            options,
+            move_cost=move_cost,
+            matrix=matrix,
         )
     else:
         plan = run(solve, light, options, matrix=matrix)

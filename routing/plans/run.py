@@ -49,8 +49,15 @@ def run_plan(
             move_cost = int(plan.parameters.get("move_cost", settings.plan_replan_move_cost))
         travel = travel_from(settings)
         prepared = prepare(inputs, travel=travel)
-        if territory_plan(prepared):
-            count = split_plan(sessions, plan_id, prepared, seconds, defer=defer)
+        if territory_plan(prepared, settings.plan_territory_visits):
+            count = split_plan(
+                sessions,
+                plan_id,
+                prepared,
+                seconds,
+                max_visits=settings.plan_territory_visits,
+                defer=defer,
+            )
             if defer:
                 return "split"
             for index in range(count):
@@ -84,5 +91,3 @@ def run_plan(
     except Exception as exc:
         fail_plan(sessions, plan_id, exc)
         raise
-
-
