@@ -36,7 +36,8 @@ from routing.engine.replan import (
     replan,
     resolve,
 )
-from routing.engine.solver import REGRET_INSERTION, SolverOptions, solve
+from routing.engine.search import solve
+from routing.engine.solver import REGRET_INSERTION, SolverOptions
 from routing.engine.territories import (
     DEFAULT_MAX_VISITS,
     JOIN_SHARE,

@@ -236,6 +236,32 @@ def _solve_one(
     return read_plan(model, solution, rejected)
 
 
+def constructed_plan(
+    problem: Problem,
+    matrix: np.ndarray,
+    seconds: float,
+    unassigned_penalty: int | None = None,
+) -> Plan:
+    """The regret construction's plan, without any search (OR-Tools only reads it back,
+    computing the times); if it cannot, OR-Tools' own first solution."""
+    vehicles = vehicle_days(problem)
+    allowed, rejected = precheck(problem, vehicles)
+    if not allowed or not vehicles:
+        return Plan((), tuple(rejected), 0, 0)
+    model = build_model(problem, matrix, allowed, vehicles, None, unassigned_penalty)
+    for brk in model.breaks.values():
+        model.routing.AddIntervalToAssignment(brk)
+    options = SolverOptions(time_limit_s=seconds, first_solution=REGRET_INSERTION)
+    model.routing.CloseModelWithParameters(search_parameters(options, seconds, seeded=True))
+    seed = model.routing.ReadAssignmentFromRoutes(_constructed_routes(model), True)
+    if seed is not None:
+        return read_plan(model, seed, rejected)
+    first = SolverOptions(
+        time_limit_s=seconds, first_solution="LOCAL_CHEAPEST_INSERTION", solution_limit=1
+    )
+    return solve(problem, first, unassigned_penalty=unassigned_penalty, matrix=matrix)
+
+
 def _constructed_routes(model: Model) -> list[list[int]]:
     """The regret construction's routes as routing indexes per vehicle."""
     node_of = {i: pos for pos, i in enumerate(model.active)}

@@ -25,7 +25,8 @@ import numpy as np
 
 from routing.engine.border import join
 from routing.engine.problem import Plan, Problem
-from routing.engine.solver import SolverOptions, solve
+from routing.engine.search import solve
+from routing.engine.solver import SolverOptions
 from routing.engine.travel import PrecomputedMatrix, home_matrices
 
 # Territory size. OR-Tools' first solution grows roughly with visits squared times
