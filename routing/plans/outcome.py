@@ -42,22 +42,25 @@ class Outcome:
     stats: dict[str, Any] = field(default_factory=dict)
 
 
-def _trips(problem: Problem, i: int, matrix: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
-    """Travel times from every technician's home to visit ``i``, and back to its end."""
+def _trips(
+    problem: Problem, visits: list[int], matrix: np.ndarray | None
+) -> tuple[np.ndarray, np.ndarray]:
+    """Travel times from every technician's home to each of ``visits`` (techs x visits),
+    and from each of them back to every technician's end (visits x techs)."""
     n_v, n_t = len(problem.visits), len(problem.technicians)
     if matrix is not None:
-        return matrix[n_v : n_v + n_t, i], matrix[i, n_v + n_t :]
+        return matrix[n_v : n_v + n_t][:, visits], matrix[visits][:, n_v + n_t :]
     techs = problem.technicians
-    locations = [problem.visits[i].location]
-    locations += [t.start for t in techs] + [t.end_location for t in techs]
+    locations = [t.start for t in techs] + [t.end_location for t in techs]
+    locations += [problem.visits[i].location for i in visits]
     m = np.asarray(problem.travel.matrix(locations))
-    return m[1 : 1 + n_t, 0], m[0, 1 + n_t :]
+    return m[:n_t, 2 * n_t :], m[2 * n_t :, n_t : 2 * n_t]
 
 
-def _alone_fits(problem: Problem, matrix: np.ndarray | None, i: int) -> bool:
-    """Could some technician-day serve visit ``i`` as its only stop?"""
+def _alone_fits(problem: Problem, i: int, out_of: np.ndarray, back_to: np.ndarray) -> bool:
+    """Could some technician-day serve visit ``i`` as its only stop? (``out_of`` and
+    ``back_to``: travel from each home to it and from it to each end)"""
     visit = problem.visits[i]
-    out_of, back_to = _trips(problem, i, matrix)
     for t, tech in enumerate(problem.technicians):
         if not tech.can_do(visit) or visit.pin_technician not in (None, tech.id):
             continue
@@ -80,9 +83,20 @@ def explain_unassigned(problem: Problem, plan: Plan, matrix: np.ndarray | None =
     """Replace the solver's catch-all ``insufficient_capacity`` by ``out_of_reach`` where
     no technician-day could serve the visit even alone."""
     index = {v.id: i for i, v in enumerate(problem.visits)}
+    doubtful = [index[u.visit_id] for u in plan.unassigned if u.reason == INSUFFICIENT_CAPACITY]
+    if not doubtful:
+        return plan
+    out_of, back_to = _trips(problem, doubtful, matrix)
+    column = {i: j for j, i in enumerate(doubtful)}
     unassigned = tuple(
         Unassigned(u.visit_id, OUT_OF_REACH)
-        if u.reason == INSUFFICIENT_CAPACITY and not _alone_fits(problem, matrix, index[u.visit_id])
+        if u.reason == INSUFFICIENT_CAPACITY
+        and not _alone_fits(
+            problem,
+            index[u.visit_id],
+            out_of[:, column[index[u.visit_id]]],
+            back_to[column[index[u.visit_id]]],
+        )
         else u
         for u in plan.unassigned
     )
