@@ -1,7 +1,7 @@
 """Scale-out of planning: one large plan solved by 1, then 2 worker processes.
 
 Loads a synthetic fleet through the product's importer (10,000 sites with one recalled
-unit each, clustered around towns in a 600 km x 600 km region, 100 technicians living
+unit each, clustered around towns in a 500 km x 500 km region, 100 technicians living
 where the sites are, Mo-Fr 08:00-17:00 with a 30-minute lunch), declares the recall,
 then plans it over two working weeks (10 working days) twice, each time as the product
 does: ``start_plan`` queues the plan, and real ``fieldrecall worker`` processes (1, then
@@ -86,7 +86,7 @@ def _csv(header: list[str], rows: list[list[Any]]) -> bytes:
 def fleet(visits: int, technicians: int, seed: int) -> dict[str, bytes]:
     """Partners, sites, one batch, one unit per site and the technicians, as CSV."""
     rng = np.random.default_rng(seed)
-    half = 300.0
+    half = 250.0
     towns = rng.uniform(-half * 0.9, half * 0.9, size=(max(20, visits // 60), 2))
     weight = rng.pareto(1.5, len(towns)) + 1
     weight /= weight.sum()
@@ -171,7 +171,7 @@ def load(engine: Engine, args: argparse.Namespace) -> int:
         scope=Scope(batch_keys=["B1"]),
         remedy="Replace the power board",
         minutes_per_unit=15,
-        minutes_per_visit=10,
+        minutes_per_visit=5,
         required_skill="OU-200",
     )
     with Session(engine) as session, session.begin():

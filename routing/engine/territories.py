@@ -125,16 +125,18 @@ def split(
     # A territory whose technicians mostly lack a skill must not take all the visits
     # near it that need that skill: each skill has its own quota, from the days of the
     # territory's technicians who have it, counted at SKILL_SHARE as they also serve
-    # their other skills. (At full days, on the field benchmark, a territory with one of
-    # five technicians able to do a skill still left 17 of its 85 such visits unserved.)
+    # their other skills (at least at the skill's share of all the work: a skill every
+    # visit needs gets the whole quota). At full days, on the field benchmark, a
+    # territory with one of five technicians able to do a skill still left 17 of its 85
+    # such visits unserved.
     skill_quota: dict[tuple[int, str], float] = {}
     skill_load: dict[tuple[int, str], float] = {}
     for skill in sorted({v.skill for v in problem.visits if v.skill is not None}):
+        demand = sum(w for v, w in zip(problem.visits, work, strict=True) if v.skill == skill)
+        share = max(SKILL_SHARE, demand / work.sum())
         for g, members in enumerate(groups):
             skilled = [t for t in members if skill in problem.technicians[t].skills]
-            skill_quota[g, skill] = (
-                per_day * SKILL_SHARE * days_of[skilled].sum() if skilled else 0.0
-            )
+            skill_quota[g, skill] = per_day * share * days_of[skilled].sum() if skilled else 0.0
             skill_load[g, skill] = 0.0
 
     def fits(i: int, g: int) -> bool:
