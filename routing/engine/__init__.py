@@ -40,7 +40,7 @@ from routing.engine.search import solve
 from routing.engine.solver import REGRET_INSERTION, SolverOptions
 from routing.engine.territories import (
     DEFAULT_MAX_VISITS,
-    JOIN_SHARE,
+    join_seconds,
     restrict,
     solve_territories,
     split,
@@ -62,7 +62,6 @@ __all__ = [
     "DEFAULT_MAX_VISITS",
     "DEFAULT_REPLAN_OPTIONS",
     "INSUFFICIENT_CAPACITY",
-    "JOIN_SHARE",
     "NO_SKILLED_TECHNICIAN",
     "NO_TECHNICIAN_AVAILABLE",
     "PINNED_TECHNICIAN_UNAVAILABLE",
@@ -91,6 +90,7 @@ __all__ = [
     "apply_change",
     "haversine_km",
     "join",
+    "join_seconds",
     "kept_share",
     "plan_from_dict",
     "plan_to_dict",

@@ -115,7 +115,12 @@ def repair(
         first = pending[0]
         group: list[int] = []
         size = 0
-        for t in nearest[first]:
+        # The nearest technician, then the nearest ones with a free working day: the
+        # nearest all belong to the territory that had no room.
+        candidates = nearest[first][:1] + sorted(
+            nearest[first][1:], key=lambda t: _free_days(problem, t, routes_of[t]) == 0
+        )
+        for t in candidates:
             load = sum(len(r.stops) for r in routes_of[t])
             if group and size + load > REPAIR_VISITS:
                 break
@@ -166,6 +171,15 @@ def repair(
     drive = sum(_drive(problem, r, tech_index[r.technician_id], index, matrix) for r in routes)
     return dataclasses.replace(
         plan, routes=routes, unassigned=tuple(unassigned.values()), drive_time=drive
+    )
+
+
+def _free_days(problem: Problem, t: int, routes: list[Route]) -> int:
+    """Working days of technician ``t`` without a route."""
+    busy = {r.day for r in routes}
+    tech = problem.technicians[t]
+    return sum(
+        1 for d in range(problem.horizon.num_days) if tech.shift_on(d) is not None and d not in busy
     )
 
 

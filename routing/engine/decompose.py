@@ -97,7 +97,8 @@ def improve(
             )
     routes = tuple(state.routes[k] for k in sorted(state.routes))
     drive = sum(_drive(state, k) for k in state.routes)
-    return Plan(routes, tuple(state.left_out.values()), drive, _cost(state, list(state.routes), []))
+    objective = round(_cost(state, list(state.routes), list(state.left_out)))
+    return Plan(routes, tuple(state.left_out.values()), drive, objective)
 
 
 def _route_distances(state: _State, vehicles: list[Vehicle]) -> np.ndarray:
@@ -155,7 +156,7 @@ def _resolve_group(
     problem, matrix = state.problem, state.matrix
     n_v, n_t = len(problem.visits), len(problem.technicians)
     mine = sorted(i for k in group for i in state.stops(k))
-    offered = _offers(state, mine)
+    offered = _offers(state, group, mine)
     vehicles = group + _spares(state, group, mine)
     techs = sorted({t for t, _ in vehicles})
     all_days = frozenset(range(problem.horizon.num_days))
@@ -209,23 +210,34 @@ def _resolve_group(
     state.left_out.update(out)
 
 
-def _offers(state: _State, mine: list[int]) -> list[int]:
-    """Left-out visits (for lack of room) nearest to the group's visits."""
+def _offers(state: _State, group: list[Vehicle], mine: list[int]) -> list[int]:
+    """Left-out visits (for lack of room) nearer to the group's visits than its longest
+    leg: those the group's routes could take in."""
     waiting = [i for i, u in state.left_out.items() if u.reason == INSUFFICIENT_CAPACITY]
     if not waiting or not mine:
         return []
     gap = state.matrix[np.ix_(waiting, mine)].min(axis=1)
-    radius = float(np.median(state.matrix[np.ix_(mine, mine)]))
-    close = [(float(g), i) for g, i in zip(gap, waiting, strict=True) if g <= radius]
+    reach = max(_longest_leg(state, k) for k in group)
+    close = [(float(g), i) for g, i in zip(gap, waiting, strict=True) if g <= reach]
     return [i for _, i in sorted(close)[:GROUP_OFFERS]]
 
 
-def _drive(state: _State, vehicle: Vehicle, routes: dict[Vehicle, Route] | None = None) -> int:
+def _nodes(
+    state: _State, vehicle: Vehicle, routes: dict[Vehicle, Route] | None = None
+) -> list[int]:
     problem = state.problem
     n_v, n_t = len(problem.visits), len(problem.technicians)
     route = (state.routes if routes is None else routes)[vehicle]
     t = vehicle[0]
-    nodes = [n_v + t] + [state.index[s.visit_id] for s in route.stops] + [n_v + n_t + t]
+    return [n_v + t] + [state.index[s.visit_id] for s in route.stops] + [n_v + n_t + t]
+
+
+def _longest_leg(state: _State, vehicle: Vehicle) -> int:
+    return max(int(state.matrix[a, b]) for a, b in itertools.pairwise(_nodes(state, vehicle)))
+
+
+def _drive(state: _State, vehicle: Vehicle, routes: dict[Vehicle, Route] | None = None) -> int:
+    nodes = _nodes(state, vehicle, routes)
     return int(sum(state.matrix[a, b] for a, b in itertools.pairwise(nodes)))
 
 

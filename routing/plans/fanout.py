@@ -32,12 +32,12 @@ from core.jobs import defer_job
 from core.settings import Settings, get_settings
 from recall.campaigns.planning import visits_for_planning
 from routing.engine import (
-    JOIN_SHARE,
     Plan,
     PrecomputedMatrix,
     Problem,
     SolverOptions,
     join,
+    join_seconds,
     plan_from_dict,
     plan_to_dict,
     problem_from_dict,
@@ -89,7 +89,7 @@ def split_plan(
                     plan_id=plan_id,
                     index=index,
                     problem=problem_to_dict(restrict(problem, techs, visits)),
-                    seconds=territory_seconds(problem, len(visits), seconds),
+                    seconds=territory_seconds(problem, len(visits), seconds, len(parts)),
                 )
             )
         plan.territories, plan.territories_done = len(parts), 0
@@ -223,7 +223,7 @@ def run_join(
             costs=pieces[0].costs,
         )
         plans = [plan_from_dict(r) for _, r in parts]
-        budget = SolverOptions(time_limit_s=max(1.0, seconds * JOIN_SHARE))
+        budget = SolverOptions(time_limit_s=max(1.0, join_seconds(seconds, len(parts))))
         joined = isolated(join, problem, plans, budget)
         figures = {
             "solve_seconds": round(started + _time.monotonic() - t0, 2),

@@ -18,6 +18,7 @@ Time rules, one planning time zone per plan:
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
@@ -126,17 +127,28 @@ def _preferred_on(
     return None
 
 
+# Sites share a few opening-hours strings and zones: a 10,000-visit, 12-day plan parsed
+# the same strings 120,000 times and converted the same wall-clock times 230,000 times
+# (7 s of the plan's set-up), so both are cached.
+_hours = functools.lru_cache(maxsize=4096)(parse_opening_hours)
+
+
+@functools.lru_cache(maxsize=65536)
+def _local(cal: Calendar, index: int, local: int, zone: str) -> int:
+    return cal.local_minutes(index, local, zone)
+
+
 def start_windows(visit: VisitForPlanning, cal: Calendar, index: int) -> tuple[TimeWindow, ...]:
     """Allowed service-start windows of ``visit`` on day ``index`` (planning-zone minutes)."""
     day = cal.day(index)
     if day in visit.blocked_dates:
         return ()
-    hours = parse_opening_hours(visit.opening_hours)
+    hours = _hours(visit.opening_hours)
     service = visit.estimated_minutes
     spans: list[TimeWindow] = []
     for open_m, close_m in hours.spans(day.weekday()):
-        start = cal.local_minutes(index, open_m, visit.timezone)
-        end = cal.local_minutes(index, close_m, visit.timezone) - service
+        start = _local(cal, index, open_m, visit.timezone)
+        end = _local(cal, index, close_m, visit.timezone) - service
         if (w := _clip(start, end)) is not None:
             spans.append(w)
     preferred = _preferred_on(visit.preferred_windows, day)
