@@ -149,13 +149,9 @@ def solve(
     unassigned_penalty: int | None = None,
     matrix: np.ndarray | None = None,
 ) -> Plan:
-    """Plan ``problem``. Unservable visits come back in ``Plan.unassigned`` with a reason.
-
-    ``initial`` (visit id -> technician id, day, position) seeds the search with an
-    existing plan; ``stability`` charges moving a visit away from its previous
-    technician-day; ``unassigned_penalty`` overrides the per-visit drop cost (benchmarks
-    use a huge one to make every visit mandatory in practice).
-    """
+    """``problem`` searched whole by OR-Tools (a portfolio of ``options.num_workers``
+    processes); the arguments are those of ``routing.engine.search.solve``, the entry
+    point, which hands large problems to the decomposition instead."""
     options = options or SolverOptions()
     t0 = _time.monotonic()
     if matrix is None:

@@ -125,6 +125,24 @@ def split(
     work = np.array([v.service for v in problem.visits], dtype=float) + 1.0
     quota = work.sum() / max(1.0, days_of.sum()) * QUOTA_SLACK * days_of
     load = np.zeros(n_t)
+    # Nor to a technician who could not get there, do it and get back within his
+    # longest shift (unless nobody could: the solver then says it is out of reach).
+    longest = np.array(
+        [
+            max(
+                (
+                    (w.end - w.start)
+                    for d in range(problem.horizon.num_days)
+                    if (w := t.shift_on(d)) is not None
+                ),
+                default=0,
+            )
+            for t in problem.technicians
+        ],
+        dtype=float,
+    )
+    reach = 2 * home_to_visit.T + work[:, None] <= longest[None, :]
+    can = np.where((can & reach).any(axis=1)[:, None], can & reach, can)
     dist = np.where(can, home_to_visit.T, np.inf)
     finite = np.where(np.isfinite(dist), dist, 1e12)
     two = np.sort(finite, axis=1)[:, :2]

@@ -37,7 +37,8 @@ class World:
     visits: dict[str, int]  # site_key -> visit request id
 
 
-def make_world(client: TestClient, session: Session) -> World:
+def load_world_registry(session: Session) -> Keys:
+    """The recall test registry plus T2 in Helsinki, committed."""
     keys = load_recall_registry(session)
     import_csv(
         session,
@@ -46,6 +47,11 @@ def make_world(client: TestClient, session: Session) -> World:
         filename="technicians.csv",
     )
     session.commit()
+    return keys
+
+
+def make_world(client: TestClient, session: Session) -> World:
+    keys = load_world_registry(session)
     campaign = declare(client, keys.lead, batch_keys=["B1"])
     visits = {
         key: vid
@@ -65,6 +71,8 @@ def plan_now(
     *,
     first_day: date = MON,
     last_day: date = FRI,
+    settings: Settings = SETTINGS,
+    seconds: float = 2.0,
 ) -> int:
     """Start a plan without a job and solve it inline; returns its id."""
     plan = plans.start_plan(
@@ -72,13 +80,13 @@ def plan_now(
         campaign_id=campaign_id,
         first_day=first_day,
         last_day=last_day,
-        seconds=2.0,
+        seconds=seconds,
         actor="test",
-        settings=SETTINGS,
+        settings=settings,
         enqueue=False,
     )
     session.commit()
-    run_plan(plan.id, sessions=sessions, settings=SETTINGS, heartbeat=False)
+    run_plan(plan.id, sessions=sessions, settings=settings, heartbeat=False)
     session.expire_all()
     return plan.id
 

@@ -14,8 +14,7 @@ from devices.models import Technician
 from routing.engine import plan_from_dict
 from routing.plans import service as plans
 from routing.plans.models import FieldPlan, PlanRoute, PlanStop, PlanTerritory
-from routing.plans.run import run_plan
-from tests.routing.plans.planner_world import FRI, MON, World, make_world
+from tests.routing.plans.planner_world import MON, World, make_world, plan_now
 
 # Two visits per territory: the four sites make two territories, one per technician.
 SPLIT = Settings(plan_default_seconds=2.0, plan_territory_visits=2)
@@ -29,27 +28,15 @@ def world(client: TestClient, session: Session) -> World:
 def test_a_plan_over_the_territory_size_is_solved_by_territories_and_joined(
     world: World, session: Session, sessions: sessionmaker[Session]
 ) -> None:
-    plan = plans.start_plan(
-        session,
-        campaign_id=world.campaign_id,
-        first_day=MON,
-        last_day=FRI,
-        seconds=4.0,
-        actor="test",
-        settings=SPLIT,
-        enqueue=False,
-    )
-    session.commit()
-    assert run_plan(plan.id, sessions=sessions, settings=SPLIT, heartbeat=False) == "done"
-    session.expire_all()
-    row = session.get_one(FieldPlan, plan.id)
+    plan_id = plan_now(session, sessions, world.campaign_id, settings=SPLIT, seconds=4.0)
+    row = session.get_one(FieldPlan, plan_id)
     assert row.status == "done", row.error
     assert (row.territories, row.territories_done) == (2, 2)
     assert row.progress is not None and row.progress["territories_done"] == 2
     assert row.stats is not None and row.stats["validator"]["ok"] is True
     assert row.stats["territories"] == 2
     territories = session.scalars(
-        select(PlanTerritory).where(PlanTerritory.plan_id == plan.id).order_by(PlanTerritory.index)
+        select(PlanTerritory).where(PlanTerritory.plan_id == plan_id).order_by(PlanTerritory.index)
     ).all()
     assert [(t.status, t.attempts) for t in territories] == [("done", 1), ("done", 1)]
     # Each territory was handed one technician with the sites near his home (SA3, out
@@ -76,7 +63,7 @@ def test_a_plan_over_the_territory_size_is_solved_by_territories_and_joined(
         select(PlanStop.visit_request_id, Technician.technician_key, PlanRoute.day)
         .join(PlanRoute, PlanRoute.id == PlanStop.route_id)
         .join(Technician, Technician.id == PlanRoute.technician_id)
-        .where(PlanStop.plan_id == plan.id)
+        .where(PlanStop.plan_id == plan_id)
     ).all()
     site_of = {v: k for k, v in world.visits.items()}
     assert {site_of[v]: (t, d) for v, t, d in stops} == {
@@ -84,30 +71,18 @@ def test_a_plan_over_the_territory_size_is_solved_by_territories_and_joined(
         "SB1": ("T1", MON),
         "SA2": ("T2", MON),
     }
-    detail = plans.plan_detail(session, plan_id=plan.id)
+    detail = plans.plan_detail(session, plan_id=plan_id)
     assert [(u.site_key, u.reason) for u in detail.unassigned] == [("SA3", "out_of_reach")]
 
 
 def test_a_replan_or_a_small_plan_stays_one_job(
     world: World, session: Session, sessions: sessionmaker[Session]
 ) -> None:
-    plan = plans.start_plan(
-        session,
-        campaign_id=world.campaign_id,
-        first_day=MON,
-        last_day=FRI,
-        seconds=2.0,
-        actor="test",
-        settings=Settings(plan_territory_visits=4),
-        enqueue=False,
+    plan_id = plan_now(
+        session, sessions, world.campaign_id, settings=Settings(plan_territory_visits=4)
     )
-    session.commit()
-    run_plan(
-        plan.id, sessions=sessions, settings=Settings(plan_territory_visits=4), heartbeat=False
-    )
-    session.expire_all()
-    row = session.get_one(FieldPlan, plan.id)
+    row = session.get_one(FieldPlan, plan_id)
     assert row.status == "done" and row.territories is None
     assert (
-        session.scalars(select(PlanTerritory).where(PlanTerritory.plan_id == plan.id)).all() == []
+        session.scalars(select(PlanTerritory).where(PlanTerritory.plan_id == plan_id)).all() == []
     )

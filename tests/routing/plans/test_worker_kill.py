@@ -14,10 +14,10 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
 from api.app import create_app
-from devices.importer import import_csv
 from routing.plans.models import FieldPlan, PlanStop, PlanTerritory, PlanUnassigned
-from tests.recall.campaigns.fixtures import declare, h, load_recall_registry
+from tests.recall.campaigns.fixtures import declare, h
 from tests.recall.notify.harness import start_worker, wait_for
+from tests.routing.plans.planner_world import load_world_registry
 
 # Two territories (one per technician) of a 12-second plan: about 5 s of search each,
 # time enough to kill the worker in the middle of one.
@@ -50,14 +50,7 @@ def plan_row(engine: Engine, plan_id: int) -> FieldPlan:
 
 def test_a_worker_killed_in_a_territory_loses_nothing(committed: Engine, tmp_path: Path) -> None:
     with Session(committed) as session:
-        keys = load_recall_registry(session)
-        import_csv(
-            session,
-            "technicians",
-            b"technician_key,name,home_lat,home_lon,skills\nT2,Toni Tech,60.2,24.9,OU-200\n",
-            filename="technicians.csv",
-        )
-        session.commit()
+        keys = load_world_registry(session)
     with TestClient(create_app()) as client:
         campaign = declare(client, keys.lead, batch_keys=["B1"])
         started = client.post(
