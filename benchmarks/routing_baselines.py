@@ -59,7 +59,7 @@ def plain_ortools(problem: Problem, matrix: np.ndarray, seconds: float) -> tuple
 
 def vroom_solve(problem: Problem, matrix: np.ndarray, exploration: int = 5) -> tuple[int, int]:
     """VROOM (pyvroom) at the given exploration level, one thread, run to completion."""
-    import vroom
+    import vroom  # the optional bench extra (`make bench`), needed here only
 
     n = len(problem.visits)
     order = [n, *list(range(n))]
@@ -104,7 +104,7 @@ def vroom_plan(
     skills and lunch break, which must start in its window), each job with its
     service-start windows over the whole horizon. VROOM has no soft deadline, so the
     plan minimises driving alone; priorities only rank which jobs to leave out."""
-    import vroom
+    import vroom  # the optional bench extra (`make bench`), needed here only
 
     hz = problem.horizon
     n_v, n_t = len(problem.visits), len(problem.technicians)
