@@ -141,8 +141,9 @@ def split(
         ],
         dtype=float,
     )
-    reach = 2 * home_to_visit.T + work[:, None] <= longest[None, :]
-    can = np.where((can & reach).any(axis=1)[:, None], can & reach, can)
+    reach = np.asarray(2 * home_to_visit.T + work[:, None] <= longest[None, :])
+    reachable = can & reach
+    can = np.where(reachable.any(axis=1)[:, None], reachable, can)
     dist = np.where(can, home_to_visit.T, np.inf)
     finite = np.where(np.isfinite(dist), dist, 1e12)
     two = np.sort(finite, axis=1)[:, :2]
