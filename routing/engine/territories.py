@@ -142,8 +142,9 @@ def split(
         dtype=float,
     )
     reach = np.asarray(2 * home_to_visit.T + work[:, None] <= longest[None, :])
-    reachable = can & reach
-    can = np.where(reachable.any(axis=1)[:, None], reachable, can)
+    reachable = np.logical_and(can, reach)
+    anyone = np.asarray(reachable.any(axis=1)).reshape(-1, 1)
+    can = np.where(anyone, reachable, can)
     dist = np.where(can, home_to_visit.T, np.inf)
     finite = np.where(np.isfinite(dist), dist, 1e12)
     two = np.sort(finite, axis=1)[:, :2]
