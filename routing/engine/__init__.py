@@ -2,11 +2,16 @@
 priorities on OR-Tools, with an independent validator. Pure: standard library, numpy and
 OR-Tools only; it knows no database, no web framework and nothing else of the project.
 
+``solve`` plans a problem (large ones by construction and route-based decomposition);
+``split``, ``restrict`` and ``join`` let territories of one problem be solved anywhere
+(``problem_to_dict`` and ``plan_to_dict`` carry them there and back); ``replan`` and
+``resolve`` re-plan; ``validate`` checks any plan.
+
 This module is the engine's whole public face: everything outside ``routing.engine``
 (the planner, the benchmarks) imports from here, never from the modules behind it.
 """
 
-from routing.engine.border import join, repair
+from routing.engine.border import join
 from routing.engine.codec import plan_from_dict, plan_to_dict, problem_from_dict, problem_to_dict
 from routing.engine.problem import (
     CLOSED_EVERY_DAY,
@@ -96,7 +101,6 @@ __all__ = [
     "plan_to_dict",
     "problem_from_dict",
     "problem_to_dict",
-    "repair",
     "replan",
     "resolve",
     "restrict",
