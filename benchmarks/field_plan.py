@@ -118,7 +118,7 @@ def report(name: str, problem: Problem, plan: Plan, seconds: float) -> None:
         print("   ", v)
 
 
-def split_cost(args: argparse.Namespace) -> None:
+def split_cost(args: argparse.Namespace) -> dict[str, object]:
     """Same instance, same wall budget, two cores each: solved whole vs in territories."""
     visits = args.split_visits or args.visits
     techs = max(4, args.techs * visits // args.visits)
@@ -138,6 +138,12 @@ def split_cost(args: argparse.Namespace) -> None:
         f"unassigned {len(parts.unassigned)} split vs {len(whole.unassigned)} whole "
         f"(positive: the split plan is worse)"
     )
+    return {
+        "territories": k,
+        "objective_pct": round((c_parts / c_whole - 1) * 100, 2),
+        "drive_pct": round((parts.drive_time / max(1, whole.drive_time) - 1) * 100, 2),
+        "unassigned": {"whole": len(whole.unassigned), "split": len(parts.unassigned)},
+    }
 
 
 def main() -> None:
@@ -182,8 +188,7 @@ def main() -> None:
     print(f"visits that had to move: {len(affected)}; others kept day and technician: {kept:.1%}")
 
     compared = side_by_side(args, problem)
-    if args.split_cost:
-        split_cost(args)
+    split = split_cost(args) if args.split_cost else None
 
     print(f"plans failing the validator: {sum(1 for n in VIOLATIONS if n)} of {len(VIOLATIONS)}")
     print(
@@ -196,6 +201,7 @@ def main() -> None:
                 "replan_seconds": round(replan_seconds, 1),
                 "kept_share": round(kept, 4),
                 "side_by_side": compared,
+                **({"split_cost": split} if split is not None else {}),
             }
         )
     )
