@@ -253,7 +253,9 @@ class _Builder:
             else:
                 second = np.full(len(rows), INF)
             # A visit with one option left goes first (it may lose it); then regret.
-            regret = np.where(np.isfinite(second), second - first, 1e15)
+            # (inf - inf where a visit has no option: np.where discards it.)
+            with np.errstate(invalid="ignore"):
+                regret = np.where(np.isfinite(second), second - first, 1e15)
             regret = np.where(np.isfinite(first), regret, -INF)
             pick = int(np.argmax(regret - 1e-9 * first))
             a, k = int(rows[pick]), int(cols[best[pick]])
