@@ -207,7 +207,7 @@ def _solve_one(
         routing.CloseModelWithParameters(params)
         seed = routing.ReadAssignmentFromRoutes(start_routes, True)
         if seed is not None:
-            solution = routing.SolveFromAssignmentWithParameters(seed, params)
+            solution = readable(model, routing.SolveFromAssignmentWithParameters(seed, params))
         if solution is None:
             # A failed restore leaves the model unusable (OR-Tools 9.15 restores fail on
             # some valid route sets); rebuild and search from scratch, still paying the
@@ -225,9 +225,21 @@ def _solve_one(
             params = search_parameters(fallback, remaining)
     if solution is None:
         if options.metaheuristic == ILS:
-            solution = routing.SolveWithIteratedLocalSearch(params)
+            solution = readable(model, routing.SolveWithIteratedLocalSearch(params))
         else:
-            solution = routing.SolveWithParameters(params)
+            solution = readable(model, routing.SolveWithParameters(params))
+    if solution is None and options.solution_limit != 1:
+        # Nothing readable: OR-Tools' first solution alone (its finalizer fixes breaks).
+        first = dataclasses.replace(
+            options,
+            first_solution="PARALLEL_CHEAPEST_INSERTION",
+            metaheuristic="GREEDY_DESCENT",
+            solution_limit=1,
+            time_limit_s=max(1.0, options.time_limit_s - (_time.monotonic() - t0)),
+        )
+        return _solve_one(
+            problem, matrix, first, _time.monotonic(), None, stability, unassigned_penalty
+        )
     if solution is None:
         dropped = [Unassigned(problem.visits[i].id, INSUFFICIENT_CAPACITY) for i in model.active]
         return Plan((), tuple(rejected + dropped), 0, 0)
@@ -262,7 +274,9 @@ def constructed_plan(
     model.routing.CloseModelWithParameters(params)
     seed = model.routing.ReadAssignmentFromRoutes(_constructed_routes(model), True)
     solution = (
-        None if seed is None else model.routing.SolveFromAssignmentWithParameters(seed, params)
+        None
+        if seed is None
+        else readable(model, model.routing.SolveFromAssignmentWithParameters(seed, params))
     )
     if solution is not None:
         return read_plan(model, solution, rejected)
@@ -303,6 +317,24 @@ def _initial_routes(
         if k is not None and k in model.allowed[i]:
             routes[k].append((prev[2], model.manager.NodeToIndex(pos)))
     return [[index for _, index in sorted(r)] for r in routes]
+
+
+def readable(model: Model, solution: pywrapcp.Assignment | None) -> pywrapcp.Assignment | None:
+    """``solution`` if every lunch break of a technician-day it uses is fixed, else None.
+
+    Reading an unfixed break makes OR-Tools abort the whole process (a CHECK failure,
+    not an exception); on a loaded machine a search cut short by its time limit returned
+    such a solution for one territory in 25 (plan_scale, 10,000 visits), which failed
+    the plan.
+    """
+    if solution is None:
+        return None
+    routing = model.routing
+    for k, brk in model.breaks.items():
+        used = not routing.IsEnd(solution.Value(routing.NextVar(routing.Start(k))))
+        if used and solution.StartMin(brk) != solution.StartMax(brk):
+            return None
+    return solution
 
 
 def read_plan(model: Model, solution: pywrapcp.Assignment, rejected: list[Unassigned]) -> Plan:
