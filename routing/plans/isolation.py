@@ -46,11 +46,24 @@ def _executor() -> ProcessPoolExecutor:
 
 def isolated(fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
     """``fn(*args, **kwargs)`` in the solver's child process; its arguments and result
-    travel by pickle (a problem with a precomputed matrix, a plan)."""
+    travel by pickle (a problem with a precomputed matrix, a plan).
+
+    A child that dies during the call (OR-Tools aborts its process on a failed internal
+    check, which plan_scale met under heavy load; the kernel's out-of-memory killer) is
+    replaced, and the call is made once more in the new one: a second death is the
+    caller's error.
+    """
+    try:
+        return _call(fn, args, kwargs)
+    except BrokenProcessPool:
+        return _call(fn, args, kwargs)
+
+
+def _call(fn: Callable[..., T], args: tuple[Any, ...], kwargs: dict[str, Any]) -> T:
     global _pool
     try:
         return _executor().submit(fn, *args, **kwargs).result()
     except BrokenProcessPool:
         with _pool_lock:
-            _pool = None  # the child died (killed, out of memory): a new one next time
+            _pool = None  # the child died: a new one next time
         raise
