@@ -1,5 +1,6 @@
 # Two commands do everything on a fresh Debian/Ubuntu machine (root, no Docker engine):
 #   make demo   install, start PostgreSQL + PostGIS, load and run the demo, serve the app
+#               with a worker and a local mail sink (notices as files in var/demo/mail)
 #   make test   install, start the test database, run ruff, the import contracts, mypy and
 #               the whole test suite
 # With DATABASE_URL set, that database is used and nothing else is touched.
@@ -11,6 +12,7 @@ DEMO_DIR ?= var/demo
 SEED ?= 7
 HOST ?= 127.0.0.1
 PORT ?= 8000
+SMTP_PORT ?= 2525
 
 .PHONY: install demo test lint typecheck db serve bench clean
 
@@ -35,11 +37,11 @@ typecheck: install
 
 test: lint typecheck
 	@scripts/ensure_chromium.sh
-	DATABASE_URL="$$(scripts/ensure_db.sh fieldrecall_test)" $(BIN)/pytest -q -p no:cacheprovider
+	DATABASE_URL="$$(scripts/ensure_db.sh --fresh fieldrecall_test)" $(BIN)/pytest -q -p no:cacheprovider
 
 demo: install
 	DATABASE_URL="$$(scripts/ensure_db.sh)" $(BIN)/fieldrecall demo run \
-		--dir $(DEMO_DIR) --seed $(SEED) --host $(HOST) --port $(PORT)
+		--dir $(DEMO_DIR) --seed $(SEED) --host $(HOST) --port $(PORT) --smtp-port $(SMTP_PORT)
 
 serve: install
 	DATABASE_URL="$$(scripts/ensure_db.sh)" $(BIN)/fieldrecall serve --host $(HOST) --port $(PORT)

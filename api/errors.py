@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable, Callable
+from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.encoders import jsonable_encoder
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse, Response
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel, Field
+from sqlalchemy.exc import DBAPIError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from core.errors import AppError
@@ -16,24 +18,44 @@ from core.errors import AppError
 log = logging.getLogger("fieldrecall.api")
 
 
-def _body(name: str, detail: object, status: int) -> JSONResponse:
+class ErrorOut(BaseModel):
+    """Every error the API answers with."""
+
+    error: str = Field(description="the error's name: Unauthorized, Forbidden, NotFound, ...")
+    detail: Any = Field(
+        description="what is wrong: a sentence; for ValidationError a list of {field, reason}; "
+        "for ImportRejected {file, kind, message, rows, bad_rows, problems, errors: [{line, "
+        "column, column_number, reason}]}"
+    )
+
+
+ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
+    status: {"model": ErrorOut, "description": description}
+    for status, description in (
+        (401, "no API key, or an unknown or revoked one"),
+        (403, "the key's role may not do this"),
+        (404, "no such thing, or another partner's"),
+        (409, "the change conflicts with the current state"),
+        (413, "the request body is over the limit"),
+        (422, "bad input, named in detail"),
+    )
+}
+
+
+def error_response(name: str, detail: object, status: int) -> JSONResponse:
+    """The one error shape: ``{"error": "<Name>", "detail": ...}``."""
     return JSONResponse({"error": name, "detail": jsonable_encoder(detail)}, status_code=status)
 
 
-def install_error_handlers(app: FastAPI) -> None:
-    @app.middleware("http")
-    async def refuse_nul_in_url(
-        request: Request, call_next: Callable[[Request], Awaitable[Response]]
-    ) -> Response:
-        # PostgreSQL text cannot hold NUL: a key like "a%00b" would fail in the database
-        # (a 500) instead of being refused as the bad input it is.
-        if "\x00" in request.scope["path"] or b"%00" in request.scope["query_string"]:
-            return _body("InvalidInput", "the URL contains a NUL character (%00)", 422)
-        return await call_next(request)
+# Values PostgreSQL cannot take (a number out of its column's range, a NUL in text):
+# every entry checks for them, so one reaching the database is bad input all the same.
+BAD_VALUE_SQLSTATES = {"22003": "a number is out of range", "22P05": "a character cannot be stored"}
 
+
+def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(AppError)
     async def app_error(_: Request, exc: AppError) -> JSONResponse:
-        return _body(exc.name, exc.detail, exc.status_code)
+        return error_response(exc.name, exc.detail, exc.status_code)
 
     @app.exception_handler(RequestValidationError)
     async def validation_error(_: Request, exc: RequestValidationError) -> JSONResponse:
@@ -44,14 +66,27 @@ def install_error_handlers(app: FastAPI) -> None:
             }
             for err in exc.errors()
         ]
-        return _body("ValidationError", problems, 422)
+        return error_response("ValidationError", problems, 422)
 
     @app.exception_handler(StarletteHTTPException)
     async def http_error(_: Request, exc: StarletteHTTPException) -> JSONResponse:
         names = {404: "NotFound", 405: "MethodNotAllowed", 413: "PayloadTooLarge"}
-        return _body(names.get(exc.status_code, "HTTPError"), exc.detail, exc.status_code)
+        return error_response(names.get(exc.status_code, "HTTPError"), exc.detail, exc.status_code)
+
+    @app.exception_handler(DBAPIError)
+    async def database_error(_: Request, exc: DBAPIError) -> JSONResponse:
+        reason = BAD_VALUE_SQLSTATES.get(getattr(exc.orig, "sqlstate", None) or "")
+        if reason is None:
+            log.exception("database error", exc_info=exc)
+            return error_response(
+                "InternalError", "an unexpected error occurred; it has been logged", 500
+            )
+        log.warning("bad value reached the database: %s", exc.orig)
+        return error_response("InvalidInput", f"{reason} in the request", 422)
 
     @app.exception_handler(Exception)
     async def unexpected(_: Request, exc: Exception) -> JSONResponse:
         log.exception("unhandled error", exc_info=exc)
-        return _body("InternalError", "an unexpected error occurred; it has been logged", 500)
+        return error_response(
+            "InternalError", "an unexpected error occurred; it has been logged", 500
+        )

@@ -97,10 +97,14 @@ def describe_ledger(ledger: LedgerOut) -> str:
     """The ledger as a few lines for people (the CLI and ``make demo`` print it)."""
     u = ledger.units
     lines = [
-        f"recall {ledger.campaign_id} ledger: {u.total} units, "
-        f"{100 * u.completion_rate:.0f} % complete ({u.fixed} fixed)",
+        f"recall {ledger.campaign_id} ledger ({ledger.status}): {u.total} units, "
+        f"{100 * u.completion_rate:.0f} % complete ({u.fixed} fixed, {u.waived} waived)",
         "  " + ", ".join(f"{state} {getattr(u, state)}" for state in UNIT_STATES),
+        f"  scheduled but not told: {ledger.visits_scheduled_not_told} visits "
+        f"({ledger.units_scheduled_not_told} units); revisits pending: "
+        f"{ledger.revisits_pending}; decisions pending: {ledger.decisions_pending}",
         f"  partners: {len(ledger.partners)}; not notified within 24 h: "
-        f"{len(ledger.not_notified_within_24h)}; to follow up: {len(ledger.follow_up)}",
+        f"{len(ledger.not_notified_within_24h)}; at risk: {len(ledger.promise_at_risk)}; "
+        f"to follow up: {len(ledger.follow_up)}",
     ]
     return "\n".join(lines)

@@ -39,8 +39,21 @@ def page_request(
     return PageRequest(limit=limit, offset=offset)
 
 
+TOTAL = "_total"
+
+
 def paginate(session: Session, stmt: Select, page: PageRequest) -> tuple[list[Any], int]:
-    """One page of ``stmt``'s rows and the total count of rows it matches."""
+    """One page of ``stmt``'s rows and the total count of rows it matches.
+
+    The count rides along with the page (a window count) in one round trip; only an empty
+    page, past the end, asks for it separately. The rows come back exactly as ``stmt``
+    shapes them (the count column is taken off again), so callers may read them by
+    position, by name or by entity."""
+    counted = stmt.add_columns(func.count().over().label(TOTAL))
+    frozen = session.execute(counted.limit(page.limit).offset(page.offset)).freeze()
+    rows = frozen().all()
+    if rows:
+        width = len(rows[0]) - 1
+        return list(frozen().columns(*range(width)).all()), int(rows[0]._mapping[TOTAL])
     total = session.scalar(select(func.count()).select_from(stmt.order_by(None).subquery())) or 0
-    rows = session.execute(stmt.limit(page.limit).offset(page.offset)).all()
-    return list(rows), int(total)
+    return [], int(total)

@@ -7,6 +7,7 @@ to attack) and lets a request find its key by an indexed equality lookup.
 from __future__ import annotations
 
 import hashlib
+import time
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -59,6 +60,16 @@ class Principal:
         return f"{self.role}:key{self.key_id}"
 
     @property
+    def tenant(self) -> str:
+        """Whose namespace this caller's idempotency keys live in: support leads share
+        one, each partner and each technician has its own."""
+        if self.role == "partner":
+            return f"partner:{self.partner_id}"
+        if self.role == "technician":
+            return f"technician:{self.technician_id}"
+        return self.role
+
+    @property
     def partner_scope(self) -> int | None:
         """The partner whose data alone this caller may see; None means every partner."""
         return self.partner_id if self.role == "partner" else None
@@ -73,6 +84,17 @@ def principal_for(session: Session, plain: str) -> Principal | None:
     row = session.scalar(
         select(ApiKey).where(ApiKey.key_hash == hash_key(plain), ApiKey.revoked_at.is_(None))
     )
+    return _principal(row)
+
+
+def principal_by_key_id(session: Session, key_id: int) -> Principal | None:
+    """The principal of a stored key by its id (a page session names its key by id, never
+    by its secret), or None when the key is unknown or revoked."""
+    row = session.scalar(select(ApiKey).where(ApiKey.id == key_id, ApiKey.revoked_at.is_(None)))
+    return _principal(row)
+
+
+def _principal(row: ApiKey | None) -> Principal | None:
     if row is None:
         return None
     return Principal(
@@ -82,3 +104,29 @@ def principal_for(session: Session, plain: str) -> Principal | None:
         technician_id=row.technician_id,
         label=row.label,
     )
+
+
+class PrincipalCache:
+    """Keys found in the last ``ttl_s`` seconds, so that a burst of requests with one key
+    does not look it up every time (one database round trip per request saved). A
+    revoked key therefore stops working within ``ttl_s`` in every server process; unknown
+    keys are never cached. Each app holds its own."""
+
+    MAX_ENTRIES = 10_000
+
+    def __init__(self, ttl_s: float) -> None:
+        self.ttl_s = ttl_s
+        self._found: dict[str, tuple[float, Principal]] = {}
+
+    def principal(self, session: Session, plain: str) -> Principal | None:
+        """The key's principal, from the cache when fresh, else from the database."""
+        now = time.monotonic()
+        hit = self._found.get(plain)
+        if hit is not None and now - hit[0] < self.ttl_s:
+            return hit[1]
+        found = principal_for(session, plain)
+        if found is not None and self.ttl_s > 0:
+            if len(self._found) >= self.MAX_ENTRIES:
+                self._found.clear()
+            self._found[plain] = (now, found)
+        return found

@@ -29,6 +29,9 @@ class Column:
     min: float | None = None
     max: float | None = None
     choices: tuple[str, ...] = ()
+    # Free text (an address, a symptom) may hold line breaks and tabs; every other text
+    # column is one line, without any control character (core/inputs.py).
+    multiline: bool = False
     # Checked in Python once per distinct value (grammars SQL cannot express well).
     python_check: Callable[[str], str | None] | None = None
 
@@ -63,6 +66,9 @@ class Upsert:
     values: dict[str, str]
     joins: str = ""
     has_updated_at: bool = True
+    # SQL over the target row ``t`` that a key is unique within (failure reports: the
+    # operator's namespace of keys, where imports file theirs).
+    key_scope: str = ""
 
 
 @dataclass(frozen=True)
@@ -136,7 +142,7 @@ SITES = CsvFormat(
         Column("site_key", required=True),
         Column("partner_key", required=True),
         Column("name", required=True, max_len=300),
-        Column("address", max_len=1000),
+        Column("address", max_len=1000, multiline=True),
         LAT,
         LON,
         Column("timezone", max_len=64, python_check=_timezone_problem),
@@ -224,7 +230,7 @@ FAILURES = CsvFormat(
         Column("report_key", required=True),
         Column("serial", required=True),
         Column("occurred_at", "timestamptz", required=True),
-        Column("symptom", max_len=2000),
+        Column("symptom", max_len=2000, multiline=True),
         Column("ambient_temp_c", "float", min=TEMP_MIN, max=TEMP_MAX),
         Column("source", choices=FAILURE_SOURCES),
     ),
@@ -256,6 +262,7 @@ FAILURES = CsvFormat(
         },
         joins="JOIN unit r_unit ON r_unit.serial = s.serial",
         has_updated_at=False,
+        key_scope="t.reported_by_partner_id IS NULL",
     ),
 )
 

@@ -31,6 +31,10 @@ SHAPES = {
     "time": r"^\d{2}:\d{2}(:\d{2})?$",
 }
 RAW = "__raw"
+# Control characters (core/inputs.py) in PostgreSQL's regular expressions: in a line of
+# text none at all; in free text, tab and line feed are allowed (CR is already LF).
+LINE_CONTROL = r"[\x01-\x1f\x7f-\x9f]"
+TEXT_CONTROL = r"[\x01-\x08\x0b-\x1f\x7f-\x9f]"
 
 
 def typed_select(fmt: CsvFormat, header: list[str], *, guarded: bool) -> str:
@@ -61,7 +65,18 @@ def column_rules(col: Column) -> list[tuple[str, str]]:
     if col.required:
         rules.append((f"{raw} IS NULL", "'is required'"))
     rules.append((f"length({raw}) > {col.max_len}", f"'is longer than {col.max_len} characters'"))
-    if col.type != "text":
+    if col.type == "text":
+        if col.multiline:
+            rules.append((f"{raw} ~ '{TEXT_CONTROL}'", "'contains a control character'"))
+        else:
+            rules.append(
+                (
+                    f"{raw} ~ '{LINE_CONTROL}'",
+                    "'contains a control character (a line break, a tab or the like); "
+                    "one line of text is expected'",
+                )
+            )
+    else:
         expected = {
             "float": "a number",
             "date": "a date (YYYY-MM-DD)",
@@ -97,9 +112,8 @@ def column_rules(col: Column) -> list[tuple[str, str]]:
     return rules
 
 
-def checks_select(fmt: CsvFormat, limit: int) -> str:
-    """One query over the typed table: every bad row with its problems, each as
-    ``column<TAB>reason``, in file order."""
+def _checks(fmt: CsvFormat) -> list[tuple[str, str, str]]:
+    """(column, bad condition, reason) for every rule of the format, in SQL."""
     checks: list[tuple[str, str, str]] = []
     for col in fmt.columns:
         checks += [(col.name, bad, reason) for bad, reason in column_rules(col)]
@@ -113,18 +127,37 @@ def checks_select(fmt: CsvFormat, limit: int) -> str:
             )
         )
     checks += [(rule.column, rule.bad, rule.reason) for rule in fmt.rules]
+    return checks
+
+
+def _any_bad(fmt: CsvFormat) -> str:
+    return "\n OR ".join(f"({bad})" for _, bad, _ in _checks(fmt))
+
+
+def checks_select(fmt: CsvFormat, limit: int | None) -> str:
+    """One query over the typed table: every bad row with its problems, each as
+    ``column<TAB>reason``, in file order (the first ``limit`` rows)."""
     cases = ",\n".join(
         f"CASE WHEN coalesce(({bad}), false) THEN '{name}' || E'\\t' || ({reason}) END"
-        for name, bad, reason in checks
+        for name, bad, reason in _checks(fmt)
     )
     # The problem arrays are built only for rows that break a rule: on a good file the
     # query is a scan with cheap conditions, not a million arrays built and thrown away.
-    any_bad = "\n OR ".join(f"({bad})" for _, bad, _ in checks)
     return f"""
         SELECT s.rn, array_remove(ARRAY[{cases}], NULL) AS problems
         FROM {TYPED} s {reference_joins(fmt)}
-        WHERE {any_bad}
-        ORDER BY s.rn LIMIT {limit}
+        WHERE {_any_bad(fmt)}
+        ORDER BY s.rn {f"LIMIT {limit}" if limit is not None else ""}
+    """
+
+
+def checks_count(fmt: CsvFormat) -> str:
+    """How many rows break a rule, and how many problems they have in all; with the
+    parameter ``rns`` (record numbers), also how many of those rows are among them."""
+    return f"""
+        SELECT count(*), coalesce(sum(cardinality(problems)), 0),
+               count(*) FILTER (WHERE rn = ANY(:rns))
+        FROM ({checks_select(fmt, None)}) q
     """
 
 
@@ -149,7 +182,7 @@ def upsert_sql(fmt: CsvFormat) -> str:
     key_exprs = ", ".join(up.values[k] for k in up.key)
     order = "s.rn" if fmt.immutable else "s.rn DESC"
     select_list = ", ".join(f"{expr} AS {col}" for col, expr in up.values.items())
-    on_key = " AND ".join(f"t.{k} = l.{k}" for k in up.key)
+    on_key = " AND ".join([f"t.{k} = l.{k}" for k in up.key] + [up.key_scope] * bool(up.key_scope))
     changing = [c for c in columns if c not in up.key]
     sets = [f"{c} = l.{c}" for c in changing] + (
         ["updated_at = now()"] if up.has_updated_at else []

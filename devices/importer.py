@@ -1,18 +1,19 @@
-"""CSV import: COPY into a staging table, validate every row in one set-based query,
-then upsert by natural key. A file with any bad row imports nothing and every bad row is
-reported with its line, column and reason. The SQL itself is compiled from the format
-declarations by devices/import_sql.py.
+"""CSV import: stream the file into a staging table with COPY (devices/csv_stream.py reads
+it: RFC 4180, a comma or a semicolon, in chunks, so memory does not grow with the file),
+validate every row in one set-based query, then upsert by natural key. A file with any
+bad row imports nothing; every bad row is counted, and its problems are listed with line,
+column and reason (the first ``FIELDRECALL_IMPORT_MAX_LISTED_ERRORS`` of them). The SQL
+itself is compiled from the format declarations by devices/import_sql.py.
 """
 
 from __future__ import annotations
 
-import csv
 import io
-from collections.abc import Iterator
+import logging
 from contextlib import nullcontext
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 import psycopg
 from sqlalchemy import text
@@ -21,18 +22,20 @@ from sqlalchemy.orm import Session
 
 from core.errors import ImportRejected, InvalidInput
 from core.events import record_event
+from core.settings import get_settings
 from devices.bulk_load import is_bulk_load, secondary_indexes_rebuilt
 from devices.csv_formats import FORMATS, IMPORT_ORDER, CsvFormat
+from devices.csv_stream import CsvFile, open_csv
 from devices.import_sql import (
     STAGING,
     TYPED,
+    checks_count,
     checks_select,
     typed_select,
     upsert_sql,
 )
 
-MAX_REPORTED_PROBLEMS = 10_000
-_COPY_CHUNK = 1 << 20
+log = logging.getLogger("fieldrecall.import")
 
 
 @dataclass(frozen=True)
@@ -63,15 +66,22 @@ class ImportResult:
 
 
 def import_csv(
-    session: Session, kind: str, data: bytes, *, filename: str = "upload.csv", actor: str = "cli"
+    session: Session,
+    kind: str,
+    data: bytes | BinaryIO,
+    *,
+    filename: str = "upload.csv",
+    actor: str = "cli",
 ) -> ImportResult:
-    """Import one CSV file of ``kind`` in the caller's transaction, or raise ImportRejected."""
+    """Import one CSV file of ``kind`` (its bytes, or a seekable binary file, which is read
+    as a stream) in the caller's transaction, or raise ImportRejected."""
     fmt = FORMATS.get(kind)
     if fmt is None:
         raise InvalidInput(f"unknown import kind {kind!r}; expected one of {', '.join(FORMATS)}")
-    text_data = _decode(data, filename)
-    header = _parse_header(fmt, text_data, filename)
-    body = text_data.rstrip("\r\n\t ") + "\n"
+    source = io.BytesIO(data) if isinstance(data, bytes) else data
+    csv_file = open_csv(source, filename, fmt.header)
+    header = csv_file.header
+    _check_header(fmt, header, filename)
     raw = session.connection().connection.driver_connection
     assert isinstance(raw, psycopg.Connection)
     with raw.cursor() as cur:
@@ -80,7 +90,7 @@ def import_csv(
         cur.execute(
             f"CREATE TEMP TABLE {STAGING} (rn bigint GENERATED ALWAYS AS IDENTITY, {columns_sql})"
         )
-        rows = _copy_into_staging(cur, fmt, header, body, filename)
+        rows = _copy_into_staging(cur, fmt, csv_file)
     previous_work_mem = session.scalar(text("SELECT current_setting('work_mem')"))
     # Sorting a large file by key in memory instead of on disk halves the upsert time.
     session.execute(text("SELECT set_config('work_mem', '256MB', true)"))
@@ -89,9 +99,7 @@ def import_csv(
         # Temporary tables get no automatic statistics; without them the planner takes the
         # file for 200 distinct keys and re-imports walk the unit index a million times.
         session.execute(text(f"ANALYZE {TYPED}"))
-        problems = _python_checks(session, fmt, header) + _sql_checks(session, fmt)
-        if problems:
-            _reject(fmt, filename, body, header, problems, rows)
+        _reject_bad_rows(session, fmt, csv_file, rows)
         inserted, updated = _upsert(session, fmt, filename, rows)
     finally:
         session.execute(text(f"DROP TABLE IF EXISTS {STAGING}, {TYPED}"))
@@ -119,42 +127,14 @@ def import_directory(
     for kind in IMPORT_ORDER:
         path = directory / f"{kind}.csv"
         if path.exists():
-            results.append(
-                import_csv(session, kind, path.read_bytes(), filename=str(path), actor=actor)
-            )
+            with path.open("rb") as file:
+                results.append(import_csv(session, kind, file, filename=str(path), actor=actor))
     if not results:
         raise InvalidInput(f"no known CSV files in {directory} (expected e.g. partners.csv)")
     return results
 
 
-def _decode(data: bytes, filename: str) -> str:
-    if data.startswith(b"\xef\xbb\xbf"):
-        data = data[3:]
-    if not data.strip():
-        raise ImportRejected({"file": filename, "message": "the file is empty"})
-    nul = data.find(b"\x00")
-    bad_at = nul
-    try:
-        decoded = data.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        bad_at = exc.start if nul < 0 else min(nul, exc.start)
-    if bad_at >= 0:
-        line = data.count(b"\n", 0, bad_at) + 1
-        column = bad_at - (data.rfind(b"\n", 0, bad_at) + 1) + 1
-        raise ImportRejected(
-            {
-                "file": filename,
-                "message": f"not UTF-8 text: byte {data[bad_at]:#04x} at line {line}, "
-                f"character {column} (save the file as UTF-8)",
-                "errors": [{"line": line, "column": None, "reason": "invalid UTF-8 byte"}],
-            }
-        )
-    return decoded
-
-
-def _parse_header(fmt: CsvFormat, text_data: str, filename: str) -> list[str]:
-    first_line = text_data.split("\n", 1)[0]
-    header = [h.strip().lower() for h in next(csv.reader([first_line]), [])]
+def _check_header(fmt: CsvFormat, header: list[str], filename: str) -> None:
     problems = []
     duplicates = sorted({h for h in header if h and header.count(h) > 1})
     if duplicates:
@@ -173,50 +153,36 @@ def _parse_header(fmt: CsvFormat, text_data: str, filename: str) -> list[str]:
                 "errors": [{"line": 1, "column": None, "reason": p} for p in problems],
             }
         )
-    return header
 
 
-def _copy_into_staging(
-    cur: psycopg.Cursor[Any], fmt: CsvFormat, header: list[str], body: str, filename: str
-) -> int:
-    names = ", ".join(f"c{i}" for i in range(len(header)))
-    encoded = body.encode()
+def _copy_into_staging(cur: psycopg.Cursor[Any], fmt: CsvFormat, csv_file: CsvFile) -> int:
+    names = ", ".join(f"c{i}" for i in range(len(csv_file.header)))
+    delimiter = csv_file.delimiter.replace("'", "''")
     cur.execute("SAVEPOINT import_copy")
     try:
         with cur.copy(
-            f"COPY {STAGING} ({names}) FROM STDIN (FORMAT csv, HEADER true, ENCODING 'UTF8')"
+            f"COPY {STAGING} ({names}) FROM STDIN"
+            f" (FORMAT csv, HEADER true, DELIMITER '{delimiter}', ENCODING 'UTF8')"
         ) as copy:
-            for start in range(0, len(encoded), _COPY_CHUNK):
-                copy.write(encoded[start : start + _COPY_CHUNK])
-    except psycopg.Error as exc:
+            for chunk in csv_file.chunks():
+                copy.write(chunk)
+    except ImportRejected:
+        cur.execute("ROLLBACK TO SAVEPOINT import_copy")  # the file is not UTF-8 text
+        raise
+    except psycopg.Error:
         # COPY stops at the first malformed line; find every one to report them all.
         cur.execute("ROLLBACK TO SAVEPOINT import_copy")
         # Python's csv reader is lenient where COPY is not (a quote left open to the end of
         # the file); read strictly only when the lenient pass finds nothing to name.
-        problems = list(_structural_problems(body, len(header))) or list(
-            _structural_problems(body, len(header), strict=True)
-        )
+        found = list(csv_file.misshapen_records()) or list(csv_file.misshapen_records(strict=True))
+        problems = [RowProblem(line, None, None, reason) for line, reason in found]
         if not problems:
-            problems = [RowProblem(0, None, None, f"could not read the CSV: {exc}")]
-        _raise_rejected(fmt, filename, problems, None)
+            problems = [RowProblem(0, None, None, "the file could not be read as CSV")]
+        _raise_rejected(fmt, csv_file.filename, problems, None)
     cur.execute("RELEASE SAVEPOINT import_copy")
     cur.execute(f"SELECT count(*) FROM {STAGING}")
     row = cur.fetchone()
     return int(row[0]) if row else 0
-
-
-def _structural_problems(body: str, width: int, *, strict: bool = False) -> Iterator[RowProblem]:
-    reader = csv.reader(io.StringIO(body), strict=strict)
-    next(reader, None)
-    start = reader.line_num + 1
-    try:
-        for row in reader:
-            if len(row) != width:
-                found = "a blank line" if not row else f"{len(row)} fields"
-                yield RowProblem(start, None, None, f"expected {width} fields, found {found}")
-            start = reader.line_num + 1
-    except csv.Error as exc:
-        yield RowProblem(start, None, None, f"malformed CSV: {exc}")
 
 
 REPLICATION_ROLE = "set_config('session_replication_role', '%s', true)"
@@ -236,9 +202,31 @@ def _build_typed(session: Session, fmt: CsvFormat, header: list[str]) -> None:
         session.execute(text(typed_select(fmt, header, guarded=True)))
 
 
-def _sql_checks(session: Session, fmt: CsvFormat) -> list[RowProblem]:
+def _reject_bad_rows(session: Session, fmt: CsvFormat, csv_file: CsvFile, rows: int) -> None:
+    """Raise ImportRejected when any row breaks a rule: every bad row is counted, and the
+    first ``import_max_listed_errors`` problems are listed with line and column."""
+    listed = get_settings().import_max_listed_errors
+    python_problems = _python_checks(session, fmt, csv_file.header)
+    sql_problems = _sql_checks(session, fmt, listed)
+    if not (python_problems or sql_problems):
+        return
+    python_rows = sorted({p.line for p in python_problems})
+    sql_bad_rows, sql_problem_count, overlap = session.execute(
+        text(checks_count(fmt)), {"rns": python_rows}
+    ).one()
+    _reject(
+        fmt,
+        csv_file,
+        (python_problems + sql_problems)[:listed],
+        rows,
+        bad_rows=int(sql_bad_rows) + len(python_rows) - int(overlap),
+        problem_count=int(sql_problem_count) + len(python_problems),
+    )
+
+
+def _sql_checks(session: Session, fmt: CsvFormat, limit: int) -> list[RowProblem]:
     problems = []
-    for rn, row_problems in session.execute(text(checks_select(fmt, MAX_REPORTED_PROBLEMS))):
+    for rn, row_problems in session.execute(text(checks_select(fmt, limit))):
         for item in row_problems:
             column, _, reason = item.partition("\t")
             problems.append(RowProblem(int(rn), column, None, reason))
@@ -279,10 +267,15 @@ def _upsert(session: Session, fmt: CsvFormat, filename: str, rows: int) -> tuple
                 if skip_triggers:
                     session.execute(text(f"SELECT {REPLICATION_ROLE % 'origin'}"))
     except DBAPIError as exc:
-        # Validation mirrors every database constraint; this is the safety net.
-        message = str(exc.orig).splitlines()[0] if exc.orig else str(exc)
+        # Validation mirrors every database constraint; this is the safety net. What the
+        # database said names its own tables: it goes to the log, not to the caller.
+        log.warning("import of %s refused by the database: %s", filename, exc.orig or exc)
         raise ImportRejected(
-            {"file": filename, "message": f"the database refused the file: {message}"}
+            {
+                "file": filename,
+                "message": "the file conflicts with data stored meanwhile (another import "
+                "of the same keys?); nothing was imported, try again",
+            }
         ) from exc
     return int(inserted), int(updated)
 
@@ -327,31 +320,20 @@ def _problem(header: list[str], rn: int, column: str, reason: str) -> RowProblem
     return RowProblem(int(rn), column, None, reason)
 
 
-def _record_lines(body: str) -> list[int]:
-    """Line number on which each data record starts (index 0 = first record)."""
-    reader = csv.reader(io.StringIO(body))
-    next(reader, None)
-    starts = []
-    start = reader.line_num + 1
-    for _ in reader:
-        starts.append(start)
-        start = reader.line_num + 1
-    return starts
-
-
 def _reject(
     fmt: CsvFormat,
-    filename: str,
-    body: str,
-    header: list[str],
+    csv_file: CsvFile,
     problems: list[RowProblem],
     rows: int,
+    *,
+    bad_rows: int,
+    problem_count: int,
 ) -> None:
-    # Record n starts on line n + 1 (after the header) unless quoted fields span lines.
-    starts = _record_lines(body) if '"' in body else None
+    header = csv_file.header
+    starts = csv_file.record_lines({p.line for p in problems})
     problems = [
         RowProblem(
-            starts[p.line - 1] if starts else p.line + 1,
+            starts.get(p.line, p.line + 1),
             p.column,
             header.index(p.column) + 1 if p.column in header else None,
             p.reason,
@@ -359,20 +341,34 @@ def _reject(
         for p in problems
     ]
     problems.sort(key=lambda p: (p.line, p.column_number or 0))
-    _raise_rejected(fmt, filename, problems, rows)
+    _raise_rejected(
+        fmt, csv_file.filename, problems, rows, bad_rows=bad_rows, problem_count=problem_count
+    )
 
 
 def _raise_rejected(
-    fmt: CsvFormat, filename: str, problems: list[RowProblem], rows: int | None
+    fmt: CsvFormat,
+    filename: str,
+    problems: list[RowProblem],
+    rows: int | None,
+    *,
+    bad_rows: int | None = None,
+    problem_count: int | None = None,
 ) -> None:
-    bad_lines = sorted({p.line for p in problems})
+    bad_rows = len({p.line for p in problems}) if bad_rows is None else bad_rows
+    problem_count = len(problems) if problem_count is None else problem_count
+    more = problem_count - len(problems)
+    message = f"{bad_rows} bad row(s); nothing was imported"
+    if more > 0:
+        message += f" (the first {len(problems)} of {problem_count} problems are listed)"
     raise ImportRejected(
         {
             "file": filename,
             "kind": fmt.kind,
-            "message": f"{len(bad_lines)} bad row(s); nothing was imported",
+            "message": message,
             "rows": rows,
-            "bad_rows": len(bad_lines),
-            "errors": [asdict(p) for p in problems[:MAX_REPORTED_PROBLEMS]],
+            "bad_rows": bad_rows,
+            "problems": problem_count,
+            "errors": [asdict(p) for p in problems],
         }
     )

@@ -23,6 +23,7 @@ from sqlalchemy import (
     String,
     Text,
     Time,
+    UniqueConstraint,
     func,
 )
 from sqlalchemy.dialects.postgresql import ARRAY
@@ -126,7 +127,10 @@ class FailureReport(Base):
     __tablename__ = "failure_report"
 
     id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
-    report_key: Mapped[str] = mapped_column(String(100), unique=True, nullable=False)
+    # Unique per reporter: the partner that filed it through the API, or NULL for the
+    # operator's own feed (imports, telemetry, technicians, support leads).
+    report_key: Mapped[str] = mapped_column(String(100), nullable=False, index=True)
+    reported_by_partner_id: Mapped[int | None] = mapped_column(ForeignKey("partner.id"))
     unit_id: Mapped[int] = mapped_column(ForeignKey("unit.id"), nullable=False, index=True)
     occurred_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False)
     symptom: Mapped[str | None] = mapped_column(Text)
@@ -153,6 +157,12 @@ class FailureReport(Base):
             "status <> 'resolved' OR resolution_note IS NOT NULL", name="resolved_has_note"
         ),
         Index("ix_failure_report_occurred_at", "occurred_at"),
+        UniqueConstraint(
+            "reported_by_partner_id",
+            "report_key",
+            name="uq_failure_report_reporter_key",
+            postgresql_nulls_not_distinct=True,
+        ),
     )
 
 

@@ -6,11 +6,11 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
-from typing import Any
+from typing import Any, Literal
 
-from geoalchemy2 import Geography
+from geoalchemy2 import Geography, Geometry
 from sqlalchemy import Select, cast, func, null, select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, aliased
 
 from core.pagination import PageRequest, paginate
 from devices.models import (
@@ -96,11 +96,13 @@ def list_sites(
     if site_key is not None:
         stmt = stmt.where(Site.site_key == site_key)
     if bbox is not None:
-        envelope = cast(
-            func.ST_MakeEnvelope(bbox.min_lon, bbox.min_lat, bbox.max_lon, bbox.max_lat, 4326),
-            Geography,
+        # A box of longitudes and latitudes is a rectangle in geometry (plate carree). As
+        # geography its edges would be great circles: high-latitude boxes would bulge,
+        # and a box wider than 180 degrees would wrap the other way round.
+        envelope = func.ST_MakeEnvelope(
+            bbox.min_lon, bbox.min_lat, bbox.max_lon, bbox.max_lat, 4326
         )
-        stmt = stmt.where(func.ST_Intersects(Site.location, envelope))
+        stmt = stmt.where(func.ST_Intersects(cast(Site.location, Geometry), envelope))
     if near is not None:
         # ST_DWithin on geography uses the GiST index and measures in metres.
         stmt = stmt.where(
@@ -182,9 +184,12 @@ def list_units(
 
 
 def failure_select(partner_id: int | None) -> Select:
+    reporter = aliased(Partner)
     stmt: Select = (
         select(
+            FailureReport.id,
             FailureReport.report_key,
+            reporter.partner_key.label("reported_by"),
             Unit.serial,
             Batch.batch_key,
             Site.site_key,
@@ -199,6 +204,7 @@ def failure_select(partner_id: int | None) -> Select:
         .join(Unit, Unit.id == FailureReport.unit_id)
         .join(Batch, Batch.id == Unit.batch_id)
         .join(Site, Site.id == Unit.site_id)
+        .outerjoin(reporter, reporter.id == FailureReport.reported_by_partner_id)
     )
     if partner_id is not None:
         stmt = stmt.where(Site.partner_id == partner_id)
@@ -215,8 +221,23 @@ def list_failures(
     since: datetime | None = None,
     until: datetime | None = None,
     report_keys: Sequence[str] | None = None,
+    status: str | None = None,
+    report_ids: Sequence[int] | None = None,
+    reporter_partner_id: int | Literal["any"] | None = "any",
 ) -> tuple[list[Any], int]:
-    stmt = failure_select(partner_id).order_by(FailureReport.occurred_at, FailureReport.report_key)
+    """A page of failure reports in the scope; ``reporter_partner_id`` narrows them to one
+    reporter's (None: the operator's feed)."""
+    stmt = failure_select(partner_id).order_by(
+        FailureReport.occurred_at, FailureReport.report_key, FailureReport.id
+    )
+    if status is not None:
+        stmt = stmt.where(FailureReport.status == status)
+    if report_ids is not None:
+        stmt = stmt.where(FailureReport.id.in_(report_ids))
+    if reporter_partner_id != "any":
+        stmt = stmt.where(
+            FailureReport.reported_by_partner_id.is_not_distinct_from(reporter_partner_id)
+        )
     if serial is not None:
         stmt = stmt.where(Unit.serial == serial)
     if batch_key is not None:
@@ -275,10 +296,49 @@ def list_technicians(
 
 
 def units_by_serial(
-    session: Session, serials: Sequence[str], *, partner_id: int | None
+    session: Session,
+    serials: Sequence[str],
+    *,
+    partner_id: int | None,
+    site_ids: frozenset[int] | None = None,
 ) -> dict[str, tuple[int, date | None]]:
-    """(unit id, installed_on) per serial, for the serials visible in the scope."""
+    """(unit id, installed_on) per serial, for the serials visible in the scope (one
+    partner's units; with ``site_ids``, only units at those sites)."""
     stmt = select(Unit.serial, Unit.id, Unit.installed_on).where(Unit.serial.in_(serials))
     if partner_id is not None:
         stmt = stmt.join(Site, Site.id == Unit.site_id).where(Site.partner_id == partner_id)
+    if site_ids is not None:
+        stmt = stmt.where(Unit.site_id.in_(site_ids))
     return {serial: (unit_id, installed) for serial, unit_id, installed in session.execute(stmt)}
+
+
+def stored_report_keys(
+    session: Session, keys: Sequence[str], *, reporter_partner_id: int | None
+) -> set[str]:
+    """Which of ``keys`` a reporter (a partner, or None: the operator's feed) has used."""
+    stmt = select(FailureReport.report_key).where(
+        FailureReport.report_key.in_(keys),
+        FailureReport.reported_by_partner_id.is_not_distinct_from(reporter_partner_id),
+    )
+    return set(session.scalars(stmt))
+
+
+def reports_with_key(
+    session: Session, report_key: str, *, partner_id: int | None
+) -> list[tuple[int, str | None]]:
+    """(report id, reporting partner's key or None) of every report with this key that
+    the scope sees (one partner's units, or all)."""
+    reporter = aliased(Partner)
+    stmt = (
+        select(FailureReport.id, reporter.partner_key)
+        .outerjoin(reporter, reporter.id == FailureReport.reported_by_partner_id)
+        .where(FailureReport.report_key == report_key)
+        .order_by(FailureReport.id)
+    )
+    if partner_id is not None:
+        stmt = (
+            stmt.join(Unit, Unit.id == FailureReport.unit_id)
+            .join(Site, Site.id == Unit.site_id)
+            .where(Site.partner_id == partner_id)
+        )
+    return [(report_id, key) for report_id, key in session.execute(stmt)]

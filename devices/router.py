@@ -1,24 +1,34 @@
 """HTTP routes of the registry: listing with filters and pagination, failure reports,
-CSV imports. Partner keys are scoped to their own partner's data throughout."""
+CSV imports. Partner keys are scoped to their own partner's data throughout. A filter
+naming a key nobody knows (or another partner's) is a 422 that names it.
+
+New failure reports are handed to the follow-up the composition root put in
+``app.state.reports_follow_up`` (recall links a report on a unit under recall at once)."""
 
 from __future__ import annotations
 
 from datetime import date, datetime
-from typing import Any
+from typing import Any, Literal
 
 from fastapi import APIRouter, Depends, File, Query, Request, UploadFile
 from fastapi.responses import JSONResponse
 from sqlalchemy.orm import Session
 
-from core.deps import current_principal, get_session, require_roles
-from core.errors import InvalidInput, NotFound, PayloadTooLarge
+from core.deps import (
+    TechnicianSites,
+    current_principal,
+    get_session,
+    require_roles,
+    technician_sites,
+)
+from core.errors import NotFound
+from core.idempotency import idempotency_key_header, idempotent
 from core.pagination import Page, PageRequest, page_request
 from core.security import Principal
 from core.settings import get_settings
-from devices import repository, service
+from devices import filters, repository, service
 from devices.csv_formats import FORMATS
 from devices.importer import import_csv
-from devices.repository import BBox, Near
 from devices.schemas import (
     BatchOut,
     FailureBatchOut,
@@ -32,35 +42,22 @@ from devices.schemas import (
     TechnicianOut,
     UnitOut,
 )
+from devices.service import Reporter
 
 router = APIRouter(prefix="/api/v1", tags=["registry"])
 GEOJSON = "application/geo+json"
+
+
+def reports_follow_up(request: Request) -> service.ReportsFollowUp:
+    """The follow-up of new failure reports that the app was built with."""
+    follow_up: service.ReportsFollowUp = request.app.state.reports_follow_up
+    return follow_up
 
 
 def _one(rows: list[Any], what: str, key: str) -> Any:
     if not rows:
         raise NotFound(f"no {what} {key!r}")
     return rows[0]
-
-
-def _floats(text: str, count: int, name: str) -> list[float]:
-    try:
-        values = [float(v) for v in text.split(",")]
-    except ValueError:
-        values = []
-    if len(values) != count:
-        raise InvalidInput(f"{name} needs {count} comma-separated numbers, got {text!r}")
-    return values
-
-
-def _bbox(text: str) -> BBox:
-    box = BBox(*_floats(text, 4, "bbox"))
-    if not (-180 <= box.min_lon <= box.max_lon <= 180 and -90 <= box.min_lat <= box.max_lat <= 90):
-        raise InvalidInput(
-            f"bbox must be min_lon,min_lat,max_lon,max_lat within -180..180 and -90..90, "
-            f"minimum first; got {text!r}"
-        )
-    return box
 
 
 @router.get("/partners", response_model=Page[PartnerOut])
@@ -124,15 +121,9 @@ def list_sites(
     principal: Principal = Depends(current_principal),
     session: Session = Depends(get_session),
 ) -> Any:
-    box = _bbox(bbox) if bbox else None
-    around = None
-    if near or within_km is not None:
-        if not (near and within_km is not None):
-            raise InvalidInput("near and within_km go together, e.g. near=62.6,25.7&within_km=20")
-        lat, lon = _floats(near, 2, "near")
-        if not (-90 <= lat <= 90 and -180 <= lon <= 180):
-            raise InvalidInput(f"near is not a valid lat,lon: {near!r}")
-        around = Near(lat, lon, within_km)
+    filters.filter_ids(session, partner_scope=principal.partner_scope, partner=partner)
+    box = filters.bbox(bbox) if bbox else None
+    around = filters.near(near, within_km)
     rows, total = repository.list_sites(
         session,
         partner_id=principal.partner_scope,
@@ -188,6 +179,9 @@ def list_units(
     principal: Principal = Depends(current_principal),
     session: Session = Depends(get_session),
 ) -> Page[UnitOut]:
+    filters.filter_ids(
+        session, partner_scope=principal.partner_scope, batch=batch, site=site, serial=serial
+    )
     rows, total = repository.list_units(
         session,
         partner_id=principal.partner_scope,
@@ -218,10 +212,12 @@ def list_failures(
     batch: str | None = Query(None, description="batch_key"),
     since: datetime | None = Query(None, description="occurred_at >= since"),
     until: datetime | None = Query(None, description="occurred_at < until"),
+    status: Literal["open", "triaged", "linked_to_recall", "resolved"] | None = Query(None),
     page: PageRequest = Depends(page_request),
     principal: Principal = Depends(current_principal),
     session: Session = Depends(get_session),
 ) -> Page[FailureOut]:
+    filters.filter_ids(session, partner_scope=principal.partner_scope, batch=batch, serial=serial)
     rows, total = repository.list_failures(
         session,
         partner_id=principal.partner_scope,
@@ -230,6 +226,7 @@ def list_failures(
         batch_key=batch,
         since=since,
         until=until,
+        status=status,
     )
     items = [FailureOut.model_validate(r._mapping) for r in rows]
     return Page(items=items, total=total, limit=page.limit, offset=page.offset)
@@ -238,35 +235,76 @@ def list_failures(
 @router.get("/failures/{report_key}", response_model=FailureOut)
 def get_failure(
     report_key: str,
+    reporter: str | None = Query(
+        None, max_length=100, description="whose key: a partner_key, or operator"
+    ),
     principal: Principal = Depends(current_principal),
     session: Session = Depends(get_session),
 ) -> FailureOut:
+    """The report with this key; keys are unique per reporter (a partner, or the
+    operator's feed), and the caller's own reports win when a key names several."""
+    report_id = service.report_id_for_key(
+        session, report_key, partner_id=principal.partner_scope, reporter=reporter
+    )
     rows, _ = repository.list_failures(
-        session,
-        partner_id=principal.partner_scope,
-        page=PageRequest(1, 0),
-        report_keys=[report_key],
+        session, partner_id=principal.partner_scope, page=PageRequest(1, 0), report_ids=[report_id]
     )
     return FailureOut.model_validate(_one(rows, "failure report", report_key)._mapping)
+
+
+def _reporter(session: Session, principal: Principal, sites: TechnicianSites) -> Reporter:
+    """What a caller's role implies for the reports it files."""
+    if principal.role == "partner":
+        return Reporter(principal.actor, partner_id=principal.partner_id, source="partner")
+    if principal.role == "technician":
+        assert principal.technician_id is not None
+        return Reporter(
+            principal.actor,
+            source="technician",
+            site_ids=sites(session, principal.technician_id),
+        )
+    return Reporter(principal.actor)
 
 
 @router.post("/failures", response_model=FailureBatchOut)
 def post_failures(
     body: FailureIn | list[FailureIn],
+    idempotency_key: str | None = Depends(idempotency_key_header),
     principal: Principal = Depends(current_principal),
+    sites: TechnicianSites = Depends(technician_sites),
     session: Session = Depends(get_session),
-) -> FailureBatchOut:
-    """One report, or a list of up to 1,000; a known report_key returns the stored report."""
+    follow_up: service.ReportsFollowUp = Depends(reports_follow_up),
+) -> JSONResponse:
+    """One report, or a list of up to 1,000; a key the caller used before returns the
+    stored report. The source follows the key's role: a partner's reports are
+    ``partner``, a technician's ``technician`` (and only on units at the sites of its
+    routes); a support lead's say their own. A report on a unit already under an active
+    recall is linked to it at once (its status says so) and the partner is told; a
+    partner's reports reach the lead's inbox."""
     reports = body if isinstance(body, list) else [body]
-    rows, created = service.report_failures(
+    reporter = _reporter(session, principal, sites)
+
+    def report() -> FailureBatchOut:
+        rows, created = service.report_failures(
+            session,
+            reports=reports,
+            reporter=reporter,
+            max_batch=get_settings().max_failure_batch,
+            follow_up=follow_up,
+        )
+        items = [FailureOut.model_validate(r._mapping) for r in rows]
+        return FailureBatchOut(created=created, existing=len(items) - created, items=items)
+
+    status, answer = idempotent(
         session,
-        reports=reports,
-        partner_id=principal.partner_scope,
-        actor=principal.actor,
-        max_batch=get_settings().max_failure_batch,
+        tenant=principal.tenant,
+        key=idempotency_key,
+        operation="report failures",
+        payload=[r.model_dump(mode="json") for r in reports],
+        status_code=200,
+        run=report,
     )
-    items = [FailureOut.model_validate(r._mapping) for r in rows]
-    return FailureBatchOut(created=created, existing=len(items) - created, items=items)
+    return JSONResponse(answer, status_code=status)
 
 
 @router.get("/stations", response_model=Page[StationOut])
@@ -289,6 +327,7 @@ def list_weather(
     principal: Principal = Depends(current_principal),
     session: Session = Depends(get_session),
 ) -> Page[ObservationOut]:
+    filters.filter_ids(session, station=station)
     rows, total = repository.list_observations(
         session, page=page, station_key=station, since=since, until=until
     )
@@ -316,15 +355,21 @@ def post_import(
     file: UploadFile = File(..., description="a CSV file in the format of its kind"),
     principal: Principal = Depends(require_roles("support_lead")),
     session: Session = Depends(get_session),
+    follow_up: service.ReportsFollowUp = Depends(reports_follow_up),
 ) -> ImportOut:
-    """Import one CSV file; any bad row refuses the whole file (422 listing every bad row)."""
+    """Import one CSV file (comma or semicolon separated, RFC 4180); any bad row refuses the
+    whole file (422 counting every bad row). The body's size was checked before it was
+    read (api/guards.py); the file is read as a stream from where the upload was spooled.
+    Imported failure reports on units under an active recall are linked to it at once."""
     if kind not in FORMATS:
         raise NotFound(f"unknown import kind {kind!r}; expected one of {', '.join(FORMATS)}")
-    limit = get_settings().max_upload_bytes
-    data = file.file.read(limit + 1)
-    if len(data) > limit:
-        raise PayloadTooLarge(f"the upload is larger than {limit} bytes")
     result = import_csv(
-        session, kind, data, filename=file.filename or f"{kind}.csv", actor=principal.actor
+        session,
+        kind,
+        file.file,
+        filename=file.filename or f"{kind}.csv",
+        actor=principal.actor,
     )
+    if kind == "failures":
+        follow_up(session, None, actor=principal.actor, from_partner=False)
     return ImportOut(**result.as_dict())

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime, time
+from datetime import date, datetime
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from core.inputs import Line, LocalTime, Text
 
 
 class PartnerOut(BaseModel):
@@ -48,6 +50,7 @@ class UnitOut(BaseModel):
 
 class FailureOut(BaseModel):
     report_key: str
+    reported_by: str | None = None  # the partner that filed it; None: the operator's feed
     serial: str
     batch_key: str
     site_key: str
@@ -63,20 +66,12 @@ class FailureOut(BaseModel):
 class FailureIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    report_key: str = Field(min_length=1, max_length=100)
-    serial: str = Field(min_length=1, max_length=100)
+    report_key: Line = Field(min_length=1, max_length=100)
+    serial: Line = Field(min_length=1, max_length=100)
     occurred_at: datetime
-    symptom: str | None = Field(default=None, max_length=2000)
+    symptom: Text | None = Field(default=None, max_length=2000)
     ambient_temp_c: float | None = Field(default=None, ge=-90, le=60)
     source: Literal["partner", "technician", "telemetry"] | None = None
-
-    @field_validator("report_key", "serial", "symptom")
-    @classmethod
-    def _no_nul(cls, value: str | None) -> str | None:
-        # PostgreSQL text cannot hold NUL; refuse it here rather than fail in the database.
-        if value is not None and "\x00" in value:
-            raise ValueError("must not contain NUL characters")
-        return value
 
     @field_validator("occurred_at")
     @classmethod
@@ -112,8 +107,8 @@ class TechnicianOut(BaseModel):
     home_lat: float
     home_lon: float
     skills: list[str]
-    shift_start: time
-    shift_end: time
+    shift_start: LocalTime
+    shift_end: LocalTime
     workdays: str
 
 

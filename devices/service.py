@@ -3,8 +3,9 @@ partner or a technician by its key (404 when there is none)."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
-from typing import Any
+from typing import Any, Protocol
 
 from sqlalchemy import select
 from sqlalchemy.dialects.postgresql import insert
@@ -14,19 +15,57 @@ from core.errors import Conflict, InvalidInput, NotFound
 from core.events import record_event
 from core.pagination import PageRequest
 from devices import repository
-from devices.models import MIN_DATE, FailureReport, Partner, Site, Technician, Unit
+from devices.models import (
+    MIN_DATE,
+    FailureReport,
+    Partner,
+    Technician,
+)
 from devices.schemas import FailureIn
+
+# How the operator's own feed is named where a reporter is asked for.
+OPERATOR = "operator"
+
+
+@dataclass(frozen=True)
+class Reporter:
+    """Who files failure reports, and what follows from it.
+
+    ``partner_id``: a partner reports on its own units only, and its report keys are its
+    own namespace; None is the operator's feed (support leads, technicians, imports,
+    telemetry), one namespace. ``source``: the source the caller's role implies (None:
+    the report says). ``site_ids``: the only sites whose units it may report on (a
+    technician: the sites of its routes); None for no such limit.
+    """
+
+    actor: str
+    partner_id: int | None = None
+    source: str | None = None
+    site_ids: frozenset[int] | None = None
+
+
+class ReportsFollowUp(Protocol):
+    """What happens to failure reports once stored, in the same transaction. The registry
+    knows no recall: the composition root (``api``) hands in recall's follow-up, which
+    links a report on a unit already under recall and tells its partner. ``report_ids``
+    None means "whatever a file import brought"."""
+
+    def __call__(
+        self, session: Session, report_ids: list[int] | None, *, actor: str, from_partner: bool
+    ) -> object: ...
 
 
 def report_failures(
     session: Session,
     *,
     reports: list[FailureIn],
-    partner_id: int | None,
-    actor: str,
+    reporter: Reporter,
     max_batch: int,
+    follow_up: ReportsFollowUp | None = None,
 ) -> tuple[list[Any], int]:
-    """Store new failure reports; a known ``report_key`` returns the stored report.
+    """Store new failure reports; a key the reporter used before returns the stored report.
+    The new ones go to ``follow_up`` before the stored rows are read back, so the answer
+    shows their status after it (e.g. linked to a recall).
 
     Returns the stored rows (in request order) and how many were newly created. The whole
     request is refused, and nothing stored, when any report is invalid.
@@ -35,20 +74,25 @@ def report_failures(
         raise InvalidInput("no failure reports in the request")
     if len(reports) > max_batch:
         raise InvalidInput(f"at most {max_batch} failure reports per request, got {len(reports)}")
+    if reporter.source is not None:
+        wrong = sorted({r.source for r in reports if r.source not in (None, reporter.source)})
+        if wrong:
+            raise InvalidInput(
+                f"this key reports with source {reporter.source!r}, not {', '.join(wrong)}"
+            )
     keys = list(dict.fromkeys(r.report_key for r in reports))
     first_by_key: dict[str, FailureIn] = {}
     for report in reports:
         first_by_key.setdefault(report.report_key, report)
 
-    stored = _stored_owners(session, keys)
-    if partner_id is not None:
-        foreign = [k for k, owner in stored.items() if owner != partner_id]
-        if foreign:
-            # Saying more would tell a partner about another partner's report.
-            raise Conflict(f"report_key already used: {', '.join(sorted(foreign))}")
+    stored = repository.stored_report_keys(session, keys, reporter_partner_id=reporter.partner_id)
     new = [first_by_key[k] for k in keys if k not in stored]
+    # Units out of the caller's reach are unknown to it, like units that do not exist.
     units = repository.units_by_serial(
-        session, sorted({r.serial for r in new}), partner_id=partner_id
+        session,
+        sorted({r.serial for r in new}),
+        partner_id=reporter.partner_id,
+        site_ids=reporter.site_ids,
     )
     problems = []
     for report in new:
@@ -60,41 +104,82 @@ def report_failures(
         raise (NotFound if all("unknown serial" in p for p in problems) else InvalidInput)(
             "; ".join(problems)
         )
-    created = 0
+    created_ids: list[int] = []
     for report in new:
+        source = reporter.source or report.source
         inserted = session.execute(
             insert(FailureReport)
             .values(
                 report_key=report.report_key,
+                reported_by_partner_id=reporter.partner_id,
                 unit_id=units[report.serial][0],
                 occurred_at=report.occurred_at,
                 symptom=report.symptom,
                 ambient_temp_c=report.ambient_temp_c,
-                source=report.source,
+                source=source,
             )
-            # A concurrent request with the same key wins; ours becomes a no-op.
-            .on_conflict_do_nothing(index_elements=["report_key"])
+            # A concurrent request of the same reporter with the same key wins; ours
+            # becomes a no-op and answers with the report it stored.
+            .on_conflict_do_nothing(constraint="uq_failure_report_reporter_key")
             .returning(FailureReport.id)
         ).scalar()
         if inserted is not None:
-            created += 1
+            created_ids.append(inserted)
             record_event(
                 session,
-                actor=actor,
+                actor=reporter.actor,
                 entity="failure_report",
                 entity_key=report.report_key,
                 action="reported",
                 to_state="open",
-                data={"serial": report.serial, "source": report.source},
+                data={"serial": report.serial, "source": source, "report_id": inserted},
             )
+    if follow_up is not None and created_ids:
+        follow_up(
+            session, created_ids, actor=reporter.actor, from_partner=reporter.partner_id is not None
+        )
     rows, _ = repository.list_failures(
         session,
-        partner_id=partner_id,
+        partner_id=reporter.partner_id,
         page=PageRequest(limit=len(keys), offset=0),
         report_keys=keys,
+        reporter_partner_id=reporter.partner_id,
     )
     by_key = {row.report_key: row for row in rows}
-    return [by_key[k] for k in keys if k in by_key], created
+    return [by_key[k] for k in keys if k in by_key], len(created_ids)
+
+
+def report_id_for_key(
+    session: Session,
+    report_key: str,
+    *,
+    partner_id: int | None,
+    reporter: str | None = None,
+) -> int:
+    """The report a key names for a caller who sees ``partner_id``'s units (None: all).
+
+    Keys are unique per reporter, so a key may name reports of several reporters:
+    ``reporter`` (a partner key, or "operator") picks one; without it the caller's own
+    namespace wins (a partner's own reports, else the operator's feed); a key still
+    naming several is a 409 that says how to choose. 404 when it names none.
+    """
+    found = repository.reports_with_key(session, report_key, partner_id=partner_id)
+    if reporter is not None:
+        wanted = None if reporter == OPERATOR else reporter
+        found = [f for f in found if f[1] == wanted]
+    if len(found) > 1:
+        own = partner_key(session, partner_id) if partner_id is not None else None
+        preferred = [f for f in found if f[1] == own] or [f for f in found if f[1] is None]
+        found = preferred if len(preferred) == 1 else found
+    if not found:
+        raise NotFound(f"no failure report {report_key!r}")
+    if len(found) > 1:
+        names = ", ".join(sorted(f[1] or OPERATOR for f in found))
+        raise Conflict(
+            f"report_key {report_key!r} names reports of several reporters ({names}); "
+            "choose one with ?reporter="
+        )
+    return found[0][0]
 
 
 def _date_problems(report: FailureIn, *, installed_on: date | None) -> list[str]:
@@ -112,17 +197,6 @@ def _date_problems(report: FailureIn, *, installed_on: date | None) -> list[str]
             f"occurred_at {when.isoformat()} is before the unit was installed ({installed_on})"
         )
     return [f"report {report.report_key}: {p}" for p in problems]
-
-
-def _stored_owners(session: Session, keys: list[str]) -> dict[str, int]:
-    """partner id owning each already stored report key."""
-    stmt = (
-        select(FailureReport.report_key, Site.partner_id)
-        .join(Unit, Unit.id == FailureReport.unit_id)
-        .join(Site, Site.id == Unit.site_id)
-        .where(FailureReport.report_key.in_(keys))
-    )
-    return {key: owner for key, owner in session.execute(stmt)}
 
 
 def partner_id(session: Session, partner_key: str) -> int:

@@ -5,9 +5,11 @@ imported here, so that ``Base.metadata`` knows all tables when Alembic's environ
 from __future__ import annotations
 
 import core.events
+import core.idempotency
 import core.links
 import core.security  # noqa: F401
 import devices.models  # noqa: F401
+import recall.inbox.models
 import recall.models  # noqa: F401
 import routing.plans.models  # noqa: F401
 from core.db import Base

@@ -4,8 +4,9 @@ others' tables without importing their code (design.md's import rules):
 - detection: runs, their per-batch results, and the signals a support lead acts on;
 - campaigns: the declaration, the snapshot of affected units with their lifecycle state
   (the site and partner a unit had when it entered, so history does not shift when the
-  registry changes; re-evaluation adds units, never drops one), one visit request per
-  site, and the failure reports linked to a recall;
+  registry changes; re-evaluation adds units, never drops one), the visit requests (one
+  per site and attempt: a revisit is a new request, at most one open per site), and the
+  failure reports linked to a recall;
 - notify: the outbox (one notice to one destination, written in the transaction of the
   change that causes it, then delivered at least once by the worker) and the partners'
   webhooks.
@@ -126,18 +127,17 @@ class Signal(Base):
 
 # Campaigns
 
-UNIT_STATES = (
-    "affected",
-    "notified",
-    "scheduled",
-    "in_progress",
-    "fixed",
-    "unable_to_access",
-    "refused",
-    "not_found",
-)
-FINAL_UNIT_STATES = ("fixed", "unable_to_access", "refused", "not_found")
+# What a technician records for a unit at a visit; the first two ask for a revisit by
+# themselves (until the unit's visits run out), refused waits for the support lead.
+OUTCOMES = ("fixed", "unable_to_access", "refused", "not_found")
+UNIT_STATES = ("affected", "notified", "scheduled", "in_progress", *OUTCOMES, "waived")
+REVISIT_OUTCOMES = ("unable_to_access", "not_found")
+# Nothing is left behind: only these end a unit's part in a recall (waived carries the
+# support lead's reason); the other outcomes lead to a revisit or to the lead's decision.
+FINAL_UNIT_STATES = ("fixed", "waived")
 VISIT_STATUSES = ("requested", "scheduled", "done", "cancelled")
+# A visit a plan may still serve; at most one per campaign and site at a time.
+OPEN_VISIT_STATUSES = ("requested", "scheduled")
 CAMPAIGN_STATUSES = ("active", "closed")
 PRIORITY_RULES = ("coldest_then_most_units", "most_units")
 
@@ -169,9 +169,14 @@ class Campaign(Base):
     last_evaluated_at: Mapped[datetime] = mapped_column(
         DateTime(timezone=True), server_default=func.now(), nullable=False
     )
+    # The support lead closes a complete campaign (every unit fixed or waived).
+    closed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    closed_by: Mapped[str | None] = mapped_column(String(200))
+    close_note: Mapped[str | None] = mapped_column(Text)
 
     __table_args__ = (
         CheckConstraint(one_of("status", CAMPAIGN_STATUSES), name="status"),
+        CheckConstraint("(status = 'closed') = (closed_at IS NOT NULL)", name="closed"),
         CheckConstraint(one_of("priority_rule", PRIORITY_RULES), name="priority_rule"),
         CheckConstraint("minutes_per_unit >= 0 AND minutes_per_visit >= 0", name="minutes"),
         Index("ix_recall_campaign_region", "region", postgresql_using="gist"),
@@ -195,6 +200,9 @@ class CampaignUnit(Base):
         DateTime(timezone=True), server_default=func.now(), nullable=False
     )
     added_by: Mapped[str] = mapped_column(String(200), nullable=False)
+    # Visits at which the unit got an outcome: the revisit rule stops asking for more
+    # visits after FIELDRECALL_RECALL_MAX_VISITS_PER_UNIT and waits for the lead.
+    visit_attempts: Mapped[int] = mapped_column(Integer, nullable=False, server_default="0")
 
     __table_args__ = (
         UniqueConstraint("campaign_id", "unit_id"),
@@ -205,12 +213,18 @@ class CampaignUnit(Base):
 
 
 class VisitRequest(Base):
+    """A visit to one site of a campaign. The first request of a site is attempt 1; a
+    revisit (units not reached or not found, a refused unit re-opened, units added after
+    the last visit) is a new request with the next attempt number, so every visit keeps
+    its own date, technician, stops and outcome."""
+
     __tablename__ = "visit_request"
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     campaign_id: Mapped[int] = mapped_column(ForeignKey("recall_campaign.id"), nullable=False)
     site_id: Mapped[int] = mapped_column(ForeignKey("site.id"), nullable=False)
     partner_id: Mapped[int] = mapped_column(ForeignKey("partner.id"), nullable=False, index=True)
+    attempt: Mapped[int] = mapped_column(Integer, nullable=False, server_default="1")
     status: Mapped[str] = mapped_column(String(20), nullable=False, server_default="requested")
     unit_count: Mapped[int] = mapped_column(Integer, nullable=False)
     estimated_minutes: Mapped[int] = mapped_column(Integer, nullable=False)
@@ -222,6 +236,9 @@ class VisitRequest(Base):
     window_end: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     technician_id: Mapped[int | None] = mapped_column(ForeignKey("technician.id"))
     partner_confirmed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # When a notice with the current date and window was first delivered to the partner
+    # (None: scheduled but not yet told; a new date clears it).
+    told_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     # What the partner asked for; the planner must respect both.
     blocked_dates: Mapped[list[date]] = mapped_column(
         ARRAY(Date), nullable=False, server_default="{}"
@@ -238,8 +255,17 @@ class VisitRequest(Base):
     )
 
     __table_args__ = (
-        UniqueConstraint("campaign_id", "site_id"),
+        UniqueConstraint("campaign_id", "site_id", "attempt", name="uq_visit_request_attempt"),
+        Index(
+            "uq_visit_request_open_per_site",
+            "campaign_id",
+            "site_id",
+            unique=True,
+            postgresql_where=text(one_of("status", OPEN_VISIT_STATUSES)),
+        ),
         CheckConstraint(one_of("status", VISIT_STATUSES), name="status"),
+        CheckConstraint("attempt >= 1", name="attempt"),
+        CheckConstraint("told_at IS NULL OR status <> 'requested'", name="told_needs_date"),
         CheckConstraint(
             "status <> 'scheduled' OR scheduled_date IS NOT NULL", name="scheduled_has_date"
         ),
@@ -269,6 +295,20 @@ class CampaignFailureReport(Base):
 # 'none' records a notice that had nowhere to go (no contact email, no active webhook):
 # it is born dead, so the ledger shows the partner as not reached instead of silence.
 CHANNELS = ("email", "webhook", "none")
+# What the recall tells partners (the outbox's ``kind``; the API filters by these).
+NOTICE_KINDS = (
+    "recall_declared",
+    "units_added",
+    "visit_scheduled",
+    "visit_moved",
+    "visit_unscheduled",
+    "visit_cancelled",
+    "visit_done",
+    "reschedule_received",
+    "failure_linked",
+    "failure_resolved",
+    "recall_closed",
+)
 OUTBOX_STATUSES = ("pending", "delivered", "dead")
 
 

@@ -3,7 +3,7 @@
 notice deliveries and the sweep that recovers lost ones.
 
 This module composes the sub-domains: it hands ``notify`` the effect a delivered notice
-has on a campaign (``campaigns.notices.on_delivered``), so the generic outbox never
+has on a campaign (``campaigns.delivered.on_delivered``), so the generic outbox never
 imports campaign code and the effect still commits in the delivery's own transaction.
 """
 
@@ -15,9 +15,9 @@ import logging
 import procrastinate
 
 from core.db import transaction
-from core.jobs import QUEUE
+from core.jobs import QUEUE, SHORT_QUEUE
 from core.settings import get_settings
-from recall.campaigns.lifecycle import on_delivered
+from recall.campaigns.delivered import on_delivered
 from recall.campaigns.service import reevaluate_active
 from recall.detection.service import DETECTION_TASK, execute_run, mark_failed
 from recall.notify.delivery import deliver_message, requeue_lost
@@ -61,17 +61,9 @@ def _requeue() -> list[int]:
         return requeue_lost(session)
 
 
-async def sweep(context: procrastinate.JobContext, timestamp: int) -> int:
-    """Recover lost deliveries; returns how many messages got a new job."""
-    settings = get_settings()
-    manager = context.app.job_manager
-    # Procrastinate's recipe for jobs left 'doing' by a worker whose heartbeat stopped:
-    # back to 'todo', where the row's state check makes them no-ops if already delivered.
-    stalled = await manager.get_stalled_jobs(
-        task_name=DELIVER_TASK, seconds_since_heartbeat=settings.worker_stalled_after_s
-    )
-    for job in stalled:
-        await manager.retry_job(job)
+async def sweep(timestamp: int) -> int:
+    """Recover lost deliveries; returns how many messages got a new job. (Jobs of dead
+    workers, deliveries included, are handed back by the worker's generic recovery.)"""
     # The outbox is the source of truth: a due pending row with no queued job and no
     # live attempt (the row is not locked) gets a new job, whatever befell the old one.
     requeued = await asyncio.to_thread(_requeue)
@@ -85,8 +77,8 @@ def register(app: procrastinate.App) -> None:
         name=REEVALUATE_TASK, queue=QUEUE, pass_context=False, queueing_lock=REEVALUATE_TASK
     )(reevaluate_campaigns)
     app.periodic(cron=settings.reevaluate_cron)(reevaluate_task)
-    app.task(name=DELIVER_TASK, queue=QUEUE, pass_context=False)(deliver)
+    app.task(name=DELIVER_TASK, queue=SHORT_QUEUE, pass_context=False)(deliver)
     sweep_task = app.task(
-        name=SWEEP_TASK, queue=QUEUE, pass_context=True, queueing_lock=SWEEP_TASK
+        name=SWEEP_TASK, queue=SHORT_QUEUE, pass_context=False, queueing_lock=SWEEP_TASK
     )(sweep)
     app.periodic(cron=settings.notify_sweep_cron)(sweep_task)

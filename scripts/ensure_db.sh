@@ -5,8 +5,17 @@
 # touches nothing: it only echoes the URL back. Otherwise (a fresh Debian/Ubuntu
 # machine as root, no Docker engine needed) it installs PostgreSQL and PostGIS from
 # Debian packages when missing, starts a cluster, and creates the role and database.
-# Usage: scripts/ensure_db.sh [DBNAME]   (default: fieldrecall)
+# Usage: scripts/ensure_db.sh [--fresh] [DBNAME]   (default: fieldrecall)
+#   --fresh drops and re-creates DBNAME first: `make test` uses it for its dedicated test
+#   database, so that what an earlier run (of another branch, say) left there, rows or a
+#   newer migration, never decides this run.
 set -euo pipefail
+
+fresh=0
+if [ "${1:-}" = "--fresh" ]; then
+  fresh=1
+  shift
+fi
 
 if [ -n "${DATABASE_URL:-}" ]; then
   echo "$DATABASE_URL"
@@ -64,6 +73,10 @@ if [ "$(psql_admin "-c \"select 1 from pg_roles where rolname='${db_user}'\"")" 
   log "creating role ${db_user}"
   # Superuser so that migrations can CREATE EXTENSION postgis in a fresh database.
   psql_admin "-c \"create role ${db_user} login superuser password '${db_password}'\"" >&2
+fi
+if [ "$fresh" -eq 1 ]; then
+  log "dropping database ${db_name} (fresh)"
+  psql_admin "-c \"drop database if exists ${db_name} with (force)\"" >&2
 fi
 if [ "$(psql_admin "-c \"select 1 from pg_database where datname='${db_name}'\"")" != "1" ]; then
   log "creating database ${db_name}"

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import TYPE_CHECKING
 
 import pytest
@@ -103,12 +104,21 @@ def committed(engine: Engine, monkeypatch: pytest.MonkeyPatch) -> Iterator[Engin
     database, and empty every table the test may have written to afterwards."""
     monkeypatch.setenv("DATABASE_URL", engine.url.render_as_string(hide_password=False))
     _reset_caches()
+    with emptied_afterwards(engine):
+        try:
+            yield engine
+        finally:
+            _reset_caches()
+
+
+@contextmanager
+def emptied_afterwards(engine: Engine) -> Iterator[None]:
+    """Empty every table the block may have committed to, once it ends."""
     with engine.connect() as conn:
         last_event = conn.scalar(text("SELECT coalesce(max(id), 0) FROM event"))
     try:
-        yield engine
+        yield
     finally:
-        _reset_caches()
         with engine.begin() as conn:
             tables = conn.scalars(
                 text(
@@ -123,3 +133,21 @@ def committed(engine: Engine, monkeypatch: pytest.MonkeyPatch) -> Iterator[Engin
             # transaction only, which needs the superuser role the test database has.
             conn.execute(text("SET LOCAL session_replication_role = replica"))
             conn.execute(text("DELETE FROM event WHERE id > :last"), {"last": last_event})
+
+
+# An address of the public internet; nothing here ever connects to it.
+PUBLIC_ADDRESS = "93.184.215.14"
+
+
+@pytest.fixture
+def public_dns(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Webhook hosts under ``.example`` resolve to a public address (this machine has no
+    DNS); IP literals resolve to themselves, as the system resolver would."""
+    from recall.notify import targets
+
+    system = targets.system_resolver
+
+    def resolve(host: str, port: int) -> list[str]:
+        return [PUBLIC_ADDRESS] if host.endswith(".example") else system(host, port)
+
+    monkeypatch.setattr(targets, "system_resolver", resolve)

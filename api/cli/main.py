@@ -3,7 +3,12 @@
 from __future__ import annotations
 
 import json
+import logging
+import signal
 import sys
+import threading
+from contextlib import ExitStack, suppress
+from dataclasses import asdict
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -14,15 +19,18 @@ import uvicorn
 from api.app import create_app
 from api.cli.plan import plan_app
 from api.cli.recall import recall_app
+from api.demo.mail import mail_sink
 from api.demo.run import describe, run_demo
 from api.demo.scenario import DemoSpec, generate
-from api.keys import create_key
+from api.demo.services import demo_services
+from api.keys import create_key, list_keys, revoke_key
 from api.output import describe_result, fail
-from api.worker import run_worker
+from api.worker import WorkerGaveUp, run_worker
 from core.db import transaction, upgrade
 from core.errors import AppError
 from core.settings import get_settings
 from devices.importer import import_csv, import_directory
+from recall.campaigns.reports import follow_up_reports
 from recall.detection.repository import run_results
 from recall.detection.service import create_run, execute_run
 
@@ -53,8 +61,10 @@ def import_file(
     """Import one CSV file; a file with any bad row imports nothing (exit code 2)."""
 
     try:
-        with transaction() as session:
-            result = import_csv(session, kind, file.read_bytes(), filename=str(file))
+        with transaction() as session, file.open("rb") as stream:
+            result = import_csv(session, kind, stream, filename=str(file))
+            if kind == "failures":
+                follow_up_reports(session, None, actor="cli", from_partner=False)
     except AppError as exc:
         fail(exc)
     typer.echo(json.dumps(result.as_dict()))
@@ -79,6 +89,38 @@ def keys_create(
     typer.echo(plain)
 
 
+@keys_app.command("list")
+def keys_list(
+    include_revoked: bool = typer.Option(False, "--all", help="revoked keys too"),
+    as_json: bool = typer.Option(False, "--json"),
+) -> None:
+    """List API keys: id, first characters, role, whom it is bound to, label, dates."""
+    with transaction() as session:
+        keys = list_keys(session, include_revoked=include_revoked)
+    if as_json:
+        typer.echo(json.dumps([asdict(k) for k in keys], default=str, indent=2))
+        return
+    for k in keys:
+        revoked = f"  revoked {k.revoked_at:%Y-%m-%d %H:%M}" if k.revoked_at else ""
+        typer.echo(
+            f"{k.id:>5}  {k.prefix}...  {k.role:<12}  {k.bound_to or '-':<20}  "
+            f"{k.label or '-':<20}  created {k.created_at:%Y-%m-%d %H:%M}{revoked}"
+        )
+
+
+@keys_app.command("revoke")
+def keys_revoke(
+    which: str = typer.Argument(..., help="the key's id, or its first characters"),
+) -> None:
+    """Revoke one API key at once (requests with it answer 401 from now on)."""
+    try:
+        with transaction() as session:
+            key = revoke_key(session, which)
+    except AppError as exc:
+        fail(exc)
+    typer.echo(f"revoked key {key.id} ({key.prefix}..., {key.role} {key.bound_to or ''})".rstrip())
+
+
 @demo_app.command("generate")
 def demo_generate(
     directory: Path = typer.Argument(..., file_okay=False),
@@ -97,6 +139,7 @@ def demo_load(directory: Path = typer.Argument(..., exists=True, file_okay=False
     try:
         with transaction() as session:
             results = import_directory(session, directory)
+            follow_up_reports(session, None, actor="cli", from_partner=False)
     except AppError as exc:
         fail(exc)
     for result in results:
@@ -109,18 +152,63 @@ def demo_run(
     seed: int = typer.Option(7),
     host: str = typer.Option("127.0.0.1"),
     port: int = typer.Option(8000),
-    serve_app: bool = typer.Option(True, "--serve/--no-serve", help="serve the app afterwards"),
+    smtp_port: int = typer.Option(2525, help="the local mail sink's port (127.0.0.1)"),
+    serve_app: bool = typer.Option(
+        True,
+        "--serve/--no-serve",
+        help="serve the app afterwards, with a worker and a local mail sink beside it",
+    ),
 ) -> None:
-    """Migrate, generate and import the demo, run the main job, print URLs and keys, serve."""
+    """Migrate, generate and import the demo, run the main job, print URLs and keys, serve.
 
-    upgrade(get_settings().database_url)
-    try:
-        report = run_demo(directory, seed=seed)
-    except AppError as exc:
-        fail(exc)
-    typer.echo(describe(report, f"http://{host}:{port}"))
-    if serve_app:
-        serve(host=host, port=port)
+    Served, a worker and a mail sink start first: notices are delivered while the job
+    runs, to files under DIR/mail; the worker logs to DIR/worker.log. Ctrl-C stops all."""
+
+    settings = get_settings()
+    upgrade(settings.database_url)
+    with ExitStack() as stack:
+        if serve_app:
+            services = stack.enter_context(
+                demo_services(directory, database_url=settings.database_url, smtp_port=smtp_port)
+            )
+        try:
+            report = run_demo(directory, seed=seed)
+        except AppError as exc:
+            fail(exc)
+        typer.echo(describe(report, f"http://{host}:{port}"))
+        if serve_app:
+            typer.echo(
+                f"  worker:              pid {services.worker_pid}, log {services.worker_log}\n"
+                f"  mail sink:           pid {services.sink_pid}, 127.0.0.1:{services.smtp_port}; "
+                f"every notice is a file in {services.mail_dir} "
+                f"(list: {services.mail_dir / 'index.log'})"
+            )
+            # uvicorn re-raises the signal that stopped it once it is done: as an exception
+            # here, so that the worker and the sink stop too (the default action of SIGTERM
+            # would end this process alone and leave them running).
+            signal.signal(signal.SIGTERM, _exit_on_signal)
+            serve(host=host, port=port)
+
+
+def _exit_on_signal(signum: int, frame: object) -> None:
+    raise SystemExit(128 + signum)
+
+
+@app.command("mail-sink")
+def mail_sink_cmd(
+    directory: Path = typer.Option(Path("var/mail"), "--dir", file_okay=False),
+    host: str = typer.Option("127.0.0.1"),
+    port: int = typer.Option(2525),
+) -> None:
+    """A local SMTP server that keeps every message as a file in DIR (a demo's mail)."""
+
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    with mail_sink(directory, host=host, port=port):
+        typer.echo(f"mail sink on {host}:{port}, writing to {directory}")
+        sys.stdout.flush()
+        with suppress(KeyboardInterrupt):
+            stop.wait()
 
 
 @app.command("detect")
@@ -208,18 +296,34 @@ def _note_sites(sites: list[dict[str, Any]] | None, why: str) -> None:
 def worker(
     once: bool = typer.Option(False, help="process the queued jobs, then exit"),
 ) -> None:
-    """Run a Procrastinate worker for the background jobs (detection runs, plans, notices)."""
-    run_worker(get_settings().database_url, once=once)
+    """Run a Procrastinate worker for the background jobs (detection runs, plans, notices).
+    Exits with code 1 when the database stays away longer than the reconnect window."""
+    # A worker is a service: say what it does (each job, each delivery) on stderr.
+    logging.basicConfig(
+        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+    try:
+        run_worker(get_settings().database_url, once=once)
+    except WorkerGaveUp as exc:
+        typer.echo(f"worker: {exc}", err=True)
+        raise typer.Exit(1) from exc
 
 
 @app.command("serve")
 def serve(
     host: str = typer.Option("127.0.0.1"),
     port: int = typer.Option(8000),
+    workers: int = typer.Option(
+        1, min=1, max=64, help="server processes (production: about one per core)"
+    ),
 ) -> None:
     """Serve the API (OpenAPI docs at /docs)."""
 
-    uvicorn.run(create_app(), host=host, port=port)
+    if workers == 1:
+        uvicorn.run(create_app(), host=host, port=port)
+    else:
+        # Each process builds its own app (and its own database pool).
+        uvicorn.run("api.app:create_app", factory=True, host=host, port=port, workers=workers)
 
 
 def main() -> None:  # pragma: no cover - console entry point

@@ -22,13 +22,14 @@ from api.demo.scenario import DemoSpec, DemoSummary, generate
 from api.keys import create_key
 from api.output import describe_ledger, describe_plan, describe_result
 from core.db import transaction
-from core.links import link_urls, new_link_token
+from core.links import link_urls, stable_link
 from core.settings import get_settings
 from devices.importer import ImportResult, import_directory
 from devices.models import Batch, Partner, Technician
 from recall.campaigns import ledger
 from recall.campaigns import service as campaigns
 from recall.campaigns.planning import campaign_for_planning, visits_for_planning
+from recall.campaigns.reports import follow_up_reports
 from recall.campaigns.schemas import CampaignIn, Scope
 from recall.detection.repository import run_results
 from recall.detection.service import create_run, execute_run
@@ -62,6 +63,7 @@ def run_demo(
     summary = generate(directory, spec)
     with transaction() as session:
         imports = import_directory(session, directory, actor="demo")
+        follow_up_reports(session, None, actor="demo", from_partner=False)
     report = DemoReport(summary=summary, imports=imports)
     detect_step(report, as_of=spec.season_end)
     campaign_ids, lines = declare_flagged()
@@ -127,10 +129,13 @@ def keys_step(report: DemoReport) -> None:
             ),
         }
         # Paths: describe() puts them under the address the demo serves at.
-        partner_token = new_link_token(session, partner_id=partner_id)
+        # The owners' stable links: a second `make demo` prints the same addresses.
+        partner_token = stable_link(session, partner_id=partner_id, actor="demo").token
         partner_links = link_urls(partner_token, partner=True, base="")
         sheets = link_urls(
-            new_link_token(session, technician_id=technician_id), partner=False, base=""
+            stable_link(session, technician_id=technician_id, actor="demo").token,
+            partner=False,
+            base="",
         )
         report.links = {"partner_status": partner_links["status"], "sheets": sheets["sheets"]}
         if day is not None:
@@ -283,7 +288,8 @@ def plan_and_publish(
     with transaction() as session:
         out = plans.publish(session, plan_id=plan.id, actor="demo")
     lines.append(
-        f"  plan {plan.id} published: {len(out.new)} visits scheduled, partners told the "
-        "date and arrival window (outbox)"
+        f"  plan {plan.id} published: {len(out.new)} visits scheduled; their dates and arrival "
+        "windows wait in the outbox until the worker delivers them (the ledger counts them "
+        "as not told until then)"
     )
     return lines

@@ -1,20 +1,14 @@
-"""The users' web surfaces, server-rendered: the partner's pages and the technician's route
-sheets (templates beside their routes)."""
+"""The users' web surfaces, server-rendered: the support lead's console
+(``console/``), the technician's pages (``technician/``), the partner's pages
+(``partner/``) and the vendored API documentation (``docs/``), each with its templates
+beside its routes.
 
-from __future__ import annotations
+The building blocks every surface shares: ``templating`` (one Jinja2 setup, the base
+layout, ``page()``), ``assets`` (``/static/`` with cache busting), ``errors`` (a page's
+refusals as HTML pages, never JSON), ``sessions`` (signed session cookies and CSRF tokens)
+and ``widgets`` (Vega-Lite charts declared with Altair, GeoJSON maps drawn by Leaflet).
+"""
 
-from functools import cache
+from api.pages.templating import page, template
 
-from jinja2 import Environment, PackageLoader, Template, select_autoescape
-
-
-@cache
-def _environment(package: str) -> Environment:
-    return Environment(
-        loader=PackageLoader(package, "templates"), autoescape=select_autoescape(default=True)
-    )
-
-
-def template(package: str, name: str) -> Template:
-    """``package/templates/name``, loaded once."""
-    return _environment(package).get_template(name)
+__all__ = ["page", "template"]

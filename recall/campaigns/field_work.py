@@ -1,25 +1,50 @@
 """Recall's side of field work, as service functions the route sheets and the technician
 workflow in ``routing/`` call: what is to be done at a visit, and what was done.
 
-Starting a visit puts its scheduled units in progress; an outcome per unit moves it to a
-final state (the same outcome twice is a no-op); finishing the visit needs an outcome for
-every unit, marks the visit done and tells the partner what happened, in the same
-transaction.
+Starting a visit puts its scheduled units in progress; an outcome per unit moves it on
+(the same outcome twice is a no-op); finishing the visit needs an outcome for every unit
+it started, marks the visit done and tells the partner what happened and what follows,
+in the same transaction: units not reached or not found go back to notified with a
+revisit request, until their visits reach FIELDRECALL_RECALL_MAX_VISITS_PER_UNIT; those,
+and refused units, wait for the support lead's decision.
+
+The work at a visit includes each unit's open failure reports, so the technician sees
+what the partner reported.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from core.errors import Conflict, NotFound
 from core.events import record_event
-from devices.models import Partner, Site, Unit
-from recall.campaigns import notices
+from core.settings import get_settings
+from devices.models import FailureReport, Partner, Site, Unit
+from recall.campaigns import visit_notices
 from recall.campaigns.lifecycle import move_unit, move_units
-from recall.models import FINAL_UNIT_STATES, Campaign, CampaignUnit, VisitRequest
+from recall.campaigns.visits import sync_visits
+from recall.models import OUTCOMES, REVISIT_OUTCOMES, Campaign, CampaignUnit, VisitRequest
+
+# Failure reports the technician should see (resolved ones are history).
+OPEN_REPORT_STATUSES = ("open", "triaged", "linked_to_recall")
+# A visit's units are the campaign's units at its site.
+_at_site_of_visit = (VisitRequest.campaign_id == CampaignUnit.campaign_id) & (
+    VisitRequest.site_id == CampaignUnit.site_id
+)
+
+
+@dataclass(frozen=True)
+class ReportNote:
+    """A failure report on a unit, as the technician reads it on the sheet."""
+
+    report_key: str
+    occurred_at: datetime
+    symptom: str | None
+    status: str
 
 
 @dataclass(frozen=True)
@@ -27,6 +52,7 @@ class UnitToFix:
     serial: str
     state: str
     note: str | None
+    reports: tuple[ReportNote, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -65,24 +91,24 @@ def visit_work(session: Session, visit_ids: list[int]) -> dict[int, VisitWork]:
         .where(VisitRequest.id.in_(visit_ids))
     ).all()
     units: dict[tuple[int, int], list[UnitToFix]] = {}
-    for campaign_id, site_id, serial, state, note in session.execute(
+    reports = _open_reports(session, visit_ids)
+    for campaign_id, site_id, unit_id, serial, state, note in session.execute(
         select(
             CampaignUnit.campaign_id,
             CampaignUnit.site_id,
+            Unit.id,
             Unit.serial,
             CampaignUnit.state,
             CampaignUnit.note,
         )
         .join(Unit, Unit.id == CampaignUnit.unit_id)
-        .join(
-            VisitRequest,
-            (VisitRequest.campaign_id == CampaignUnit.campaign_id)
-            & (VisitRequest.site_id == CampaignUnit.site_id),
-        )
+        .join(VisitRequest, _at_site_of_visit)
         .where(VisitRequest.id.in_(visit_ids))
         .order_by(Unit.serial)
     ):
-        units.setdefault((campaign_id, site_id), []).append(UnitToFix(serial, state, note))
+        units.setdefault((campaign_id, site_id), []).append(
+            UnitToFix(serial, state, note, tuple(reports.get(unit_id, ())))
+        )
     return {
         visit.id: VisitWork(
             visit_id=visit.id,
@@ -106,6 +132,30 @@ def visit_work(session: Session, visit_ids: list[int]) -> dict[int, VisitWork]:
         )
         for visit, campaign, site, partner in rows
     }
+
+
+def _open_reports(session: Session, visit_ids: list[int]) -> dict[int, list[ReportNote]]:
+    """The unresolved failure reports of the units at these visits' sites, oldest first."""
+    out: dict[int, list[ReportNote]] = {}
+    for unit_id, key, occurred_at, symptom, status in session.execute(
+        select(
+            FailureReport.unit_id,
+            FailureReport.report_key,
+            FailureReport.occurred_at,
+            FailureReport.symptom,
+            FailureReport.status,
+        )
+        .join(CampaignUnit, CampaignUnit.unit_id == FailureReport.unit_id)
+        .join(VisitRequest, _at_site_of_visit)
+        .where(
+            VisitRequest.id.in_(visit_ids),
+            FailureReport.status.in_(OPEN_REPORT_STATUSES),
+        )
+        .distinct()
+        .order_by(FailureReport.unit_id, FailureReport.occurred_at, FailureReport.report_key)
+    ):
+        out.setdefault(unit_id, []).append(ReportNote(key, occurred_at, symptom, status))
+    return out
 
 
 def _visit(session: Session, visit_id: int) -> tuple[VisitRequest, Campaign]:
@@ -137,8 +187,8 @@ def record_outcome(
     session: Session, *, visit_id: int, serial: str, outcome: str, note: str | None, actor: str
 ) -> bool:
     """One unit's outcome; False when it already had exactly this outcome."""
-    if outcome not in FINAL_UNIT_STATES:
-        raise Conflict(f"{outcome!r} is not an outcome (one of {', '.join(FINAL_UNIT_STATES)})")
+    if outcome not in OUTCOMES:
+        raise Conflict(f"{outcome!r} is not an outcome (one of {', '.join(OUTCOMES)})")
     visit, campaign = _visit(session, visit_id)
     row = session.execute(
         select(CampaignUnit, Unit.serial)
@@ -166,21 +216,24 @@ def record_outcome(
 
 
 def finish_visit(session: Session, *, visit_id: int, actor: str) -> dict[str, int]:
-    """Close the visit once every unit has an outcome, and tell the partner what happened.
-    Returns the count per outcome; finishing a done visit again changes nothing."""
+    """Close the visit once every unit it started has an outcome, tell the partner what
+    happened and what follows, and ask for a revisit for the units not reached or not
+    found. Returns the count per state at the site; finishing a done (or cancelled)
+    visit again changes nothing."""
     visit, campaign = _visit(session, visit_id)
-    states = session.execute(
-        select(Unit.serial, CampaignUnit.state)
+    units = session.execute(
+        select(CampaignUnit, Unit.serial)
         .join(Unit, Unit.id == CampaignUnit.unit_id)
         .where(CampaignUnit.campaign_id == campaign.id, CampaignUnit.site_id == visit.site_id)
         .order_by(Unit.serial)
+        .with_for_update(of=CampaignUnit)
     ).all()
-    open_units = [serial for serial, state in states if state not in FINAL_UNIT_STATES]
     counts: dict[str, int] = {}
-    for _, state in states:
-        counts[state] = counts.get(state, 0) + 1
-    if visit.status == "done":
+    for unit, _ in units:
+        counts[unit.state] = counts.get(unit.state, 0) + 1
+    if visit.status in ("done", "cancelled"):
         return counts
+    open_units = [serial for unit, serial in units if unit.state in ("scheduled", "in_progress")]
     if open_units:
         raise Conflict(
             f"visit {visit_id} cannot finish: no outcome yet for {', '.join(open_units)}"
@@ -197,5 +250,43 @@ def finish_visit(session: Session, *, visit_id: int, actor: str) -> dict[str, in
         data=counts,
     )
     session.flush()
-    notices.visit_done(session, campaign=campaign, visit=visit, outcomes=counts)
+    max_visits = get_settings().recall_max_visits_per_unit
+    revisit = [
+        (unit, serial)
+        for unit, serial in units
+        if unit.state in REVISIT_OUTCOMES and unit.visit_attempts < max_visits
+    ]
+    decision = [
+        serial
+        for unit, serial in units
+        if unit.state == "refused"
+        or (unit.state in REVISIT_OUTCOMES and unit.visit_attempts >= max_visits)
+    ]
+    steps = visit_notices.NextSteps(
+        revisit=tuple(serial for _, serial in revisit),
+        decision=tuple(decision),
+        max_visits=max_visits,
+    )
+    visit_notices.visit_done(session, campaign=campaign, visit=visit, outcomes=counts, steps=steps)
+    for unit, serial in revisit:
+        move_unit(
+            session,
+            campaign=campaign,
+            campaign_unit=unit,
+            serial=serial,
+            to_state="notified",
+            actor=actor,
+            reason=f"revisit: {unit.state} at visit {visit.id} "
+            f"(visit {unit.visit_attempts} of at most {max_visits})",
+        )
+    sync_visits(session, campaign=campaign, actor=actor, site_ids=[visit.site_id])
     return counts
+
+
+def visit_site_ids(session: Session, visit_ids: list[int]) -> frozenset[int]:
+    """The sites of these visit requests (where a technician's stops take it)."""
+    if not visit_ids:
+        return frozenset()
+    return frozenset(
+        session.scalars(select(VisitRequest.site_id).where(VisitRequest.id.in_(visit_ids)))
+    )

@@ -1,11 +1,12 @@
 """The unit lifecycle in a recall, and the failure-report lifecycle, enforced.
 
 affected -> notified -> scheduled -> in_progress -> fixed | unable_to_access | refused |
-not_found; scheduled may go back to notified when its visit is cancelled. A move to the
-state a unit is already in is a no-op, so a retried request does no harm. Every real move
-is an append-only event (who, when, from, to, why). A partner's units become notified
-when a notice that they are affected is delivered (``on_delivered``, the effect the
-worker applies in the delivery's own transaction).
+not_found; scheduled may go back to notified when its visit is cancelled. Nothing is left
+behind: unable_to_access and not_found go back to notified for a revisit, refused waits
+for the support lead (back to notified, or waived), and any unit not fixed may be waived
+with a reason (refused for good, decommissioned, replaced). Only fixed and waived are
+final. A move to the state a unit is already in is a no-op, so a retried request does no
+harm. Every real move is an append-only event (who, when, from, to, why).
 """
 
 from __future__ import annotations
@@ -17,21 +18,27 @@ from sqlalchemy.orm import Session
 
 from core.errors import Conflict, InvalidInput, NotFound
 from core.events import check_transition, record_event
-from devices.models import FailureReport, Partner, Unit
+from devices.models import FailureReport, Unit
+from devices.service import report_id_for_key
 from recall.campaigns import notices
+from recall.inbox import service as inbox
 from recall.models import (
     FINAL_UNIT_STATES,
+    OUTCOMES,
     Campaign,
     CampaignFailureReport,
     CampaignUnit,
-    OutboxMessage,
 )
 
 UNIT_TRANSITIONS: dict[str, frozenset[str]] = {
-    "affected": frozenset({"notified"}),
-    "notified": frozenset({"scheduled"}),
-    "scheduled": frozenset({"in_progress", "notified"}),
-    "in_progress": frozenset(FINAL_UNIT_STATES),
+    "affected": frozenset({"notified", "waived"}),
+    "notified": frozenset({"scheduled", "waived"}),
+    "scheduled": frozenset({"in_progress", "notified", "waived"}),
+    "in_progress": frozenset({*OUTCOMES, "waived"}),
+    # A revisit, or the lead's decision; refused never comes back by itself.
+    "unable_to_access": frozenset({"notified", "waived"}),
+    "not_found": frozenset({"notified", "waived"}),
+    "refused": frozenset({"notified", "waived"}),
     **{final: frozenset() for final in FINAL_UNIT_STATES},
 }
 
@@ -58,12 +65,24 @@ def move_unit(
     reason: str | None,
     note: str | None = None,
 ) -> bool:
-    """Move one unit of a campaign; returns False when it already was in ``to_state``."""
+    """Move one unit of a campaign; returns False when it already was in ``to_state``.
+    Waiving needs a reason, and a closed campaign's units do not move."""
     current = campaign_unit.state
     if not check_transition(UNIT_TRANSITIONS, f"unit {serial}", current, to_state):
         return False
+    if campaign.status != "active":
+        raise Conflict(f"campaign {campaign.id} is {campaign.status}; its units do not move")
+    if to_state == "waived":
+        if not (reason and reason.strip()):
+            raise InvalidInput(
+                f"waiving unit {serial} needs a reason (refused for good, decommissioned, "
+                "replaced by the partner, ...)"
+            )
+        note = reason
     campaign_unit.state = to_state
     campaign_unit.state_changed_at = datetime.now(UTC)
+    if to_state in OUTCOMES:
+        campaign_unit.visit_attempts += 1
     if note is not None:
         campaign_unit.note = note
     record_event(
@@ -79,6 +98,16 @@ def move_unit(
     )
     if to_state == "fixed":
         _resolve_linked_reports(session, campaign, campaign_unit.unit_id, actor=actor, note=note)
+    if to_state == "refused":
+        inbox.unit_refused(
+            session,
+            campaign_id=campaign.id,
+            partner_id=campaign_unit.partner_id,
+            unit_id=campaign_unit.unit_id,
+            serial=serial,
+            note=note,
+            actor=actor,
+        )
     session.flush()
     return True
 
@@ -154,6 +183,11 @@ def move_failure_report(
     if to_state == "resolved":
         report.resolution_note = note
         notices.failure_resolved(session, report=report)
+    if to_state == "linked_to_recall":
+        # The reporter hears at once that the report is covered, and what happens next.
+        notices.failure_linked(
+            session, report=report, campaign=session.get_one(Campaign, campaign_id)
+        )
     record_event(
         session,
         actor=actor,
@@ -177,13 +211,13 @@ def change_failure_status(
     actor: str,
     note: str | None,
     campaign_id: int | None,
+    reporter: str | None = None,
 ) -> bool:
-    """Move the failure report with this key (locked); 404 for an unknown key."""
-    report = session.scalar(
-        select(FailureReport).where(FailureReport.report_key == report_key).with_for_update()
-    )
-    if report is None:
-        raise NotFound(f"no failure report {report_key!r}")
+    """Move the failure report with this key (locked); 404 for an unknown key. Keys are
+    unique per reporter: ``reporter`` picks one when a key names several
+    (devices.service.report_id_for_key)."""
+    report_id = report_id_for_key(session, report_key, partner_id=None, reporter=reporter)
+    report = session.get_one(FailureReport, report_id, with_for_update=True)
     return move_failure_report(
         session,
         report=report,
@@ -192,30 +226,6 @@ def change_failure_status(
         note=note,
         campaign_id=campaign_id,
     )
-
-
-def link_open_reports(session: Session, *, campaign: Campaign, actor: str) -> int:
-    """Link every open or triaged failure report of the campaign's units to it."""
-    reports = session.scalars(
-        select(FailureReport)
-        .join(CampaignUnit, CampaignUnit.unit_id == FailureReport.unit_id)
-        .where(
-            CampaignUnit.campaign_id == campaign.id,
-            FailureReport.status.in_(("open", "triaged")),
-        )
-        .order_by(FailureReport.report_key)
-        .with_for_update(of=FailureReport)
-    ).all()
-    for report in reports:
-        move_failure_report(
-            session,
-            report=report,
-            to_state="linked_to_recall",
-            actor=actor,
-            note=f"covered by recall {campaign.id}: {campaign.title}",
-            campaign_id=campaign.id,
-        )
-    return len(reports)
 
 
 def _resolve_linked_reports(
@@ -257,28 +267,3 @@ def get_campaign_unit(
     if row is None:
         raise NotFound(f"no unit {serial!r} in campaign {campaign_id}")
     return row[0], row[1]
-
-
-def on_delivered(session: Session, message: OutboxMessage) -> int:
-    """A delivered notice's effect on the campaign: the partner's affected units are now
-    notified. Returns how many units moved."""
-    if message.kind not in notices.AFFECTED_KINDS or not (message.topic or "").startswith(
-        "campaign:"
-    ):
-        return 0
-    campaign = session.get(Campaign, int((message.topic or "").split(":", 1)[1]))
-    partner_id = session.scalar(
-        select(Partner.id).where(Partner.partner_key == message.partner_key)
-    )
-    if campaign is None or partner_id is None:
-        return 0
-    return move_units(
-        session,
-        campaign=campaign,
-        site_id=None,
-        partner_id=partner_id,
-        from_states=("affected",),
-        to_state="notified",
-        actor="notifier",
-        reason=f"{message.channel} notice {message.idempotency_key} delivered",
-    )

@@ -14,10 +14,16 @@ from sqlalchemy.orm import Session
 
 from core.errors import NotFound
 from devices.models import Partner, Site
-from recall.models import FINAL_UNIT_STATES, Campaign, CampaignUnit, VisitRequest
+from recall.models import (
+    FINAL_UNIT_STATES,
+    OPEN_VISIT_STATUSES,
+    Campaign,
+    CampaignUnit,
+    VisitRequest,
+)
 
 # Visits a plan may still serve; done and cancelled ones are history.
-OPEN_STATUSES = ("requested", "scheduled")
+OPEN_STATUSES = OPEN_VISIT_STATUSES
 
 
 @dataclass(frozen=True)
@@ -172,14 +178,14 @@ def visits_for_planning(
 
 
 def site_ids_of_campaign(session: Session, *, campaign_id: int) -> dict[int, int]:
-    """site id -> visit request id for every visit of the campaign (closures map to
-    visits through it)."""
+    """site id -> visit request id of the campaign's newest visit to each site (a site
+    visited again has one request per attempt; closures map to visits through it)."""
     return {
         site_id: visit_id
         for site_id, visit_id in session.execute(
-            select(VisitRequest.site_id, VisitRequest.id).where(
-                VisitRequest.campaign_id == campaign_id
-            )
+            select(VisitRequest.site_id, VisitRequest.id)
+            .where(VisitRequest.campaign_id == campaign_id)
+            .order_by(VisitRequest.site_id, VisitRequest.attempt)
         )
     }
 

@@ -7,8 +7,10 @@ and partners hear about what changed for them, all in the caller's transaction.
   the partner's earlier confirmation no longer holds;
 - a visit whose date and window did not change: nothing the partner sees (a new
   technician is recorded silently);
-- a scheduled visit the plan no longer serves: back to requested, units scheduled ->
-  notified, and a notice that a new date will follow.
+- a scheduled visit the plan no longer serves (and no technician is at): back to
+  requested, units scheduled -> notified, and a notice that a new date will follow.
+A visit counts as told its date only once a notice with that date is delivered
+(``told_at``); until then the ledger shows it as scheduled but not told.
 Each notice's idempotency key names the plan version and the visit, so publishing
 twice never tells a partner twice.
 """
@@ -22,13 +24,10 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from core.events import record_event
-from recall.campaigns import notices
+from recall.campaigns import visit_notices
 from recall.campaigns.lifecycle import move_units
 from recall.campaigns.visits import unschedule
 from recall.models import Campaign, CampaignUnit, VisitRequest
-
-# Unit states that still need the visit (anything else is being worked on or finished).
-WAITING_STATES = ("affected", "notified", "scheduled")
 
 
 @dataclass(frozen=True)
@@ -117,6 +116,8 @@ def apply_published_plan(
         visit.window_start, visit.window_end = sv.window_start, sv.window_end
         visit.technician_id = sv.technician_id
         visit.updated_at = now
+        # Not told until a notice with this date is delivered (recall.campaigns.delivered).
+        visit.told_at = None
         if moved:
             visit.partner_confirmed_at = None  # the partner confirmed another date
         session.flush()
@@ -148,16 +149,15 @@ def apply_published_plan(
                 "technician_id": sv.technician_id,
             },
         )
-        notices.visit_scheduled(
+        visit_notices.visit_scheduled(
             session, campaign=campaign, visit=visit, plan_key=plan_key, moved=moved
         )
         (summary.moved if moved else summary.new).append(visit.id)
     for visit in rows.values():
         if visit.status != "scheduled" or visit.id in planned:
             continue
-        site_states = states.get(visit.site_id, {})
-        if set(site_states) - set(WAITING_STATES):
-            continue  # being worked on, or finished: the technician workflow closes it
+        if states.get(visit.site_id, {}).get("in_progress"):
+            continue  # being worked on: the technician workflow closes it
         was = visit.scheduled_date.isoformat() if visit.scheduled_date else "an earlier date"
         unschedule(
             session,
@@ -176,7 +176,7 @@ def apply_published_plan(
             to_state="requested",
             reason=plan_key,
         )
-        notices.visit_unscheduled(
+        visit_notices.visit_unscheduled(
             session, campaign=campaign, visit=visit, plan_key=plan_key, was=was
         )
         summary.dropped.append(visit.id)

@@ -3,6 +3,7 @@ requests and their priority, and the scoped reads the API serves (units, their h
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import date, timedelta
 
 from sqlalchemy import ColumnElement, Select, and_, func, literal, or_, select, text
@@ -14,7 +15,7 @@ from core.pagination import PageRequest, paginate
 from core.settings import get_settings
 from devices.models import Batch, Partner, Site, Unit
 from recall.campaigns.schemas import CampaignUnitOut, Scope
-from recall.models import Campaign, CampaignUnit
+from recall.models import REVISIT_OUTCOMES, Campaign, CampaignUnit
 
 # How far back "recent weather" looks for the default priority rule.
 RECENT_WEATHER_DAYS = 14
@@ -118,45 +119,114 @@ def record_unit_events(
     )
 
 
-def refresh_visit_requests(session: Session, campaign: Campaign, *, today: date) -> list[str]:
-    """Create a visit request for every affected site without one, update unit counts and
-    estimates of requests not yet done, and re-rank by the campaign's priority rule.
-    Returns the site keys of the requests created."""
-    created = session.execute(
+# Units that still need a technician at their site (in_progress: one is there now).
+NEEDING_VISIT = ("affected", "notified", "scheduled", "in_progress")
+
+
+@dataclass(frozen=True)
+class VisitChanges:
+    created: dict[str, int]  # site key -> attempt of each request opened
+    cancelled: list[int]  # ids of requested visits with nothing left to do
+
+
+def refresh_visit_requests(
+    session: Session, campaign: Campaign, *, today: date, site_ids: list[int] | None = None
+) -> VisitChanges:
+    """Make the campaign's visit requests match its units (at ``site_ids`` only, when
+    given):
+
+    - each open request (requested or scheduled) counts the units at its site that still
+      need a visit, and its estimate follows;
+    - a site with such units and no open request gets a new one: attempt 1 for a site new
+      to the campaign, the next attempt for a revisit (units not reached or not found,
+      a refused unit re-opened, units added after the last visit); a revisit keeps the
+      site's place in the priority order;
+    - a requested visit with nothing left to do is cancelled (a scheduled one is left to
+      ``visits.sync_visits``, which tells the partner).
+
+    Without ``site_ids`` every visit is re-ranked by the campaign's priority rule. With
+    them, no other visit's row is touched: a technician finishing a stop never waits for,
+    or deadlocks with, another finishing elsewhere. Returns what was opened and cancelled."""
+    params = {
+        "cid": campaign.id,
+        "per_visit": campaign.minutes_per_visit,
+        "per_unit": campaign.minutes_per_unit,
+        "needing": list(NEEDING_VISIT),
+        "every_site": site_ids is None,
+        "sites": site_ids or [],
+    }
+    need = """
+        SELECT cu.site_id, min(cu.partner_id) AS partner_id,
+               count(*) FILTER (WHERE cu.state = ANY(:needing)) AS n
+        FROM campaign_unit cu
+        WHERE cu.campaign_id = :cid AND (:every_site OR cu.site_id = ANY(:sites))
+        GROUP BY cu.site_id
+    """
+    session.execute(
         text(
-            """
-            INSERT INTO visit_request (campaign_id, site_id, partner_id, unit_count,
-                                       estimated_minutes, priority_rank)
-            SELECT cu.campaign_id, cu.site_id, min(cu.partner_id), count(*),
-                   :per_visit + :per_unit * count(*), 0
-            FROM campaign_unit cu
-            WHERE cu.campaign_id = :cid
-            GROUP BY cu.campaign_id, cu.site_id
-            ON CONFLICT (campaign_id, site_id) DO UPDATE
-              SET unit_count = EXCLUDED.unit_count,
-                  estimated_minutes = EXCLUDED.estimated_minutes,
-                  -- units added at a site already visited need another visit
-                  status = CASE WHEN visit_request.status IN ('done', 'cancelled')
-                                THEN 'requested' ELSE visit_request.status END,
-                  updated_at = now()
-              WHERE visit_request.unit_count <> EXCLUDED.unit_count
-            RETURNING site_id, (xmax = 0) AS inserted
+            f"""
+            WITH need AS ({need})
+            UPDATE visit_request v
+               SET unit_count = need.n, estimated_minutes = :per_visit + :per_unit * need.n,
+                   updated_at = now()
+            FROM need
+            WHERE v.campaign_id = :cid AND v.site_id = need.site_id AND need.n > 0
+              AND v.status IN ('requested', 'scheduled') AND v.unit_count <> need.n
             """
         ),
-        {
-            "cid": campaign.id,
-            "per_visit": campaign.minutes_per_visit,
-            "per_unit": campaign.minutes_per_unit,
-        },
+        params,
+    )
+    cancelled = session.scalars(
+        text(
+            f"""
+            WITH need AS ({need})
+            UPDATE visit_request v SET status = 'cancelled', updated_at = now()
+            FROM need
+            WHERE v.campaign_id = :cid AND v.site_id = need.site_id AND need.n = 0
+              AND v.status = 'requested'
+            RETURNING v.id
+            """
+        ),
+        params,
     ).all()
-    _rank_visits(session, campaign, today=today)
-    new_site_ids = [site_id for site_id, inserted in created if inserted]
-    if not new_site_ids:
-        return []
-    return list(
-        session.scalars(
-            select(Site.site_key).where(Site.id.in_(new_site_ids)).order_by(Site.site_key)
-        )
+    created = session.execute(
+        text(
+            f"""
+            WITH need AS ({need}), previous AS (
+                SELECT DISTINCT ON (v.site_id) v.site_id, v.attempt, v.priority_rank,
+                       v.recent_min_temp_c
+                FROM visit_request v WHERE v.campaign_id = :cid
+                ORDER BY v.site_id, v.attempt DESC
+            )
+            INSERT INTO visit_request (campaign_id, site_id, partner_id, attempt, unit_count,
+                                       estimated_minutes, priority_rank, recent_min_temp_c)
+            SELECT :cid, need.site_id, need.partner_id, coalesce(p.attempt, 0) + 1,
+                   need.n, :per_visit + :per_unit * need.n, coalesce(p.priority_rank, 0),
+                   p.recent_min_temp_c
+            FROM need LEFT JOIN previous p ON p.site_id = need.site_id
+            WHERE need.n > 0 AND NOT EXISTS (
+                SELECT 1 FROM visit_request v
+                WHERE v.campaign_id = :cid AND v.site_id = need.site_id
+                  AND v.status IN ('requested', 'scheduled'))
+            ORDER BY need.site_id
+            -- a concurrent refresh of the same site already opened its request
+            ON CONFLICT (campaign_id, site_id) WHERE status IN ('requested', 'scheduled')
+            DO NOTHING
+            RETURNING site_id, attempt
+            """
+        ),
+        params,
+    ).all()
+    if site_ids is None:
+        _rank_visits(session, campaign, today=today)
+    keys = dict(
+        session.execute(
+            select(Site.id, Site.site_key).where(Site.id.in_([site_id for site_id, _ in created]))
+        ).all()
+    )
+    return VisitChanges(
+        created={keys[site_id]: int(attempt) for site_id, attempt in sorted(created)},
+        cancelled=sorted(cancelled),
     )
 
 
@@ -197,6 +267,14 @@ def _rank_visits(session: Session, campaign: Campaign, *, today: date) -> None:
     )
 
 
+def awaiting_decision(max_visits: int) -> ColumnElement[bool]:
+    """A unit waiting for the support lead: refused, or not reached / not found at every
+    visit a unit may get."""
+    return (CampaignUnit.state == "refused") | (
+        CampaignUnit.state.in_(REVISIT_OUTCOMES) & (CampaignUnit.visit_attempts >= max_visits)
+    )
+
+
 def unit_rows(campaign_id: int) -> Select:
     """A campaign's units with batch, site, partner and state, one row each."""
     return (
@@ -209,6 +287,7 @@ def unit_rows(campaign_id: int) -> Select:
             CampaignUnit.state_changed_at,
             CampaignUnit.note,
             CampaignUnit.added_by,
+            CampaignUnit.visit_attempts,
         )
         .select_from(CampaignUnit)
         .join(Unit, Unit.id == CampaignUnit.unit_id)
@@ -227,12 +306,17 @@ def list_units(
     page: PageRequest,
     state: str | None = None,
     site_key: str | None = None,
+    decision_pending: bool | None = None,
+    max_visits: int = 3,
 ) -> tuple[list[CampaignUnitOut], int]:
     stmt = unit_rows(campaign_id)
     if partner_id is not None:
         stmt = stmt.where(CampaignUnit.partner_id == partner_id)
     if state is not None:
         stmt = stmt.where(CampaignUnit.state == state)
+    if decision_pending is not None:
+        waiting = awaiting_decision(max_visits)
+        stmt = stmt.where(waiting if decision_pending else ~waiting)
     if site_key is not None:
         stmt = stmt.where(Site.site_key == site_key)
     rows, total = paginate(session, stmt.order_by(Unit.serial), page)

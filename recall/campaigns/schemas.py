@@ -3,14 +3,19 @@ and the ledger."""
 
 from __future__ import annotations
 
-from datetime import date, datetime, time
-from typing import Any, Literal
+from datetime import date, datetime
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 from shapely.geometry import shape
 from shapely.geometry.base import BaseGeometry
 
-from recall.models import PRIORITY_RULES, UNIT_STATES
+from core.inputs import Id, Line, LocalTime, Text, line_problem
+from recall.models import PRIORITY_RULES, UNIT_STATES, VISIT_STATUSES
+
+# The states as types, so that an unknown one in a body or a filter is a 422 naming it.
+UnitStateName = Literal[UNIT_STATES]  # type: ignore[valid-type]
+VisitStatusName = Literal[VISIT_STATUSES]  # type: ignore[valid-type]
 
 
 class SerialRange(BaseModel):
@@ -19,8 +24,8 @@ class SerialRange(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    first: str = Field(min_length=1, max_length=100)
-    last: str = Field(min_length=1, max_length=100)
+    first: Line = Field(min_length=1, max_length=100)
+    last: Line = Field(min_length=1, max_length=100)
 
     @model_validator(mode="after")
     def _ordered(self) -> SerialRange:
@@ -29,14 +34,33 @@ class SerialRange(BaseModel):
         return self
 
 
+def _check_strings(value: Any) -> None:
+    """Every string anywhere in a JSON value is one line (a region's GeoJSON members)."""
+    if isinstance(value, str):
+        problem = line_problem(value)
+        if problem:
+            raise ValueError(f"region: a string {problem}")
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            _check_strings(key)
+            _check_strings(item)
+    elif isinstance(value, list):
+        for item in value:
+            _check_strings(item)
+
+
 class Scope(BaseModel):
     """Which units a recall covers. Each given criterion must hold (AND); within a list any
     entry may match (OR). At least one of batch_keys, models or serial_ranges is needed."""
 
     model_config = ConfigDict(extra="forbid")
 
-    batch_keys: list[str] = Field(default_factory=list, max_length=1000)
-    models: list[str] = Field(default_factory=list, max_length=100)
+    batch_keys: list[Annotated[Line, Field(max_length=100)]] = Field(
+        default_factory=list, max_length=1000
+    )
+    models: list[Annotated[Line, Field(max_length=100)]] = Field(
+        default_factory=list, max_length=100
+    )
     serial_ranges: list[SerialRange] = Field(default_factory=list, max_length=1000)
     installed_from: date | None = None
     installed_to: date | None = None
@@ -51,6 +75,7 @@ class Scope(BaseModel):
         if self.installed_from and self.installed_to and self.installed_from > self.installed_to:
             raise ValueError("installed_from is after installed_to")
         if self.region is not None:
+            _check_strings(self.region)
             self.region_geometry()
         return self
 
@@ -75,15 +100,15 @@ class Scope(BaseModel):
 class CampaignIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    title: str = Field(min_length=1, max_length=300)
+    title: Line = Field(min_length=1, max_length=300)
     scope: Scope
-    remedy: str = Field(min_length=1, max_length=5000)
+    remedy: Text = Field(min_length=1, max_length=5000)
     minutes_per_unit: int = Field(20, ge=0, le=24 * 60)
     minutes_per_visit: int = Field(15, ge=0, le=24 * 60)
-    required_skill: str | None = Field(None, max_length=100)
+    required_skill: Line | None = Field(None, max_length=100)
     deadline: date | None = None
     priority_rule: Literal["coldest_then_most_units", "most_units"] = "coldest_then_most_units"
-    signal_id: int | None = Field(None, description="the detection signal this recall answers")
+    signal_id: Id | None = Field(None, description="the detection signal this recall answers")
 
     @field_validator("priority_rule")
     @classmethod
@@ -127,6 +152,9 @@ class CampaignOut(BaseModel):
     declared_by: str
     declared_at: datetime
     last_evaluated_at: datetime
+    closed_at: datetime | None
+    closed_by: str | None
+    close_note: str | None
     unit_count: int
     site_count: int
     partner_count: int
@@ -135,15 +163,30 @@ class CampaignOut(BaseModel):
 class ReevaluationOut(BaseModel):
     added_serials: list[str]
     new_sites: list[str]
+    # Sites visited before that need another visit for the units added.
+    revisit_sites: list[str] = []
     # Units in the campaign that the scope no longer matches: kept, never dropped silently.
     no_longer_matching: list[str]
 
 
 class UnitStateIn(BaseModel):
+    """The support lead's move of a unit; to decide on a refused unit (or one whose
+    visits ran out): ``notified`` re-opens it for a revisit, ``waived`` closes it."""
+
     model_config = ConfigDict(extra="forbid")
 
-    state: Literal[UNIT_STATES]  # type: ignore[valid-type]
-    reason: str | None = Field(None, max_length=2000)
+    state: UnitStateName
+    reason: Text | None = Field(
+        None,
+        max_length=2000,
+        description="why; required for waived (refused for good, decommissioned, replaced)",
+    )
+
+
+class CloseIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    note: Text | None = Field(None, max_length=2000)
 
 
 class UnitEventOut(BaseModel):
@@ -164,6 +207,7 @@ class CampaignUnitOut(BaseModel):
     state_changed_at: datetime
     note: str | None
     added_by: str
+    visit_attempts: int = Field(description="visits at which the unit got an outcome")
     history: list[UnitEventOut] | None = None
 
 
@@ -173,8 +217,8 @@ class PreferredWindow(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     on: date | None = None
-    start: time
-    end: time
+    start: LocalTime
+    end: LocalTime
 
     @model_validator(mode="after")
     def _ordered(self) -> PreferredWindow:
@@ -188,7 +232,7 @@ class RescheduleIn(BaseModel):
 
     blocked_dates: list[date] = Field(default_factory=list, max_length=366)
     preferred_windows: list[PreferredWindow] = Field(default_factory=list, max_length=50)
-    note: str | None = Field(None, max_length=2000)
+    note: Text | None = Field(None, max_length=2000)
 
     @model_validator(mode="after")
     def _says_something(self) -> RescheduleIn:
@@ -205,7 +249,8 @@ class VisitOut(BaseModel):
     site_timezone: str
     partner_key: str
     status: str
-    unit_count: int
+    attempt: int = Field(description="1 for the first visit to the site, 2+ for revisits")
+    unit_count: int = Field(description="units at the site still needing a visit")
     estimated_minutes: int
     priority_rank: int
     recent_min_temp_c: float | None
@@ -213,6 +258,9 @@ class VisitOut(BaseModel):
     window_start: datetime | None
     window_end: datetime | None
     partner_confirmed_at: datetime | None
+    told_at: datetime | None = Field(
+        description="when a notice with the current date was first delivered (None: not told)"
+    )
     blocked_dates: list[date]
     preferred_windows: list[dict[str, Any]]
     partner_note: str | None
@@ -222,8 +270,8 @@ class FailureStatusIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     status: Literal["triaged", "linked_to_recall", "resolved"]
-    note: str | None = Field(None, max_length=5000, description="required to resolve")
-    campaign_id: int | None = Field(None, description="required to link to a recall")
+    note: Text | None = Field(None, max_length=5000, description="required to resolve")
+    campaign_id: Id | None = Field(None, description="required to link to a recall")
 
 
 # The ledger
@@ -238,38 +286,69 @@ class StateCounts(BaseModel):
     unable_to_access: int = 0
     refused: int = 0
     not_found: int = 0
+    waived: int = 0
     total: int = 0
-    # Share of units in a final state, and share fixed.
+    # Share of units in a final state (fixed or waived), and share fixed.
     completion_rate: float = 0.0
     fixed_rate: float = 0.0
 
 
-class PartnerLine(BaseModel):
+class Progress(BaseModel):
+    """What is still open, beyond the counts per state."""
+
+    # Open visit requests that are revisits (attempt 2 or more).
+    revisits_pending: int = 0
+    # Units waiting for the support lead: refused, or not reached/found in every visit.
+    decisions_pending: int = 0
+    # Scheduled visits (and their units) whose current date no partner has been told yet.
+    visits_scheduled_not_told: int = 0
+    units_scheduled_not_told: int = 0
+
+
+class PartnerLine(Progress):
     partner_key: str
     name: str
+    contact_email: str | None
+    contact_phone: str | None
     units: StateCounts
     sites: int
     visits_requested: int
     visits_scheduled: int
     visits_confirmed: int
     visits_done: int
-    first_notified_at: datetime | None
+    first_notified_at: datetime | None = Field(
+        description="the first delivered notice about the recall"
+    )
     notified_within_24h: bool | None  # None: not notified yet, and 24 hours not yet passed
+    promise: Literal["kept", "at_risk", "broken"] = Field(
+        description="kept: told within 24 hours; at_risk: not told yet, 24 hours not over; "
+        "broken: told late, or not at all after 24 hours"
+    )
 
 
 class FollowUp(BaseModel):
+    """Who to call, and why."""
+
     partner_key: str
-    reason: str  # not_reached or not_confirmed
+    name: str
+    contact_email: str | None
+    contact_phone: str | None
+    reason: Literal["not_reached", "not_told", "not_confirmed", "decision_pending"]
     detail: str
 
 
-class LedgerOut(BaseModel):
+class LedgerOut(Progress):
     campaign_id: int
+    status: str
     declared_at: datetime
     as_of: datetime
+    # Every unit fixed or waived: the support lead may close the campaign.
+    complete: bool
     units: StateCounts
     partners: list[PartnerLine]
     follow_up_days: int
     follow_up: list[FollowUp]
-    # The 24-hour promise: affected partners not notified within 24 hours of the declaration.
+    # The 24-hour promise: affected partners not notified within 24 hours of the declaration
+    # (broken), and those not told yet while the 24 hours still run (at risk).
     not_notified_within_24h: list[str]
+    promise_at_risk: list[str]

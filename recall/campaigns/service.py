@@ -1,8 +1,11 @@
-"""Recall campaign use cases: dry run, declaration, re-evaluation, reads.
+"""Recall campaign use cases: dry run, declaration, re-evaluation, the support lead's
+moves of a unit, closing, reads.
 
 A declaration snapshots the affected units, opens one visit request per affected site,
-links the open failure reports of those units, closes the detection signal it answers,
-and writes each affected partner's notice to the outbox, all in one transaction.
+links the open failure reports of those units (each reporter told), closes the detection
+signal it answers, and writes each affected partner's notice to the outbox, all in one
+transaction. A campaign is complete when every unit is fixed or waived; the lead then
+closes it, and it is no longer planned, re-evaluated or an active recall for detection.
 """
 
 from __future__ import annotations
@@ -13,12 +16,14 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from core.errors import InvalidInput, NotFound
+from core.errors import Conflict, InvalidInput, NotFound
 from core.events import record_event
+from core.idempotency import idempotent
 from devices.models import Unit
 from recall.campaigns import notices
 from recall.campaigns import repository as repo
-from recall.campaigns.lifecycle import get_campaign_unit, link_open_reports, unit_entity_key
+from recall.campaigns.lifecycle import get_campaign_unit, move_unit, unit_entity_key
+from recall.campaigns.reports import link_to_active_recalls
 from recall.campaigns.schemas import (
     CampaignIn,
     CampaignOut,
@@ -29,8 +34,9 @@ from recall.campaigns.schemas import (
     SiteCount,
     UnitEventOut,
 )
+from recall.campaigns.visits import cancel_open_visits, sync_visits
 from recall.detection.service import change_signal_status
-from recall.models import Campaign, CampaignUnit
+from recall.models import FINAL_UNIT_STATES, Campaign, CampaignUnit
 
 DRY_RUN_SERIALS_MAX = 10_000
 
@@ -68,6 +74,26 @@ def dry_run(session: Session, *, spec: CampaignIn) -> DryRunOut:
         site_counts=per_site,
         partner_keys=sorted({c.partner_key for c in per_site}),
         estimated_minutes=sum(c.estimated_minutes for c in per_site),
+    )
+
+
+def declare_once(
+    session: Session, *, spec: CampaignIn, actor: str, tenant: str, key: str | None
+) -> tuple[int, Any]:
+    """Declare a recall under an idempotency key (core.idempotency): the status code and
+    the campaign's JSON, the first answer again for a repeated key."""
+    return idempotent(
+        session,
+        tenant=tenant,
+        key=key,
+        operation="declare recall",
+        payload=spec.model_dump(mode="json"),
+        status_code=201,
+        run=lambda: campaign_out(
+            session,
+            declare(session, spec=spec, actor=actor, idempotency_key=key),
+            partner_id=None,
+        ),
     )
 
 
@@ -122,7 +148,6 @@ def declare(
         to_state="active",
         data={"units": len(added), "scope": campaign.scope},
     )
-    link_open_reports(session, campaign=campaign, actor=actor)
     if spec.signal_id is not None:
         change_signal_status(
             session,
@@ -132,6 +157,8 @@ def declare(
             reason=f"recall {campaign.id} declared",
         )
     notices.recall_declared(session, campaign=campaign)
+    # After the recall's own notice, so that a reporter hears of the recall first.
+    link_to_active_recalls(session, report_ids=None, actor=actor)
     session.flush()
     return campaign
 
@@ -142,6 +169,8 @@ def reevaluate(
     """Add the units that entered the scope since the last evaluation (new installs, late
     imports); report, but keep, units the scope no longer matches."""
     campaign = get_campaign(session, campaign_id=campaign_id, partner_id=None, lock=True)
+    if campaign.status != "active":
+        raise Conflict(f"campaign {campaign_id} is {campaign.status}; it is not re-evaluated")
     scope = Scope.model_validate(campaign.scope)
     added = repo.insert_campaign_units(
         session, campaign_id=campaign.id, scope=scope, added_by="reevaluation"
@@ -149,9 +178,7 @@ def reevaluate(
     repo.record_unit_events(
         session, campaign_unit_ids=added, actor=actor, action="entered", reason="re-evaluation"
     )
-    new_sites = repo.refresh_visit_requests(
-        session, campaign, today=today or datetime.now(UTC).date()
-    )
+    visits = sync_visits(session, campaign=campaign, actor=actor, today=today)
     matching = repo.scoped_units(scope).order_by(None).subquery()
     gone = session.scalars(
         select(Unit.serial)
@@ -171,20 +198,32 @@ def reevaluate(
         )
     )
     campaign.last_evaluated_at = datetime.now(UTC)
+    # Also a safety net for reports that reached the registry by a path that did not
+    # link them at once.
+    link_to_active_recalls(session, report_ids=None, actor=actor)
     if added:
-        link_open_reports(session, campaign=campaign, actor=actor)
         notices.units_added(session, campaign=campaign, campaign_unit_ids=added)
+    new_sites = [key for key, attempt in visits.created.items() if attempt == 1]
+    revisits = [key for key, attempt in visits.created.items() if attempt > 1]
     record_event(
         session,
         actor=actor,
         entity="recall_campaign",
         entity_key=str(campaign.id),
         action="reevaluated",
-        data={"added": len(added), "new_sites": new_sites, "no_longer_matching": list(gone)},
+        data={
+            "added": len(added),
+            "new_sites": new_sites,
+            "revisits": revisits,
+            "no_longer_matching": list(gone),
+        },
     )
     session.flush()
     return ReevaluationOut(
-        added_serials=added_serials, new_sites=new_sites, no_longer_matching=list(gone)
+        added_serials=added_serials,
+        new_sites=new_sites,
+        revisit_sites=revisits,
+        no_longer_matching=list(gone),
     )
 
 
@@ -195,6 +234,78 @@ def reevaluate_active(session: Session, *, actor: str) -> dict[int, Reevaluation
         select(Campaign.id).where(Campaign.status == "active").order_by(Campaign.id)
     ).all()
     return {cid: reevaluate(session, campaign_id=cid, actor=actor) for cid in ids}
+
+
+def change_unit_state(
+    session: Session,
+    *,
+    campaign_id: int,
+    serial: str,
+    to_state: str,
+    reason: str | None,
+    actor: str,
+) -> CampaignUnitOut:
+    """The support lead moves a unit: typically the decision on a refused unit (re-open it
+    for a revisit, or waive it with a reason) or waiving a decommissioned or replaced
+    unit. The visit requests follow (a revisit opened, a needless visit cancelled)."""
+    campaign = get_campaign(session, campaign_id=campaign_id, partner_id=None)
+    campaign_unit, serial = get_campaign_unit(
+        session, campaign_id=campaign_id, serial=serial, partner_id=None
+    )
+    moved = move_unit(
+        session,
+        campaign=campaign,
+        campaign_unit=campaign_unit,
+        serial=serial,
+        to_state=to_state,
+        actor=actor,
+        reason=reason,
+    )
+    if moved:
+        sync_visits(session, campaign=campaign, actor=actor, site_ids=[campaign_unit.site_id])
+    return unit_with_history(session, campaign_id=campaign_id, serial=serial, partner_id=None)
+
+
+def close_campaign(
+    session: Session, *, campaign_id: int, actor: str, note: str | None = None
+) -> Campaign:
+    """Close a complete campaign (every unit fixed or waived): open visits are cancelled
+    and each partner is told how the recall ended for its units. Closing a closed
+    campaign again changes nothing; an incomplete one is a 409 naming what is left."""
+    campaign = get_campaign(session, campaign_id=campaign_id, partner_id=None, lock=True)
+    if campaign.status == "closed":
+        return campaign
+    left = session.execute(
+        select(CampaignUnit.state, func.count())
+        .where(
+            CampaignUnit.campaign_id == campaign.id,
+            CampaignUnit.state.not_in(FINAL_UNIT_STATES),
+        )
+        .group_by(CampaignUnit.state)
+        .order_by(CampaignUnit.state)
+    ).all()
+    if left:
+        what = ", ".join(f"{n} {state}" for state, n in left)
+        raise Conflict(
+            f"campaign {campaign_id} is not complete ({what}); every unit must be fixed or "
+            "waived before it is closed"
+        )
+    cancel_open_visits(session, campaign=campaign, actor=actor)
+    campaign.status, campaign.closed_at = "closed", datetime.now(UTC)
+    campaign.closed_by, campaign.close_note = actor, note
+    record_event(
+        session,
+        actor=actor,
+        entity="recall_campaign",
+        entity_key=str(campaign.id),
+        action="closed",
+        from_state="active",
+        to_state="closed",
+        reason=note,
+    )
+    notices.recall_closed(session, campaign=campaign)
+    session.flush()
+    return campaign
 
 
 def get_campaign(
@@ -234,8 +345,12 @@ def campaign_out(session: Session, campaign: Campaign, *, partner_id: int | None
     return CampaignOut(**fields, unit_count=units, site_count=sites, partner_count=partners)
 
 
-def list_campaigns(session: Session, *, partner_id: int | None) -> list[Campaign]:
+def list_campaigns(
+    session: Session, *, partner_id: int | None, status: str | None = None
+) -> list[Campaign]:
     stmt = select(Campaign).order_by(Campaign.id.desc())
+    if status is not None:
+        stmt = stmt.where(Campaign.status == status)
     if partner_id is not None:
         stmt = stmt.where(
             select(CampaignUnit.id)

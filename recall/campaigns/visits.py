@@ -1,14 +1,18 @@
-"""Visit requests as partners see and steer them: status, confirmation, rescheduling.
+"""Visit requests as partners see and steer them: status, confirmation, rescheduling;
+and keeping the requests in step with the units (revisits opened, needless visits
+cancelled).
 
-The planner (issue 6) reads ``blocked_dates`` and ``preferred_windows`` and must respect
-them; a request that conflicts with the visit's current date sends the visit back to
-``requested`` (its units back to ``notified``) so that the next plan moves it. Each
+The planner reads ``blocked_dates`` and ``preferred_windows`` and must respect them; a
+request that conflicts with the visit's current date sends the visit back to
+``requested`` (its units back to ``notified``) so that the next plan moves it. A
+partner's confirmation or reschedule request lands in the support lead's inbox. Each
 partner also has an iCalendar feed of its scheduled visits, behind its secret link.
 """
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from collections.abc import Sequence
+from datetime import UTC, date, datetime, timedelta
 
 from icalendar import Calendar
 from icalendar import Event as CalendarEvent
@@ -19,10 +23,18 @@ from core.errors import Conflict, NotFound
 from core.events import record_event
 from core.links import link_for_token
 from devices.models import Partner, Site
-from recall.campaigns import notices
+from recall.campaigns import visit_notices
 from recall.campaigns.lifecycle import move_units
+from recall.campaigns.repository import VisitChanges, refresh_visit_requests
 from recall.campaigns.schemas import RescheduleIn, VisitOut
-from recall.models import Campaign, VisitRequest
+from recall.inbox import service as inbox
+from recall.models import (
+    FINAL_UNIT_STATES,
+    OPEN_VISIT_STATUSES,
+    Campaign,
+    CampaignUnit,
+    VisitRequest,
+)
 
 
 def _visits() -> Select:
@@ -44,6 +56,7 @@ def _out(
         site_timezone=site_timezone,
         partner_key=partner_key,
         status=visit.status,
+        attempt=visit.attempt,
         unit_count=visit.unit_count,
         estimated_minutes=visit.estimated_minutes,
         priority_rank=visit.priority_rank,
@@ -52,6 +65,7 @@ def _out(
         window_start=visit.window_start,
         window_end=visit.window_end,
         partner_confirmed_at=visit.partner_confirmed_at,
+        told_at=visit.told_at,
         blocked_dates=list(visit.blocked_dates),
         preferred_windows=list(visit.preferred_windows),
         partner_note=visit.partner_note,
@@ -110,6 +124,10 @@ def confirm(session: Session, *, visit_id: int, partner_id: int | None, actor: s
                 "scheduled_date": visit.scheduled_date.isoformat() if visit.scheduled_date else None
             },
         )
+        if partner_id is not None:
+            inbox.visit_confirmed(
+                session, visit=visit, site_name=_site_name(session, visit), actor=actor
+            )
     session.flush()
     return get_visit(session, visit_id=visit_id, partner_id=partner_id)
 
@@ -153,8 +171,21 @@ def reschedule(
         data=request.model_dump(mode="json"),
     )
     session.flush()
-    notices.reschedule_received(session, campaign=campaign, visit=visit)
+    visit_notices.reschedule_received(session, campaign=campaign, visit=visit)
+    if partner_id is not None:
+        inbox.reschedule_requested(
+            session,
+            visit=visit,
+            site_name=_site_name(session, visit),
+            blocked_dates=list(visit.blocked_dates),
+            note=request.note,
+            actor=actor,
+        )
     return get_visit(session, visit_id=visit_id, partner_id=partner_id)
+
+
+def _site_name(session: Session, visit: VisitRequest) -> str:
+    return session.get_one(Site, visit.site_id).name
 
 
 def unschedule(
@@ -165,7 +196,7 @@ def unschedule(
     visit.status = "requested"
     visit.scheduled_date = visit.window_start = visit.window_end = None
     visit.technician_id = None
-    visit.partner_confirmed_at = None
+    visit.partner_confirmed_at = visit.told_at = None
     visit.updated_at = datetime.now(UTC)
     session.flush()
     move_units(
@@ -177,6 +208,104 @@ def unschedule(
         to_state="notified",
         actor=actor,
         reason=reason,
+    )
+
+
+def sync_visits(
+    session: Session,
+    *,
+    campaign: Campaign,
+    actor: str,
+    today: date | None = None,
+    site_ids: list[int] | None = None,
+) -> VisitChanges:
+    """Keep the visit requests in step with the units (at ``site_ids`` only, when given;
+    see ``repository.refresh_visit_requests``): revisits for units that need one (each an
+    event), requested visits with nothing to do cancelled, and a visit scheduled after
+    ``today`` whose every unit is now fixed or waived cancelled, with a notice to the
+    partner (a visit due today or earlier is left to the technician's finish)."""
+    today = today or datetime.now(UTC).date()
+    changes = refresh_visit_requests(session, campaign, today=today, site_ids=site_ids)
+    for site_key, attempt in changes.created.items():
+        if attempt > 1:
+            visit_id = session.scalars(
+                select(VisitRequest.id)
+                .join(Site, Site.id == VisitRequest.site_id)
+                .where(
+                    VisitRequest.campaign_id == campaign.id,
+                    Site.site_key == site_key,
+                    VisitRequest.attempt == attempt,
+                )
+            ).one()
+            record_event(
+                session,
+                actor=actor,
+                entity="visit_request",
+                entity_key=str(visit_id),
+                action="revisit_requested",
+                to_state="requested",
+                data={"site_key": site_key, "attempt": attempt},
+            )
+    for visit_id in changes.cancelled:
+        _cancelled_event(session, visit_id, actor, "requested", "no unit there needs a visit")
+    not_final = (
+        select(CampaignUnit.id)
+        .where(
+            CampaignUnit.campaign_id == VisitRequest.campaign_id,
+            CampaignUnit.site_id == VisitRequest.site_id,
+            CampaignUnit.state.not_in(FINAL_UNIT_STATES),
+        )
+        .exists()
+    )
+    stmt = select(VisitRequest).where(
+        VisitRequest.campaign_id == campaign.id,
+        VisitRequest.status == "scheduled",
+        VisitRequest.scheduled_date > today,
+        ~not_final,
+    )
+    if site_ids is not None:
+        stmt = stmt.where(VisitRequest.site_id.in_(site_ids))
+    needless = session.scalars(stmt.order_by(VisitRequest.id).with_for_update()).all()
+    _cancel(session, campaign, needless, actor, "every unit is fixed or waived")
+    return changes
+
+
+def cancel_open_visits(session: Session, *, campaign: Campaign, actor: str) -> None:
+    """Cancel every open visit of a campaign being closed (partners with a date told)."""
+    visits = session.scalars(
+        select(VisitRequest)
+        .where(
+            VisitRequest.campaign_id == campaign.id, VisitRequest.status.in_(OPEN_VISIT_STATUSES)
+        )
+        .order_by(VisitRequest.id)
+        .with_for_update()
+    ).all()
+    _cancel(session, campaign, visits, actor, "the recall is closed")
+
+
+def _cancel(
+    session: Session, campaign: Campaign, visits: Sequence[VisitRequest], actor: str, why: str
+) -> None:
+    for visit in visits:
+        was = visit.status
+        visit.status, visit.updated_at = "cancelled", datetime.now(UTC)
+        session.flush()
+        _cancelled_event(session, visit.id, actor, was, why)
+        if was == "scheduled":
+            visit_notices.visit_cancelled(session, campaign=campaign, visit=visit)
+    session.flush()
+
+
+def _cancelled_event(session: Session, visit_id: int, actor: str, was: str, why: str) -> None:
+    record_event(
+        session,
+        actor=actor,
+        entity="visit_request",
+        entity_key=str(visit_id),
+        action="cancelled",
+        from_state=was,
+        to_state="cancelled",
+        reason=why,
     )
 
 

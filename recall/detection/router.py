@@ -10,6 +10,7 @@ from sqlalchemy.orm import Session
 
 from core.deps import get_session, require_roles
 from core.errors import NotFound
+from core.inputs import IdPath
 from core.security import Principal
 from recall.detection import repository
 from recall.detection import service as detection
@@ -57,7 +58,7 @@ def list_runs(
 
 @router.get("/detection/runs/{run_id}", response_model=DetectionRunOut)
 def get_run(
-    run_id: int,
+    run_id: IdPath,
     principal: Principal = Depends(lead),
     session: Session = Depends(get_session),
 ) -> DetectionRunOut:
@@ -93,7 +94,7 @@ def list_signals(
 
 @router.post("/signals/{signal_id}/status", response_model=SignalOut)
 def change_signal_status(
-    signal_id: int,
+    signal_id: IdPath,
     body: SignalStatusIn,
     principal: Principal = Depends(lead),
     session: Session = Depends(get_session),

@@ -7,6 +7,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from core.inputs import Text
+
 
 class DetectionRunIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
@@ -60,4 +62,4 @@ class SignalStatusIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     status: Literal["new", "acknowledged", "dismissed", "recall_declared"]
-    reason: str | None = Field(None, max_length=2000)
+    reason: Text | None = Field(None, max_length=2000)

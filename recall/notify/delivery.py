@@ -1,6 +1,9 @@
 """Delivering outbox rows: one attempt per job, retries with exponential backoff, dead
 letters, and the sweep that re-queues messages whose job was lost.
 
+Attempts run side by side (the worker's short queue), at most ``notify_per_partner`` at a
+time for one partner, so a partner whose receiver hangs holds back only its own notices.
+
 Delivery is at least once. The attempt holds the row's lock (FOR UPDATE SKIP LOCKED)
 from before the send until its outcome commits, so two jobs for the same row never send
 at the same time and a delivered row is never sent again. The one duplicate left is a
@@ -20,6 +23,7 @@ from sqlalchemy.orm import Session
 from core.settings import Settings
 from recall.models import OutboxMessage, PartnerWebhook
 from recall.notify.outbox import DELIVER_TASK, db_now, defer_delivery
+from recall.notify.targets import parse_networks
 from recall.notify.transport import DeliveryFailed, Notice, post_webhook, send_email
 
 log = logging.getLogger("fieldrecall.notify")
@@ -58,9 +62,30 @@ def deliver_message(
     now = db_now(session)
     if message.next_attempt_at > now:
         return "not due"  # a retry is scheduled; its own job will come
+    if not _partner_slot(session, message.partner_key, settings.notify_per_partner):
+        # The partner's receivers already take all its slots: come back shortly rather
+        # than hold one of the worker's slots, which other partners' notices need.
+        later = db_now(session, clock=True) + timedelta(
+            seconds=settings.notify_partner_busy_delay_s
+        )
+        defer_delivery(session, message.id, at=later)
+        return "partner busy, deferred"
     outcome = _attempt(session, message, settings, on_delivered)
     session.flush()
     return outcome
+
+
+def _partner_slot(session: Session, partner_key: str, slots: int) -> bool:
+    """Take one of the partner's ``slots`` delivery slots for this transaction (an
+    advisory lock shared by every worker on the database); False when all are taken."""
+    for slot in range(slots):
+        taken = session.scalar(
+            text("SELECT pg_try_advisory_xact_lock(hashtext(:name), :slot)"),
+            {"name": f"fieldrecall.notify.partner:{partner_key}", "slot": slot},
+        )
+        if taken:
+            return True
+    return False
 
 
 def _attempt(
@@ -128,6 +153,7 @@ def _send(session: Session, message: OutboxMessage, settings: Settings) -> None:
             url=message.destination,
             secret=hook.secret,
             timeout_s=settings.webhook_timeout_s,
+            allow=parse_networks(settings.webhook_allow_networks),
         )
     else:
         raise _Undeliverable(f"channel {message.channel!r} has nothing to deliver to")
@@ -155,8 +181,11 @@ def _record_failure(
 
 
 def requeue_lost(session: Session, *, limit: int = 500) -> list[int]:
-    """Defer a job for every due pending message that has none queued and that no live
-    attempt holds (its row lock): what a killed worker or a failed job left behind."""
+    """Defer a job for every due pending message that has no job queued or running and
+    that no live attempt holds (its row lock): what a failed or lost job left behind. A
+    job still marked running whose worker died is the recovery's (api.worker): it goes
+    back to the queue, and this sweep need not race a live job that has not yet locked
+    its row."""
     ids = list(
         session.scalars(
             text(
@@ -165,7 +194,7 @@ def requeue_lost(session: Session, *, limit: int = 500) -> list[int]:
                  WHERE m.status = 'pending' AND m.next_attempt_at <= now()
                    AND NOT EXISTS (
                        SELECT 1 FROM procrastinate_jobs j
-                        WHERE j.task_name = :task AND j.status = 'todo'
+                        WHERE j.task_name = :task AND j.status IN ('todo', 'doing')
                           AND j.args ->> 'message_id' = m.id::text)
                  ORDER BY m.next_attempt_at
                  LIMIT :limit

@@ -23,7 +23,7 @@ from sqlalchemy.orm import Session
 
 from core.errors import Conflict, InvalidInput, NotFound
 from core.events import record_event
-from core.jobs import defer_job
+from core.jobs import SHORT_QUEUE, defer_job
 from devices.models import Partner
 from recall.models import OutboxMessage, PartnerWebhook
 
@@ -34,7 +34,9 @@ MAX_KEY_LENGTH = 300
 
 def defer_delivery(session: Session, message_id: int, *, at: datetime | None = None) -> int:
     """Queue the delivery of one outbox row in the caller's transaction."""
-    return defer_job(session, DELIVER_TASK, {"message_id": message_id}, scheduled_at=at)
+    return defer_job(
+        session, DELIVER_TASK, {"message_id": message_id}, queue=SHORT_QUEUE, scheduled_at=at
+    )
 
 
 def db_now(session: Session, *, clock: bool = False) -> datetime:

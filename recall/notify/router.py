@@ -10,8 +10,11 @@ from sqlalchemy.orm import Session
 
 from core.deps import get_session, require_roles
 from core.errors import InvalidInput, NotFound
+from core.inputs import IdPath
 from core.pagination import Page
 from core.security import Principal
+from devices.filters import filter_ids
+from recall.models import NOTICE_KINDS
 from recall.notify import outbox, webhooks
 from recall.notify.outbox import MessageFilter
 from recall.notify.schemas import OutboxMessageOut, WebhookCreatedOut, WebhookIn, WebhookOut
@@ -34,13 +37,14 @@ def list_outbox(
     partner: str | None = Query(None, description="partner_key"),
     topic: str | None = Query(None, description='e.g. "campaign:12"'),
     channel: Literal["email", "webhook", "none"] | None = Query(None),
-    kind: str | None = Query(None),
+    kind: Literal[NOTICE_KINDS] | None = Query(None),  # type: ignore[valid-type]
     idempotency_key: str | None = Query(None),
     limit: int = Query(100, ge=1, le=1000),
     offset: int = Query(0, ge=0),
     principal: Principal = Depends(lead_or_partner),
     session: Session = Depends(get_session),
 ) -> Page[OutboxMessageOut]:
+    filter_ids(session, partner_scope=principal.partner_scope, partner=partner)
     filters = MessageFilter(
         status=status,
         partner_key=partner,
@@ -58,7 +62,7 @@ def list_outbox(
 
 @router.get("/outbox/{message_id}", response_model=OutboxMessageOut)
 def get_outbox_message(
-    message_id: int,
+    message_id: IdPath,
     principal: Principal = Depends(lead_or_partner),
     session: Session = Depends(get_session),
 ) -> OutboxMessageOut:
@@ -68,7 +72,7 @@ def get_outbox_message(
 
 @router.post("/outbox/{message_id}/retry", response_model=list[OutboxMessageOut])
 def retry_outbox_message(
-    message_id: int,
+    message_id: IdPath,
     principal: Principal = Depends(lead),
     session: Session = Depends(get_session),
 ) -> list[OutboxMessageOut]:
@@ -84,9 +88,8 @@ def list_webhooks(
     principal: Principal = Depends(lead_or_partner),
     session: Session = Depends(get_session),
 ) -> list[WebhookOut]:
+    filter_ids(session, partner_scope=principal.partner_scope, partner=partner)
     scope = _scope(session, principal)
-    if scope is not None and partner not in (None, scope):
-        return []
     hooks = webhooks.list_webhooks(session, partner_key=scope or partner)
     return [WebhookOut.model_validate(h) for h in hooks]
 
@@ -115,7 +118,7 @@ def create_webhook(
 
 @router.get("/webhooks/{webhook_id}", response_model=WebhookOut)
 def get_webhook(
-    webhook_id: int,
+    webhook_id: IdPath,
     principal: Principal = Depends(lead_or_partner),
     session: Session = Depends(get_session),
 ) -> WebhookOut:
@@ -125,7 +128,7 @@ def get_webhook(
 
 @router.delete("/webhooks/{webhook_id}", response_model=WebhookOut)
 def remove_webhook(
-    webhook_id: int,
+    webhook_id: IdPath,
     principal: Principal = Depends(lead_or_partner),
     session: Session = Depends(get_session),
 ) -> WebhookOut:

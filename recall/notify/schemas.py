@@ -7,6 +7,8 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from core.inputs import Line
+
 
 class OutboxMessageOut(BaseModel):
     model_config = ConfigDict(from_attributes=True)
@@ -32,12 +34,12 @@ class OutboxMessageOut(BaseModel):
 class WebhookIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    url: str = Field(..., max_length=2000, description="absolute http(s) URL")
-    secret: str | None = Field(
+    url: Line = Field(..., max_length=2000, description="absolute http(s) URL")
+    secret: Line | None = Field(
         None, description="HMAC key, 16-200 characters; omitted: one is generated and shown once"
     )
-    partner_key: str | None = Field(
-        None, description="support leads only: the partner to register it for"
+    partner_key: Line | None = Field(
+        None, max_length=100, description="support leads only: the partner to register it for"
     )
 
 

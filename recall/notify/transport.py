@@ -1,7 +1,9 @@
 """Sending one notice: SMTP for email, a signed HTTP POST for webhooks. No database here.
 
 Every send either returns (the receiver accepted it) or raises DeliveryFailed with a
-reason fit for the outbox row's last_error. Both channels carry the notice's idempotency
+reason fit for the outbox row's last_error, which the partner reads: a reason from a
+fixed vocabulary (status code, timeout, refused connection), never what a receiver
+sent back. Both channels carry the notice's idempotency
 key, so a receiver can drop the duplicates that at-least-once delivery allows.
 """
 
@@ -22,11 +24,18 @@ from typing import Any
 import httpx
 
 from core.settings import Settings
+from recall.notify.targets import (
+    IPNetwork,
+    Resolver,
+    Target,
+    TargetRefused,
+    check_target,
+)
 
 SIGNATURE_HEADER = "X-Fieldrecall-Signature"
 KEY_HEADER = "X-Fieldrecall-Idempotency-Key"
 TIMESTAMP_HEADER = "X-Fieldrecall-Timestamp"
-MAX_ERROR_CHARS = 500
+CONNECT_TIMEOUT_S = 3.0
 
 
 class DeliveryFailed(Exception):
@@ -70,24 +79,63 @@ def webhook_body(notice: Notice) -> bytes:
     return json.dumps(payload, sort_keys=True, separators=(",", ":")).encode()
 
 
-def post_webhook(notice: Notice, *, url: str, secret: str, timeout_s: float) -> None:
+def post_webhook(
+    notice: Notice,
+    *,
+    url: str,
+    secret: str,
+    timeout_s: float,
+    allow: tuple[IPNetwork, ...] = (),
+    resolve: Resolver | None = None,
+) -> None:
+    """POST the signed notice to the address ``url`` resolves to now, after checking it
+    again (targets.check_target): a name that pointed outside at registration may point
+    inside today. Only the status counts; the receiver's body is never read, so nothing a
+    receiver says can reach the outbox row a partner reads."""
+    try:
+        target = check_target(url, allow=allow, resolve=resolve)
+    except TargetRefused as exc:
+        raise DeliveryFailed(f"refused target: {exc}") from exc
     body = webhook_body(notice)
     headers = {
         "Content-Type": "application/json",
         "User-Agent": "fieldrecall-notify",
+        "Host": _host_header(target),
         SIGNATURE_HEADER: sign(secret, body),
         KEY_HEADER: notice.idempotency_key,
         TIMESTAMP_HEADER: str(int(time.time())),
     }
+    timeout = httpx.Timeout(timeout_s, connect=min(timeout_s, CONNECT_TIMEOUT_S))
     try:
         # Redirects are not followed: a signed notice goes only where the partner said.
-        response = httpx.post(
-            url, content=body, headers=headers, timeout=timeout_s, follow_redirects=False
-        )
+        with (
+            httpx.Client(timeout=timeout, follow_redirects=False) as client,
+            client.stream(
+                "POST",
+                target.connect_url(url),
+                content=body,
+                headers=headers,
+                # TLS checks the certificate against the partner's host name, not the IP.
+                extensions={"sni_hostname": target.host},
+            ) as response,
+        ):
+            status = response.status_code
+    except httpx.TimeoutException as exc:
+        raise DeliveryFailed("the receiver did not answer in time") from exc
+    except httpx.ConnectError as exc:
+        raise DeliveryFailed("could not connect to the receiver") from exc
     except httpx.HTTPError as exc:
-        raise DeliveryFailed(_short(f"{type(exc).__name__}: {exc}")) from exc
-    if not response.is_success:
-        raise DeliveryFailed(_short(f"HTTP {response.status_code}: {response.text}"))
+        raise DeliveryFailed(
+            f"the exchange with the receiver failed ({type(exc).__name__})"
+        ) from exc
+    if not 200 <= status < 300:
+        raise DeliveryFailed(f"the receiver answered HTTP {status}")
+
+
+def _host_header(target: Target) -> str:
+    host = f"[{target.host}]" if ":" in target.host else target.host
+    default = 443 if target.scheme == "https" else 80
+    return host if target.port == default else f"{host}:{target.port}"
 
 
 def email_message(notice: Notice, *, to: str, sender: str) -> EmailMessage:
@@ -122,9 +170,14 @@ def send_email(notice: Notice, *, to: str, settings: Settings) -> None:
             if settings.smtp_username:
                 smtp.login(settings.smtp_username, settings.smtp_password or "")
             smtp.send_message(message)
+    except smtplib.SMTPResponseException as exc:
+        raise DeliveryFailed(f"the mail server refused the message (SMTP {exc.smtp_code})") from exc
+    except smtplib.SMTPRecipientsRefused as exc:
+        codes = sorted({code for code, _ in exc.recipients.values()})
+        raise DeliveryFailed(f"the mail server refused the recipient (SMTP {codes})") from exc
+    except TimeoutError as exc:
+        raise DeliveryFailed("the mail server did not answer in time") from exc
     except (smtplib.SMTPException, OSError, ValueError) as exc:
-        raise DeliveryFailed(_short(f"SMTP {type(exc).__name__}: {exc}")) from exc
-
-
-def _short(text: str) -> str:
-    return text if len(text) <= MAX_ERROR_CHARS else text[: MAX_ERROR_CHARS - 1] + "…"
+        raise DeliveryFailed(
+            f"could not send through the mail server ({type(exc).__name__})"
+        ) from exc

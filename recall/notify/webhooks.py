@@ -1,6 +1,7 @@
 """Partners' webhooks: register (the secret is chosen by the partner or generated and
-shown once), list, and remove. Removal deactivates, so past outbox rows keep their
-reference and pending deliveries to that URL end as dead letters instead of going out."""
+shown once; the URL must resolve to public addresses, see targets.py), list, and
+remove. Removal deactivates, so past outbox rows keep their reference and pending
+deliveries to that URL end as dead letters instead of going out."""
 
 from __future__ import annotations
 
@@ -12,9 +13,11 @@ from sqlalchemy.orm import Session
 
 from core.errors import Conflict, InvalidInput, NotFound
 from core.events import record_event
+from core.settings import get_settings
 from devices.models import Partner
 from recall.models import PartnerWebhook
 from recall.notify.outbox import db_now
+from recall.notify.targets import TargetRefused, check_target, parse_networks
 
 MIN_SECRET_LENGTH = 16
 MAX_SECRET_LENGTH = 200
@@ -107,3 +110,7 @@ def _check_url(url: str) -> None:
         raise InvalidInput(f"a webhook URL is at most {MAX_URL_LENGTH} characters")
     if parts.username or parts.password:
         raise InvalidInput("a webhook URL carries no credentials; the signature authenticates")
+    try:
+        check_target(url, allow=parse_networks(get_settings().webhook_allow_networks))
+    except TargetRefused as exc:
+        raise InvalidInput(str(exc)) from exc

@@ -12,7 +12,7 @@ validates and stores the plan.
 
 Nothing is lost when a worker dies: a territory is stored and counted once (its row
 goes queued -> done under the plan row's lock), so a job retried after its worker died
-(``routing.plans.tasks`` retries the jobs of workers whose heartbeat stopped) solves it
+(the workers' recovery, ``api.worker``, hands back the jobs of dead workers) solves it
 again and counts it then; a join that already stored the plan finds it done.
 """
 

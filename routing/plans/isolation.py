@@ -1,8 +1,8 @@
 """The solver's child process: OR-Tools holds the GIL for a whole search, which in the
 worker's own process would stop its heartbeat (other workers would then take the job
 for a dead worker's and run it a second time) and the plan's progress thread. Jobs
-hand the search to ``isolated``, which runs it in one child per worker process and
-waits without holding the GIL.
+hand the search to ``isolated``, which runs it in a child of the worker process (one
+per long job it runs at once) and waits without holding the GIL.
 """
 
 from __future__ import annotations
@@ -16,6 +16,8 @@ from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from typing import Any, TypeVar
+
+from core.settings import get_settings
 
 T = TypeVar("T")
 
@@ -38,9 +40,14 @@ def _executor() -> ProcessPoolExecutor:
             # spawn: a fresh interpreter, never a fork of the worker with its event loop,
             # threads and database connections; and a child of the worker itself, so the
             # parent-death signal fires when the worker dies (a forkserver's child
-            # outlived a killed worker). It starts once per worker process.
+            # outlived a killed worker). It starts once per worker process, with one
+            # child per long job the worker runs at once.
             context = multiprocessing.get_context("spawn")
-            _pool = ProcessPoolExecutor(1, mp_context=context, initializer=_die_with_parent)
+            _pool = ProcessPoolExecutor(
+                get_settings().worker_concurrency,
+                mp_context=context,
+                initializer=_die_with_parent,
+            )
         return _pool
 
 

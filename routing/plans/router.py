@@ -10,6 +10,7 @@ from fastapi import APIRouter, Depends, Query
 from sqlalchemy.orm import Session
 
 from core.deps import get_session, require_roles
+from core.inputs import IdPath
 from core.security import Principal
 from core.settings import get_settings
 from routing.plans import availability
@@ -32,7 +33,7 @@ lead = require_roles("support_lead")
 
 @router.post("/campaigns/{campaign_id}/plans", response_model=PlanOut, status_code=202)
 def start_plan(
-    campaign_id: int,
+    campaign_id: IdPath,
     body: PlanIn,
     principal: Principal = Depends(lead),
     session: Session = Depends(get_session),
@@ -52,7 +53,7 @@ def start_plan(
 
 @router.get("/campaigns/{campaign_id}/plans", response_model=list[PlanOut])
 def list_plans(
-    campaign_id: int,
+    campaign_id: IdPath,
     principal: Principal = Depends(lead),
     session: Session = Depends(get_session),
 ) -> list[PlanOut]:
@@ -62,7 +63,7 @@ def list_plans(
 
 @router.post("/campaigns/{campaign_id}/replan", response_model=PlanOut, status_code=202)
 def replan(
-    campaign_id: int,
+    campaign_id: IdPath,
     body: ReplanIn | None = None,
     principal: Principal = Depends(lead),
     session: Session = Depends(get_session),
@@ -84,7 +85,7 @@ def replan(
 
 @router.get("/plans/{plan_id}", response_model=PlanDetailOut)
 def get_plan(
-    plan_id: int,
+    plan_id: IdPath,
     principal: Principal = Depends(lead),
     session: Session = Depends(get_session),
 ) -> PlanDetailOut:
@@ -94,7 +95,7 @@ def get_plan(
 
 @router.post("/plans/{plan_id}/publish", response_model=PublishOut)
 def publish(
-    plan_id: int,
+    plan_id: IdPath,
     principal: Principal = Depends(lead),
     session: Session = Depends(get_session),
 ) -> PublishOut:
@@ -138,7 +139,7 @@ def list_absences(
 
 @router.delete("/absences/{absence_id}", status_code=204)
 def delete_absence(
-    absence_id: int,
+    absence_id: IdPath,
     principal: Principal = Depends(lead),
     session: Session = Depends(get_session),
 ) -> None:
@@ -178,7 +179,7 @@ def list_closures(
 
 @router.delete("/site-closures/{closure_id}", status_code=204)
 def delete_closure(
-    closure_id: int,
+    closure_id: IdPath,
     principal: Principal = Depends(lead),
     session: Session = Depends(get_session),
 ) -> None:

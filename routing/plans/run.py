@@ -30,16 +30,17 @@ def run_plan(
     sessions: sessionmaker[Session] | None = None,
     settings: Settings | None = None,
     heartbeat: bool = True,
-    retry: bool = False,
+    rerun: bool = False,
     defer: bool = False,
 ) -> str:
     """Solve and store a queued plan; returns its final status ('skipped' when it was not
     queued). A large plan is split into territories: with ``defer`` each becomes a job
     and this returns 'split'; without, they are solved here one after the other. A
-    failure is recorded on the plan, then re-raised."""
+    failure is recorded on the plan, then re-raised. ``rerun``: the job ran before and
+    its worker died (core.jobs.is_rerun)."""
     sessions = sessions or session_factory()
     settings = settings or get_settings()
-    if not claim(sessions, plan_id, retry=retry):
+    if not claim(sessions, plan_id, rerun=rerun):
         return "skipped"
     try:
         with sessions() as session, session.begin():

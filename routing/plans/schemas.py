@@ -8,6 +8,8 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from core.inputs import Line, Text
+
 
 class PlanIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
@@ -109,15 +111,15 @@ class DaysIn(BaseModel):
 
     first_day: date
     last_day: date | None = Field(None, description="default: first_day (one day)")
-    reason: str | None = Field(None, max_length=2000)
+    reason: Text | None = Field(None, max_length=2000)
 
 
 class AbsenceIn(DaysIn):
-    technician_key: str = Field(min_length=1, max_length=100)
+    technician_key: Line = Field(min_length=1, max_length=100)
 
 
 class ClosureIn(DaysIn):
-    site_key: str = Field(min_length=1, max_length=100)
+    site_key: Line = Field(min_length=1, max_length=100)
 
 
 class AbsenceOut(BaseModel):

@@ -35,14 +35,14 @@ def write_plan(sessions: sessionmaker[Session], plan_id: int, **values: Any) -> 
         session.execute(update(FieldPlan).where(FieldPlan.id == plan_id).values(**values))
 
 
-def claim(sessions: sessionmaker[Session], plan_id: int, *, retry: bool = False) -> bool:
+def claim(sessions: sessionmaker[Session], plan_id: int, *, rerun: bool = False) -> bool:
     """queued -> running, atomically; False when another run got it (or it is gone).
 
-    ``retry``: the job is run again because its worker died in it; a plan it left
+    ``rerun``: the job is run again because its worker died in it; a plan it left
     running, not yet split into territories, is taken over.
     """
     claimable = FieldPlan.status == "queued"
-    if retry:
+    if rerun:
         claimable = or_(
             claimable, (FieldPlan.status == "running") & FieldPlan.territories.is_(None)
         )

@@ -95,7 +95,23 @@ def to_json(sheet: RouteSheet) -> dict[str, Any]:
                 },
                 "access_notes": s.work.access_notes,
                 "remedy": s.work.remedy,
-                "units": [{"serial": u.serial, "state": u.state} for u in s.work.units],
+                "units": [
+                    {
+                        "serial": u.serial,
+                        "state": u.state,
+                        # What the partner reported about the unit, still open.
+                        "reports": [
+                            {
+                                "report_key": r.report_key,
+                                "occurred_at": r.occurred_at.isoformat(),
+                                "symptom": r.symptom,
+                                "status": r.status,
+                            }
+                            for r in u.reports
+                        ],
+                    }
+                    for u in s.work.units
+                ],
             }
             for s in sheet.stops
         ],
@@ -154,6 +170,12 @@ def to_pdf(sheet: RouteSheet) -> bytes:
             f"Access: {work.access_notes}" if work.access_notes else "",
             f"Remedy: {work.remedy}",
             "Units: " + "   ".join(f"[ ] {u.serial}" for u in work.units),
+            *(
+                f"  {u.serial} reported {r.occurred_at.date().isoformat()} ({r.report_key}): "
+                f"{r.symptom or 'no symptom given'}"
+                for u in work.units
+                for r in u.reports
+            ),
         ]
         pdf.multi_cell(
             0, 5, _latin1("\n".join(line for line in lines if line)), new_x="LMARGIN", new_y="NEXT"

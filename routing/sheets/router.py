@@ -14,6 +14,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy.orm import Session
 
 from core.deps import get_session, require_roles
+from core.inputs import IdPath, Text
 from core.security import Principal
 from routing.sheets import service
 from routing.sheets.service import StopState, published_routes
@@ -31,7 +32,7 @@ class OutcomeIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     outcome: Literal["fixed", "unable_to_access", "refused", "not_found"]
-    note: str | None = Field(None, max_length=2000)
+    note: Text | None = Field(None, max_length=2000)
 
 
 class StopOut(BaseModel):
@@ -63,7 +64,7 @@ def my_routes(
 
 @router.post("/stops/{stop_id}/start", response_model=StopOut)
 def start_stop(
-    stop_id: int,
+    stop_id: IdPath,
     principal: Principal = Depends(staff),
     session: Session = Depends(get_session),
 ) -> StopOut:
@@ -77,7 +78,7 @@ def start_stop(
 
 @router.post("/stops/{stop_id}/units/{serial}/outcome", response_model=StopOut)
 def record_outcome(
-    stop_id: int,
+    stop_id: IdPath,
     serial: str,
     body: OutcomeIn,
     principal: Principal = Depends(staff),
@@ -100,7 +101,7 @@ def record_outcome(
 
 @router.post("/stops/{stop_id}/finish", response_model=StopOut)
 def finish_stop(
-    stop_id: int,
+    stop_id: IdPath,
     principal: Principal = Depends(staff),
     session: Session = Depends(get_session),
 ) -> StopOut:

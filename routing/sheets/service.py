@@ -222,3 +222,19 @@ def finish_stop(
         stop.started_at = stop.started_at or stop.finished_at
         session.flush()
     return stop_state(session, stop_id=stop_id, technician_id=technician_id)
+
+
+def technician_site_ids(session: Session, technician_id: int) -> frozenset[int]:
+    """The sites of a technician's stops in published (or since superseded) plans: the
+    units it may file failure reports on."""
+    visit_ids = session.scalars(
+        select(PlanStop.visit_request_id)
+        .join(PlanRoute, PlanRoute.id == PlanStop.route_id)
+        .join(FieldPlan, FieldPlan.id == PlanStop.plan_id)
+        .where(
+            PlanRoute.technician_id == technician_id,
+            FieldPlan.status.in_(("published", "superseded")),
+        )
+        .distinct()
+    ).all()
+    return field_work.visit_site_ids(session, list(visit_ids))

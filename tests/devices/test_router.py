@@ -62,6 +62,7 @@ FOREIGN_IDS = {
     # Numeric ids made by the test itself: tests/recall/notify/test_router.py checks them.
     "/api/v1/outbox/{message_id}": None,
     "/api/v1/webhooks/{webhook_id}": None,
+    "/api/v1/links/{link_id}": None,  # tests/api/test_links.py
 }
 
 # Routes only a support lead may use, whatever the id: partners and technicians get 403.
@@ -72,6 +73,12 @@ LEAD_ONLY = {
     ("GET", "/api/v1/detection/runs"),
     ("GET", "/api/v1/signals"),
     ("POST", "/api/v1/outbox/{message_id}/retry"),
+    ("GET", "/api/v1/inbox"),
+    ("GET", "/api/v1/inbox/summary"),
+    ("GET", "/api/v1/inbox/{item_id}"),
+    ("POST", "/api/v1/inbox/{item_id}/read"),
+    ("POST", "/api/v1/inbox/{item_id}/unread"),
+    ("POST", "/api/v1/inbox/mark"),
 }
 
 
@@ -126,9 +133,17 @@ def test_lists_are_filtered_to_the_partner(
 
 
 def test_filters_cannot_widen_a_partners_view(client: TestClient, keys: Keys) -> None:
-    assert client.get("/api/v1/sites?partner=PB", headers=h(keys.partner_a)).json()["total"] == 0
-    assert client.get("/api/v1/units?site=SB1", headers=h(keys.partner_a)).json()["total"] == 0
-    assert client.get("/api/v1/failures?serial=UB1", headers=h(keys.partner_a)).json()["total"] == 0
+    # Another partner's key reads as unknown: a 422 naming it, exactly as for a key that
+    # does not exist, so nothing about the other partner leaks.
+    for url, named in (
+        ("/api/v1/sites?partner=PB", "partner: no partner 'PB'"),
+        ("/api/v1/units?site=SB1", "site: no site 'SB1'"),
+        ("/api/v1/failures?serial=UB1", "serial: no serial 'UB1'"),
+    ):
+        response = client.get(url, headers=h(keys.partner_a))
+        assert response.status_code == 422, url
+        assert named in response.json()["detail"]
+        assert client.get(url, headers=h(keys.lead)).json()["total"] == 1
 
 
 def test_batch_counts_are_scoped_to_the_partners_units(client: TestClient, keys: Keys) -> None:
@@ -153,11 +168,16 @@ def test_a_partner_cannot_report_on_another_partners_unit(
     response = client.post("/api/v1/failures", json=report, headers=h(keys.partner_a))
     assert response.status_code == 404
     assert session.scalar(text("SELECT count(*) FROM failure_report WHERE report_key='X1'")) == 0
-    # Reusing another partner's report key tells nothing about that report.
+    # Another partner's report key is not taken: keys are unique per reporter, so the
+    # same key files a report of partner A's own and tells nothing about B's.
     reuse = {**report, "report_key": "RB1", "serial": "UA1"}
     response = client.post("/api/v1/failures", json=reuse, headers=h(keys.partner_a))
-    assert response.status_code == 409
+    assert response.status_code == 200, response.text
+    assert response.json()["created"] == 1
+    assert response.json()["items"][0]["reported_by"] == "PA"
     assert "display dead" not in response.text
+    theirs = client.get("/api/v1/failures/RB1", headers=h(keys.partner_b)).json()
+    assert (theirs["serial"], theirs["symptom"]) == ("UB1", "display dead")
 
 
 def test_a_technician_sees_only_itself(client: TestClient, keys: Keys) -> None:
@@ -183,6 +203,24 @@ def test_sites_in_a_bounding_box_and_as_geojson(client: TestClient, keys: Keys) 
     [feature] = body["features"]
     assert feature["id"] == "SA2"
     assert feature["geometry"] == {"type": "Point", "coordinates": [24.94, 60.17]}
+
+
+@pytest.mark.parametrize(
+    ("bbox", "expected"),
+    [
+        # The probe's boxes: wide ones took the short way round the globe, and gave none.
+        ("-170,0,170,80", ["SA1", "SA2", "SB1"]),
+        ("-180,-90,180,90", ["SA1", "SA2", "SB1"]),
+        # Up north a geography box bulges past its edge: SA1 at 65.01 N is outside 65 N.
+        ("0,60,60,65", ["SA2"]),
+        ("25.46,65.005,25.48,65.015", ["SA1"]),
+    ],
+)
+def test_a_bounding_box_is_a_rectangle_of_longitudes_and_latitudes(
+    client: TestClient, keys: Keys, bbox: str, expected: list[str]
+) -> None:
+    body = client.get(f"/api/v1/sites?bbox={bbox}", headers=h(keys.lead)).json()
+    assert [s["site_key"] for s in body["items"]] == expected
 
 
 def test_bad_query_parameters_are_clear_4xx(client: TestClient, keys: Keys) -> None:
@@ -298,6 +336,7 @@ def test_oversized_upload_and_unknown_kind(
     big = {"file": ("p.csv", b"partner_key,name\n" + b"PQ,Q\n" * 50, "text/csv")}
     response = client.post("/api/v1/imports/partners", files=big, headers=h(keys.lead))
     assert response.status_code == 413 and response.json()["error"] == "PayloadTooLarge"
+    monkeypatch.setattr(get_settings(), "max_upload_bytes", 10_000)
     small = {"file": ("p.csv", b"a,b\n", "text/csv")}
     response = client.post("/api/v1/imports/gadgets", files=small, headers=h(keys.lead))
     assert response.status_code == 404
@@ -377,7 +416,9 @@ BAD_REPORTS = {
     ),
     "temperature out of range": ({"ambient_temp_c": -120}, 422, "ambient_temp_c"),
     "unknown source": ({"source": "rumour"}, 422, "source"),
-    "NUL in a key": ({"report_key": "B\u0000D"}, 422, "NUL"),
+    "NUL in a key": ({"report_key": "B\u0000D"}, 422, "U+0000"),
+    "newline in a key": ({"report_key": "B\nD"}, 422, "U+000A line feed"),
+    "escape in a symptom": ({"symptom": "dead\u001b[31m"}, 422, "U+001B"),
     "unknown field": ({"colour": "red"}, 422, "colour"),
 }
 

@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session
 from api.pages import template
 from core.deps import get_session, require_roles
 from core.errors import InvalidInput, NotFound
+from core.inputs import IdPath
 from core.links import link_for_token
 from core.security import Principal
 from routing.sheets.formats import FORMATS, local_hm, render
@@ -51,7 +52,7 @@ def _document(session: Session, route_id: int, technician_id: int | None, fmt: s
 
 @router.get("/api/v1/routes/{route_id}/sheet", response_class=Response)
 def sheet(
-    route_id: int,
+    route_id: IdPath,
     format: str = Query("json", description=", ".join(DOCUMENTS)),
     principal: Principal = Depends(staff),
     session: Session = Depends(get_session),

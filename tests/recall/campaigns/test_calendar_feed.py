@@ -1,5 +1,5 @@
 """Partners' iCalendar feeds: own scheduled visits only, at a secret URL that can be
-replaced."""
+revoked."""
 
 from __future__ import annotations
 
@@ -52,13 +52,20 @@ def test_a_partners_feed_lists_its_scheduled_visits_only(
     assert [str(e["location"]) for e in theirs] == ["Beta One"]
 
 
-def test_a_new_url_revokes_the_old_one(client: TestClient, keys: Keys) -> None:
+def test_a_new_url_leaves_the_old_one_and_a_revoked_one_closes(
+    client: TestClient, keys: Keys
+) -> None:
     old = feed_path(client, keys.partner_a)
     new = feed_path(client, keys.partner_a)
     assert old != new
+    assert client.get(old).status_code == 200
+    [first, *_] = client.get("/api/v1/links", headers=h(keys.partner_a)).json()
+    link_id = int(old.split("_")[1])
+    assert client.delete(f"/api/v1/links/{link_id}", headers=h(keys.partner_a)).status_code == 200
     assert client.get(old).status_code == 404
     assert client.get(new).status_code == 200
     assert client.get("/feeds/cal_guessed.ics").status_code == 404
+    assert first["owner"] == "partner:PA"
 
 
 def test_leads_name_the_partner(client: TestClient, keys: Keys) -> None:

@@ -30,6 +30,7 @@ LEAD_ONLY = {
     ("POST", "/api/v1/campaigns"),
     ("POST", "/api/v1/campaigns/dry-run"),
     ("POST", "/api/v1/campaigns/{campaign_id}/reevaluate"),
+    ("POST", "/api/v1/campaigns/{campaign_id}/close"),
     ("POST", "/api/v1/campaigns/{campaign_id}/units/{serial}/state"),
     ("POST", "/api/v1/failures/{report_key}/status"),
 }

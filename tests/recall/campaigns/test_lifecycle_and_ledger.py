@@ -11,8 +11,8 @@ from sqlalchemy import select, text, update
 from sqlalchemy.orm import Session
 
 from devices.models import Site
+from recall.campaigns.delivered import on_delivered
 from recall.campaigns.ledger import campaign_ledger
-from recall.campaigns.lifecycle import on_delivered
 from recall.models import Campaign, OutboxMessage, VisitRequest
 from tests.fixtures import Keys
 from tests.recall.campaigns.fixtures import declare, h, load_recall_registry
@@ -50,7 +50,7 @@ def test_the_lifecycle_goes_forward_only_along_its_arrows(
     assert illegal.status_code == 409
     assert illegal.json() == {
         "error": "Conflict",
-        "detail": "unit UA1 is affected; it cannot become fixed (allowed: notified)",
+        "detail": "unit UA1 is affected; it cannot become fixed (allowed: notified, waived)",
     }
     walk(client, keys, cid, "UA1", "notified", "scheduled", "notified", "scheduled", "in_progress")
     assert move(client, keys, cid, "UA1", "notified").status_code == 409
@@ -217,8 +217,10 @@ def test_ledger_counts_units_per_state_and_per_partner(
         "refused": 1,
         "total": 5,
     }
-    assert units["completion_rate"] == pytest.approx(2 / 5)
+    # Refused is not final: it waits for the lead, so only the fixed unit is complete.
+    assert units["completion_rate"] == pytest.approx(1 / 5)
     assert units["fixed_rate"] == pytest.approx(1 / 5)
+    assert ledger["decisions_pending"] == 1 and ledger["complete"] is False
     lines = {line["partner_key"]: line for line in ledger["partners"]}
     assert lines["PA"]["units"]["total"] == 4 and lines["PA"]["sites"] == 3
     assert lines["PB"]["units"]["notified"] == 1

@@ -161,13 +161,19 @@ def test_declaration_snapshots_units_opens_visits_links_reports_and_tells_partne
     for report in ("RA1", "RB1"):
         body = client.get(f"/api/v1/failures/{report}", headers=h(keys.lead)).json()
         assert body["status"] == "linked_to_recall"
-    # One notice per affected partner, in the same transaction.
+    # One notice per affected partner, and one per linked report to its reporter, in the
+    # same transaction.
     notices = session.execute(
         select(OutboxMessage.partner_key, OutboxMessage.kind).where(
             OutboxMessage.topic == f"campaign:{campaign['id']}"
         )
     ).all()
-    assert sorted({n for n in notices}) == [("PA", "recall_declared"), ("PB", "recall_declared")]
+    assert sorted({n for n in notices}) == [
+        ("PA", "failure_linked"),
+        ("PA", "recall_declared"),
+        ("PB", "failure_linked"),
+        ("PB", "recall_declared"),
+    ]
     history = client.get(
         f"/api/v1/campaigns/{campaign['id']}/units/UA1", headers=h(keys.lead)
     ).json()["history"]
@@ -234,6 +240,7 @@ def test_reevaluation_adds_late_units_and_keeps_those_that_left_the_scope(
     assert response.json() == {
         "added_serials": ["UB2"],
         "new_sites": ["SB2"],
+        "revisit_sites": [],
         "no_longer_matching": ["UA4"],
     }
     serials = set(

@@ -257,7 +257,7 @@ def test_a_batch_under_an_active_recall_raises_no_new_signal(session: Session, f
     assert run.summary["flagged_under_active_recall"] == [fleet.cold_batch]
     assert run.summary["flagged"] == [fleet.cold_batch]
     # Closed, the recall no longer answers: the next flag raises a new signal.
-    campaign.status = "closed"
+    campaign.status, campaign.closed_at = "closed", campaign.declared_at
     session.flush()
     _run(session, as_of=AS_OF)
     assert session.scalar(text("SELECT count(*) FROM signal WHERE status = 'new'")) == 1

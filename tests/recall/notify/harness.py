@@ -136,13 +136,19 @@ class Worker:
                 self.kill()
 
 
+# The receivers here listen on loopback, which webhook targets may reach only when the
+# operator's allow-list names it.
+LOCAL_RECEIVERS = {"webhook_allow_networks": "127.0.0.0/8"}
+
+
 def start_worker(engine: Engine, log: Path, settings: dict[str, str]) -> Worker:
-    """`fieldrecall worker` as a subprocess with the given FIELDRECALL_* settings."""
+    """`fieldrecall worker` as a subprocess with the given FIELDRECALL_* settings (and
+    loopback allowed as a webhook target, unless ``settings`` says otherwise)."""
     exe = Path(sys.executable).with_name("fieldrecall")
     env = {
         **os.environ,
         "DATABASE_URL": engine.url.render_as_string(hide_password=False),
-        **{f"FIELDRECALL_{k.upper()}": v for k, v in settings.items()},
+        **{f"FIELDRECALL_{k.upper()}": v for k, v in {**LOCAL_RECEIVERS, **settings}.items()},
     }
     out = log.open("ab")
     process = subprocess.Popen([str(exe), "worker"], env=env, stdout=out, stderr=out)
@@ -169,11 +175,14 @@ class Delivery:
 @dataclass
 class WebhookReceiver:
     """An HTTP receiver that answers with ``statuses`` in turn (then 200), can hang on
-    its first request, and applies each idempotency key's effect once, as a real
-    receiver that dedupes would."""
+    its first request (or on every one) until released, and applies each idempotency
+    key's effect once, as a real receiver that dedupes would. ``reply`` is the body it
+    answers with."""
 
     statuses: list[int] = field(default_factory=list)
     hang_first: bool = False
+    hang_all: bool = False
+    reply: bytes = b"ok"
     deliveries: list[Delivery] = field(default_factory=list)
     effects: dict[str, int] = field(default_factory=dict)
     release: threading.Event = field(default_factory=threading.Event)
@@ -186,7 +195,7 @@ class WebhookReceiver:
             if delivery.key not in self.effects:
                 self.effects[delivery.key] = json.loads(delivery.body)["message_id"]
             status = self.statuses.pop(0) if self.statuses else 200
-        if first and self.hang_first:
+        if (first and self.hang_first) or self.hang_all:
             self.release.wait(timeout=120)
         return status
 
@@ -201,9 +210,9 @@ def serve_webhooks(receiver: WebhookReceiver, sock: socket.socket | None = None)
             status = receiver.handle(Delivery(headers=dict(self.headers.items()), body=body))
             try:
                 self.send_response(status)
-                self.send_header("Content-Length", "2")
+                self.send_header("Content-Length", str(len(receiver.reply)))
                 self.end_headers()
-                self.wfile.write(b"ok")
+                self.wfile.write(receiver.reply)
             except (BrokenPipeError, ConnectionResetError):
                 pass  # the sender died while this request hung: that is the test
 

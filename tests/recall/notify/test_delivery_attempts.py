@@ -117,15 +117,22 @@ def test_the_sweep_requeues_only_due_pending_messages_without_a_queued_job(
     session: Session, message: OutboxMessage
 ) -> None:
     assert requeue_lost(session) == []  # its job is queued
-    # The job was fetched by a worker that then died: it stays 'doing' for ever.
+    # A running job may not have locked the row yet: it is left alone (should its
+    # worker die, the worker's recovery hands the job back to the queue).
     session.execute(
         text("UPDATE procrastinate_jobs SET status = 'doing' WHERE task_name = :task"),
+        {"task": DELIVER_TASK},
+    )
+    assert requeue_lost(session) == []
+    # The job ended without settling the row (it failed): the row gets a new one.
+    session.execute(
+        text("UPDATE procrastinate_jobs SET status = 'failed' WHERE task_name = :task"),
         {"task": DELIVER_TASK},
     )
     assert requeue_lost(session) == [message.id]
     assert len(todo_jobs(session, message.id)) == 1
     assert requeue_lost(session) == []  # now it has one again
-    session.execute(text("UPDATE procrastinate_jobs SET status = 'doing'"))
+    session.execute(text("UPDATE procrastinate_jobs SET status = 'failed'"))
     later = db_now(session) + timedelta(hours=1)
     message.next_attempt_at = later
     session.flush()

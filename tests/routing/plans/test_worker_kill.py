@@ -26,7 +26,7 @@ SETTINGS = {
     "worker_poll_interval_s": "0.1",
     "worker_heartbeat_interval_s": "0.3",
     "worker_stalled_after_s": "2",
-    "plan_recover_cron": "* * * * * *",
+    "worker_recovery_cron": "* * * * * *",
 }
 
 

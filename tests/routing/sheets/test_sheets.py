@@ -117,9 +117,25 @@ def test_every_format_has_the_stored_stops_order_and_times(
     body = assert_every_format_agrees_with_the_stored_plan(
         client, keys.technician, world.route_id, session
     )
+    # Each unit carries its open failure reports (RA1, RB1 were linked to the recall).
+    ra1 = {
+        "report_key": "RA1",
+        "occurred_at": "2025-11-03T05:15:00+00:00",
+        "symptom": "no boot",
+        "status": "linked_to_recall",
+    }
+    rb1 = {
+        "report_key": "RB1",
+        "occurred_at": "2025-11-04T06:00:00+00:00",
+        "symptom": "display dead",
+        "status": "linked_to_recall",
+    }
     assert [s["units"] for s in body["stops"]] == [
-        [{"serial": "UA1", "state": "scheduled"}, {"serial": "UA4", "state": "scheduled"}],
-        [{"serial": "UB1", "state": "scheduled"}],
+        [
+            {"serial": "UA1", "state": "scheduled", "reports": [ra1]},
+            {"serial": "UA4", "state": "scheduled", "reports": []},
+        ],
+        [{"serial": "UB1", "state": "scheduled", "reports": [rb1]}],
     ]
     assert body["totals"] == {
         "drive_minutes": 50,

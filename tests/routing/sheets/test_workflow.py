@@ -76,11 +76,14 @@ def test_a_visit_from_start_to_finish(
     assert (
         "UA1: fixed" in notices[0]
         and "UA4: not fixed: the fix was declined on site (owner declined)" in notices[0]
+        and "Our support lead will contact you about 1 unit (UA4)" in notices[0]
     )
 
     ledger = client.get(f"/api/v1/campaigns/{campaign['id']}/ledger", headers=h(keys.lead)).json()
     assert (ledger["units"]["fixed"], ledger["units"]["refused"]) == (1, 1)
-    assert ledger["units"]["completion_rate"] == pytest.approx(2 / 5)
+    # The refused unit waits for the lead's decision: not complete.
+    assert ledger["units"]["completion_rate"] == pytest.approx(1 / 5)
+    assert ledger["decisions_pending"] == 1
     line = next(p for p in ledger["partners"] if p["partner_key"] == "PA")
     assert line["visits_done"] == 1
     # The partner sees it: RA1 (UA1's report) is resolved with the technician's note.

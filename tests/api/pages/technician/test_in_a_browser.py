@@ -1,24 +1,24 @@
-"""The technician's phone page and the partner's status page, rendered by headless
-Chromium from a live server, opened through their secret links."""
+"""The technician's phone page and the partner's status page, rendered by chromium
+(Playwright) from a live server, opened through their secret links, on a phone-sized
+screen, under the Content-Security-Policy (the tab's guard fails on any violation)."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime
-from pathlib import Path
 
 from fastapi.testclient import TestClient
 from sqlalchemy import select
-from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.orm import Session
 
 from routing.plans.models import PlanStop
-from tests.browser import browse, live_server
+from tests.browser import Tab
 from tests.recall.campaigns.fixtures import declare, h, load_recall_registry
 from tests.routing.plans.fixtures import DAY, publish_by_hand
-from tests.routing.sheets.test_sheets import _Stops
 
 
 def test_the_phone_page_and_the_partner_page_render_in_chromium(
-    client: TestClient, session: Session, sessions: sessionmaker[Session], tmp_path: Path
+    client: TestClient, session: Session, live: str, browse: Callable[..., Tab]
 ) -> None:
     keys = load_recall_registry(session)
     campaign = declare(client, keys.lead, batch_keys=["B1"])
@@ -29,17 +29,24 @@ def test_the_phone_page_and_the_partner_page_render_in_chromium(
         select(PlanStop).where(PlanStop.route_id == world.route_id).order_by(PlanStop.seq)
     ).all()
 
-    with live_server(sessions) as base:
-        shot = tmp_path / "sheet.png"
-        sheet_path = sheets[sheets.index("/t/") :] + f"/{DAY.isoformat()}.html"
-        dom = browse(base + sheet_path, tmp_path / "profile", screenshot=shot)
-        partner_dom = browse(base + status[status.index("/p/") :], tmp_path / "profile")
+    tab = browse(live, phone=True)
+    tab.goto(sheets[sheets.index("/t/") :] + f"/{DAY.isoformat()}.html")
+    page = tab.page
+    shown = page.locator("li.stop").evaluate_all(
+        "stops => stops.map(s => [Number(s.dataset.stopId),"
+        " s.querySelector('time').getAttribute('datetime')])"
+    )
+    assert [sid for sid, _ in shown] == [s.id for s in stops]
+    assert [datetime.fromisoformat(t) for _, t in shown] == [s.arrival for s in stops]
+    text = page.inner_text("body")
+    assert "ETA" in text and "08:20" in text and "UA4" in text
+    # The stylesheet applies (served from /static under the policy): stops are boxed.
+    assert page.locator("li.stop").first.evaluate("s => getComputedStyle(s).borderStyle") == "solid"
+    assert tab.fits_phone()
+    tab.screenshot("technician-sheet-phone")
 
-    page = _Stops()
-    page.feed(dom)
-    assert [sid for sid, _ in page.stops] == [s.id for s in stops]
-    assert [datetime.fromisoformat(t) for _, t in page.stops] == [s.arrival for s in stops]
-    assert "ETA" in dom and "08:20" in dom and "UA4" in dom
-    assert shot.stat().st_size > 5_000  # a real rendering, not an error page
-    assert 'data-site="SB1"' in partner_dom and "UB1: scheduled" in partner_dom
-    assert "SA1" not in partner_dom
+    tab.goto(status[status.index("/p/") :])
+    assert page.locator('tr.visit[data-site="SB1"]').count() == 1
+    assert "UB1: scheduled" in page.inner_text("body")
+    assert page.locator('[data-site="SA1"]').count() == 0
+    tab.screenshot("partner-status-phone")
