@@ -52,14 +52,16 @@ from devices.importer import import_csv  # noqa: E402
 FREE_PORT = 8765
 
 
-def database_url() -> str:
+def database_url(name: str = "fieldrecall_bench") -> str:
+    """BENCH_DATABASE_URL, else the local database ``name`` (made when missing); never
+    DATABASE_URL, since the benchmarks that call this empty its tables."""
     url = os.environ.get("BENCH_DATABASE_URL")
     if url:
         return url
     script = ROOT / "scripts" / "ensure_db.sh"
     env = {k: v for k, v in os.environ.items() if k != "DATABASE_URL"}
     return subprocess.run(
-        [str(script), "fieldrecall_bench"], check=True, capture_output=True, text=True, env=env
+        [str(script), name], check=True, capture_output=True, text=True, env=env
     ).stdout.strip()
 
 

@@ -40,6 +40,8 @@ from sqlalchemy.orm import Session
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from import_units import database_url  # noqa: E402
+
 from core.db import upgrade  # noqa: E402
 from core.settings import get_settings  # noqa: E402
 from devices.importer import import_csv  # noqa: E402
@@ -59,20 +61,6 @@ HOURS = (
     ("Mo,Tu,Th,Fr 08:00-17:00", 0.1),
 )
 WORKER_SETTINGS = {"FIELDRECALL_WORKER_POLL_INTERVAL_S": "0.5"}
-
-
-def database_url() -> str:
-    url = os.environ.get("BENCH_DATABASE_URL")
-    if url:
-        return url
-    env = {k: v for k, v in os.environ.items() if k != "DATABASE_URL"}
-    return subprocess.run(
-        [str(ROOT / "scripts" / "ensure_db.sh"), "fieldrecall_bench_plans"],
-        check=True,
-        capture_output=True,
-        text=True,
-        env=env,
-    ).stdout.strip()
 
 
 def _csv(header: list[str], rows: list[list[Any]]) -> bytes:
@@ -285,7 +273,7 @@ def main() -> None:
     args = ap.parse_args()
     args.log_dir.mkdir(parents=True, exist_ok=True)
 
-    url = database_url()
+    url = database_url("fieldrecall_bench_plans")
     upgrade(url)
     engine = create_engine(url)
     t0 = time.monotonic()
