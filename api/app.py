@@ -14,7 +14,9 @@ from api.pages.console.routes import router as console_router
 from api.pages.docs.routes import router as docs_router
 from api.pages.partner.routes import router as partner_pages_router
 from api.pages.sessions import PageKeys
+from api.pages.technician.routes import api_router as sheet_router
 from api.pages.technician.routes import router as technician_pages_router
+from api.pages.technician.sync import router as field_app_router
 from core.db import session_factory
 from core.deps import reject_unknown_query_parameters
 from core.security import PrincipalCache
@@ -62,6 +64,7 @@ def create_app(sessions: sessionmaker[Session] | None = None) -> FastAPI:
         detection_router,
         campaign_router,
         links_router,
+        sheet_router,
         technician_router,
         notify_router,
         inbox_router,
@@ -69,7 +72,8 @@ def create_app(sessions: sessionmaker[Session] | None = None) -> FastAPI:
     ):
         app.include_router(api_router, responses=ERROR_RESPONSES)
     app.include_router(partner_pages_router)
-    app.include_router(technician_pages_router, responses=ERROR_RESPONSES)
+    app.include_router(technician_pages_router)
+    app.include_router(field_app_router)
 
     @app.get("/healthz", tags=["ops"])
     def healthz() -> dict[str, str]:

@@ -8,11 +8,12 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.encoders import jsonable_encoder
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, Field
 from sqlalchemy.exc import DBAPIError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from api.pages.errors import link_refusal
 from core.errors import AppError
 
 log = logging.getLogger("fieldrecall.api")
@@ -69,24 +70,37 @@ def install_error_handlers(app: FastAPI) -> None:
         return error_response("ValidationError", problems, 422)
 
     @app.exception_handler(StarletteHTTPException)
-    async def http_error(_: Request, exc: StarletteHTTPException) -> JSONResponse:
+    async def http_error(request: Request, exc: StarletteHTTPException) -> Response:
+        page = link_refusal(request.url.path, exc.status_code)
+        if page is not None:  # a person following a link gets a page
+            return page
         names = {404: "NotFound", 405: "MethodNotAllowed", 413: "PayloadTooLarge"}
         return error_response(names.get(exc.status_code, "HTTPError"), exc.detail, exc.status_code)
 
     @app.exception_handler(DBAPIError)
-    async def database_error(_: Request, exc: DBAPIError) -> JSONResponse:
+    async def database_error(request: Request, exc: DBAPIError) -> Response:
         reason = BAD_VALUE_SQLSTATES.get(getattr(exc.orig, "sqlstate", None) or "")
         if reason is None:
             log.exception("database error", exc_info=exc)
-            return error_response(
-                "InternalError", "an unexpected error occurred; it has been logged", 500
-            )
+            return _failed(request)
         log.warning("bad value reached the database: %s", exc.orig)
-        return error_response("InvalidInput", f"{reason} in the request", 422)
+        detail = f"{reason} in the request"
+        page = link_refusal(request.url.path, 422, detail[:1].upper() + detail[1:] + ".")
+        return page or error_response("InvalidInput", detail, 422)
 
     @app.exception_handler(Exception)
-    async def unexpected(_: Request, exc: Exception) -> JSONResponse:
+    async def unexpected(request: Request, exc: Exception) -> Response:
         log.exception("unhandled error", exc_info=exc)
-        return error_response(
-            "InternalError", "an unexpected error occurred; it has been logged", 500
-        )
+        return _failed(request)
+
+
+def _failed(request: Request) -> Response:
+    """A 500: JSON, or a page for a person behind a secret link."""
+    page = link_refusal(
+        request.url.path,
+        500,
+        "Something went wrong on our side; it has been logged. Please try again in a moment.",
+    )
+    return page or error_response(
+        "InternalError", "an unexpected error occurred; it has been logged", 500
+    )

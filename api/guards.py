@@ -27,6 +27,7 @@ from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from api.errors import error_response
+from api.pages.errors import link_refusal
 from core.inputs import line_problem
 from core.settings import get_settings
 
@@ -75,7 +76,8 @@ class RequestGuard:
             return
         problem = url_problem(scope["path"], scope.get("query_string", b""))
         if problem:
-            await error_response("InvalidInput", problem, 422)(scope, receive, send)
+            page = link_refusal(scope["path"], 422, f"This address cannot be read: {problem}.")
+            await (page or error_response("InvalidInput", problem, 422))(scope, receive, send)
             return
         settings = get_settings()
         path: str = scope["path"]

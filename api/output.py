@@ -32,7 +32,8 @@ def fail(exc: AppError) -> NoReturn:
 
 
 def describe_result(r: dict[str, Any]) -> str:
-    """One batch's detection result for people (with the iceberg of a flagged batch)."""
+    """One batch's detection result for people: threshold, dates, rate ratio, and for a
+    flagged batch its iceberg and 30-day failure probabilities (dates, never indexes)."""
     mark = "FLAGGED" if r["flagged"] else "       "
     rr, ci = r["rate_ratio"], r["rate_ratio_ci"]
 
@@ -45,12 +46,26 @@ def describe_result(r: dict[str, Any]) -> str:
         f"rate ratio {num(rr)} [{num(ci[0])}, {num(ci[1])}]  q {r['q_value']:.3g}  "
         f"failed {100 * (r['failed_fraction'] or 0):.2f} %"
     )
+    if r.get("evidence_first_held_on") or r.get("alarm_on"):
+        line += (
+            f"\n          evidence rules first held on {r.get('evidence_first_held_on') or '-'}; "
+            f"alarm on {r.get('alarm_on') or '-'}"
+        )
     ice = r.get("iceberg")
     if ice:
         line += (
             f"\n          iceberg: {ice['units_not_failed']} units not failed yet at "
             f"{ice['sites']} sites of {ice['partners']} partners; "
             f"{ice['units_beyond_threshold_now']} at sites already beyond the threshold"
+        )
+    model = (r.get("rates") or {}).get("model") or {}
+    wanted = (-20.0, -10.0, 0.0, 10.0) if r["direction"] == "below" else (20.0, 30.0, 40.0)
+    points = [p for p in model.get("curve", []) if p["temperature_c"] in wanted]
+    if r["flagged"] and points:
+        line += f"\n          {model['days']}-day failure probability: " + ", ".join(
+            f"{100 * (p['probability'] or 0):.2g} % at {p['temperature_c']:g} C "
+            f"(others {100 * (p['others_probability'] or 0):.2g} %)"
+            for p in points
         )
     return line
 

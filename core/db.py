@@ -46,7 +46,13 @@ class Base(DeclarativeBase):
 @lru_cache(maxsize=4)
 def get_engine(url: str | None = None) -> Engine:
     """One engine per database URL for the process."""
-    return create_engine(url or get_settings().database_url, pool_pre_ping=True)
+    settings = get_settings()
+    return create_engine(
+        url or settings.database_url,
+        pool_pre_ping=True,
+        pool_size=settings.db_pool_size,
+        max_overflow=settings.db_max_overflow,
+    )
 
 
 def session_factory(engine: Engine | None = None) -> sessionmaker[Session]:

@@ -2,7 +2,9 @@
 happened to the first reply on the way back, and the change happens once.
 
 One mechanism for every use case that accepts a key (a recall's declaration, failure
-reports; later a technician's outcome, a partner's action). The first request with a key
+reports, a technician's work at a visit; later a partner's action). ``idempotent`` stores
+a fixed status code with the answer; ``idempotent_answer`` the one the use case returns
+(a technician's work is a 200, or a 409 when it is kept as a conflict). The first request with a key
 inserts a row in its own transaction *before* it does its work, and stores its answer in
 the same transaction: a request with the same key that arrives meanwhile waits on that
 row's unique key until the first commits (then it replays the stored answer) or rolls
@@ -87,12 +89,36 @@ def idempotent(
     """``run()`` once per (tenant, key), in the caller's transaction; returns the answer's
     status code and JSON body, the stored one when the key was used before. Without a
     key, just runs. The same key with another operation or payload is a 422."""
+    return idempotent_answer(
+        session,
+        tenant=tenant,
+        key=key,
+        operation=operation,
+        payload=payload,
+        run=lambda: (status_code, run()),
+    )
+
+
+def idempotent_answer(
+    session: Session,
+    *,
+    tenant: str,
+    key: str | None,
+    operation: str,
+    payload: Any,
+    run: Callable[[], tuple[int, Any]],
+) -> tuple[int, Any]:
+    """``idempotent`` for a use case whose status code depends on what happened: ``run()``
+    returns the status code with the body (a technician's work answers 200, or a 409 when
+    it is kept as a conflict; a replay gives the same 409 and keeps nothing twice)."""
     if key is None:
-        return status_code, jsonable_encoder(run())
+        status_code, body = run()
+        return status_code, jsonable_encoder(body)
     digest = fingerprint(operation, payload)
     claimed = session.execute(
         insert(IdempotentRequest)
-        .values(tenant=tenant, key=key, fingerprint=digest, status_code=status_code)
+        # The status code is set with the answer, in this same transaction.
+        .values(tenant=tenant, key=key, fingerprint=digest, status_code=0)
         # Waits for a concurrent first request with this key to end, then does nothing.
         .on_conflict_do_nothing(index_elements=["tenant", "key"])
         .returning(IdempotentRequest.key)
@@ -111,12 +137,13 @@ def idempotent(
                 "use a new key for a new request"
             )
         return stored.status_code, stored.response
+    status_code, body = run()
     # The answer as stored (JSONB orders keys its own way), so that a replay is the
     # same text as the first answer.
     stored_body = session.scalar(
         update(IdempotentRequest)
         .where(IdempotentRequest.tenant == tenant, IdempotentRequest.key == key)
-        .values(response=jsonable_encoder(run()))
+        .values(status_code=status_code, response=jsonable_encoder(body))
         .returning(IdempotentRequest.response)
     )
     return status_code, stored_body

@@ -11,6 +11,8 @@ from __future__ import annotations
 import os
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
 import pytest
@@ -20,6 +22,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from core.db import get_engine, upgrade
 from core.settings import get_settings
+from routing.sheets import days
 
 if TYPE_CHECKING:
     from fastapi.testclient import TestClient
@@ -32,6 +35,30 @@ def _database_url() -> str:
     if not url:
         pytest.exit("set DATABASE_URL (or run `make test`, which sets up a database)", 2)
     return url
+
+
+@dataclass
+class FieldClock:
+    """The clock of the technicians' work (``routing.sheets.days.now``): outcomes wait for
+    their stop's day, and the field app keeps the days from today on."""
+
+    instant: datetime
+
+    def set(self, instant: datetime) -> None:
+        self.instant = instant
+
+
+# After every plan the tests make (December 2026): work on any of their days is allowed.
+FIELD_CLOCK_DEFAULT = datetime(2027, 1, 15, 12, 0, tzinfo=UTC)
+
+
+@pytest.fixture(autouse=True)
+def field_clock(monkeypatch: pytest.MonkeyPatch) -> FieldClock:
+    """A fixed clock for the field workflow (the wall clock would make the day rule pass
+    or fail by the date the tests run on); a test sets another instant with ``.set()``."""
+    clock = FieldClock(FIELD_CLOCK_DEFAULT)
+    monkeypatch.setattr(days, "now", lambda: clock.instant)
+    return clock
 
 
 @pytest.fixture(scope="session")

@@ -19,7 +19,12 @@ HTTP_MODULES = ("*/router.py", "*/*/router.py", "api/links.py", "api/pages/*/rou
 QUERY_CALLS = {"execute", "scalar", "scalars", "get", "get_one", "query"}
 MAX_LINES, MIN_LINES = 400, 30
 # Tests of pure cores: they must run without the app, the web framework or a database.
-PURE_TESTS = ("tests/routing/engine", "tests/recall/detection/test_statistics.py")
+PURE_TESTS = (
+    "tests/routing/engine",
+    "tests/recall/detection/test_statistics.py",
+    "tests/recall/detection/test_sequential.py",
+    "tests/recall/detection/test_rates.py",
+)
 
 
 def _modules() -> Iterator[Path]:

@@ -187,7 +187,7 @@ def demo_run(
             # here, so that the worker and the sink stop too (the default action of SIGTERM
             # would end this process alone and leave them running).
             signal.signal(signal.SIGTERM, _exit_on_signal)
-            serve(host=host, port=port)
+            serve(host=host, port=port, workers=1)
 
 
 def _exit_on_signal(signum: int, frame: object) -> None:

@@ -139,7 +139,7 @@ def keys_step(report: DemoReport) -> None:
         )
         report.links = {"partner_status": partner_links["status"], "sheets": sheets["sheets"]}
         if day is not None:
-            report.links["first_day_sheet"] = f"{sheets['sheets']}/{day.isoformat()}.html"
+            report.links["first_day_sheet"] = f"{sheets['sheets']}/{day.isoformat()}"
 
 
 def detect_step(report: DemoReport, *, as_of: date) -> None:
@@ -177,8 +177,8 @@ def describe(report: DemoReport, base_url: str) -> str:
         *(
             f"  {label:<20} {base_url}{report.links[name]}"
             for name, label in (
-                ("first_day_sheet", "technician's first-day sheet:"),
-                ("sheets", "technician's sheets:"),
+                ("first_day_sheet", "field app, first day:"),
+                ("sheets", "field app, all days:"),
                 ("partner_status", f"partner {report.partner_key} status:"),
             )
             if name in report.links

@@ -2,6 +2,11 @@
 (``core.errors.AppError``: unknown link, wrong role, a conflict) or a malformed form with
 an HTML page that says what happened, with the error's status code, never with the API's
 JSON. ``SignInRequired`` sends a browser to the surface's sign-in page instead.
+
+Behind a secret link (``/t/...`` a technician's, ``/p/...`` a partner's) a person follows
+an address from a message: an address no route serves, or one used with the wrong method,
+is a page too (``link_refusal``, from the app's handler of HTTP errors), not the API's
+JSON.
 """
 
 from __future__ import annotations
@@ -25,6 +30,15 @@ TITLES = {
     409: "Already changed",
     413: "Too large",
     422: "Please check what you sent",
+    500: "Something went wrong",
+}
+
+
+# The secret links' surfaces, where even an address no route serves answers a page.
+LINK_PREFIXES = ("/t/", "/p/")
+HTTP_MESSAGES = {
+    404: "There is nothing at this address. Check the link you were sent, or ask for a new one.",
+    405: "This address cannot be used that way. Open the link you were sent instead.",
 }
 
 
@@ -47,6 +61,16 @@ def refusal(status_code: int, detail: object) -> Response:
         message=message,
         status=status_code,
     )
+
+
+def link_refusal(path: str, status_code: int, detail: str | None = None) -> Response | None:
+    """The page for a request refused before any route ran (no route, wrong method, an
+    unreadable address) at ``path`` when it is behind a secret link; None elsewhere (the
+    API answers JSON)."""
+    if not any(path.startswith(p) or path == p.rstrip("/") for p in LINK_PREFIXES):
+        return None
+    message = detail or HTTP_MESSAGES.get(status_code, "The request could not be served.")
+    return refusal(status_code, message)
 
 
 def sign_in_redirect(request: Request, exc: SignInRequired) -> Response:

@@ -1,7 +1,7 @@
 """plan territories: a large plan solved as one job per territory, then joined
 
 Revision ID: 0009
-Revises: 0008
+Revises: 0013
 Create Date: 2026-11-24
 """
 
@@ -12,7 +12,7 @@ from alembic import op
 from sqlalchemy.dialects import postgresql
 
 revision = "0009"
-down_revision = "0008"
+down_revision = "0013"
 branch_labels = None
 depends_on = None
 

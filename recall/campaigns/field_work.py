@@ -9,7 +9,12 @@ revisit request, until their visits reach FIELDRECALL_RECALL_MAX_VISITS_PER_UNIT
 and refused units, wait for the support lead's decision.
 
 The work at a visit includes each unit's open failure reports, so the technician sees
-what the partner reported.
+what the partner reported (and who: the source of each report).
+
+One outcome per unit and visit: the same outcome again is a no-op, a different one after
+an outcome is a 409 that says what is recorded, when and by whom. Work a technician
+recorded that cannot be applied (recorded offline, sent later) is kept for the support
+lead as a ``field_conflict`` item of the inbox (``keep_conflict``), never dropped.
 """
 
 from __future__ import annotations
@@ -17,15 +22,18 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import func, select
+from sqlalchemy.dialects.postgresql import distinct_on
 from sqlalchemy.orm import Session
 
 from core.errors import Conflict, NotFound
-from core.events import record_event
+from core.events import Event, record_event
 from core.settings import get_settings
 from devices.models import FailureReport, Partner, Site, Unit
 from recall.campaigns import visit_notices
-from recall.campaigns.lifecycle import move_unit, move_units
+from recall.campaigns.field_conflicts import keep_conflict as keep_conflict  # routing's face
+from recall.campaigns.field_conflicts import what_is_recorded
+from recall.campaigns.lifecycle import move_unit, move_units, unit_entity_key
 from recall.campaigns.visits import sync_visits
 from recall.models import OUTCOMES, REVISIT_OUTCOMES, Campaign, CampaignUnit, VisitRequest
 
@@ -45,6 +53,7 @@ class ReportNote:
     occurred_at: datetime
     symptom: str | None
     status: str
+    source: str | None  # who reported it: partner, technician, telemetry (None: not said)
 
 
 @dataclass(frozen=True)
@@ -53,6 +62,9 @@ class UnitToFix:
     state: str
     note: str | None
     reports: tuple[ReportNote, ...] = ()
+    # The unit's latest outcome at any visit (a revisit shows what happened last time; a
+    # unit sent back to notified by a finished visit still shows its outcome there).
+    last_outcome: str | None = None
 
 
 @dataclass(frozen=True)
@@ -92,6 +104,7 @@ def visit_work(session: Session, visit_ids: list[int]) -> dict[int, VisitWork]:
     ).all()
     units: dict[tuple[int, int], list[UnitToFix]] = {}
     reports = _open_reports(session, visit_ids)
+    outcomes = _last_outcomes(session, visit_ids)
     for campaign_id, site_id, unit_id, serial, state, note in session.execute(
         select(
             CampaignUnit.campaign_id,
@@ -107,7 +120,13 @@ def visit_work(session: Session, visit_ids: list[int]) -> dict[int, VisitWork]:
         .order_by(Unit.serial)
     ):
         units.setdefault((campaign_id, site_id), []).append(
-            UnitToFix(serial, state, note, tuple(reports.get(unit_id, ())))
+            UnitToFix(
+                serial,
+                state,
+                note,
+                tuple(reports.get(unit_id, ())),
+                outcomes.get(unit_entity_key(campaign_id, serial)),
+            )
         )
     return {
         visit.id: VisitWork(
@@ -137,13 +156,14 @@ def visit_work(session: Session, visit_ids: list[int]) -> dict[int, VisitWork]:
 def _open_reports(session: Session, visit_ids: list[int]) -> dict[int, list[ReportNote]]:
     """The unresolved failure reports of the units at these visits' sites, oldest first."""
     out: dict[int, list[ReportNote]] = {}
-    for unit_id, key, occurred_at, symptom, status in session.execute(
+    for unit_id, key, occurred_at, symptom, status, source in session.execute(
         select(
             FailureReport.unit_id,
             FailureReport.report_key,
             FailureReport.occurred_at,
             FailureReport.symptom,
             FailureReport.status,
+            FailureReport.source,
         )
         .join(CampaignUnit, CampaignUnit.unit_id == FailureReport.unit_id)
         .join(VisitRequest, _at_site_of_visit)
@@ -154,8 +174,30 @@ def _open_reports(session: Session, visit_ids: list[int]) -> dict[int, list[Repo
         .distinct()
         .order_by(FailureReport.unit_id, FailureReport.occurred_at, FailureReport.report_key)
     ):
-        out.setdefault(unit_id, []).append(ReportNote(key, occurred_at, symptom, status))
+        out.setdefault(unit_id, []).append(ReportNote(key, occurred_at, symptom, status, source))
     return out
+
+
+def _last_outcomes(session: Session, visit_ids: list[int]) -> dict[str, str]:
+    """The latest outcome of each unit at these visits' sites, from the audit trail, by
+    the unit's event key (``campaign:serial``)."""
+    keys = (
+        select(func.concat(CampaignUnit.campaign_id, ":", Unit.serial))
+        .join(Unit, Unit.id == CampaignUnit.unit_id)
+        .join(VisitRequest, _at_site_of_visit)
+        .where(VisitRequest.id.in_(visit_ids))
+    )
+    rows = session.execute(
+        select(Event.entity_key, Event.to_state)
+        .where(
+            Event.entity == "campaign_unit",
+            Event.entity_key.in_(keys),
+            Event.to_state.in_(OUTCOMES),
+        )
+        .order_by(Event.entity_key, Event.id.desc())
+        .ext(distinct_on(Event.entity_key))
+    )
+    return {key: state for key, state in rows if state is not None}
 
 
 def _visit(session: Session, visit_id: int) -> tuple[VisitRequest, Campaign]:
@@ -183,6 +225,10 @@ def start_visit(session: Session, *, visit_id: int, actor: str) -> int:
     )
 
 
+class OutcomeRecorded(Conflict):
+    """The unit already has another outcome (or the lead waived it)."""
+
+
 def record_outcome(
     session: Session, *, visit_id: int, serial: str, outcome: str, note: str | None, actor: str
 ) -> bool:
@@ -203,6 +249,11 @@ def record_outcome(
     if row is None:
         raise NotFound(f"unit {serial!r} is not to be fixed at visit {visit_id}")
     campaign_unit, serial = row
+    if campaign_unit.state in (*OUTCOMES, "waived") and campaign_unit.state != outcome:
+        raise OutcomeRecorded(
+            f"{what_is_recorded(session, campaign_unit, serial, visit)}; "
+            f"a different outcome ({outcome}) is not recorded"
+        )
     return move_unit(
         session,
         campaign=campaign,

@@ -1,2 +1,2 @@
-"""Detection: exposure aggregated in PostGIS, pure statistics (threshold scan, CUSUM,
-evidence rules), detection runs and the signals a support lead acts on."""
+"""Detection: exposure aggregated in PostGIS, pure statistics (reference, daily sequential
+test over thresholds, evidence rules, rates and the rate model), runs and signals."""

@@ -1,34 +1,77 @@
-"""A batch's evidence as detection reports it: the threshold, the counts and rates on
-each side of it, the scan's p- and q-values, the CUSUM, the evidence rules and the
-logistic fit, with the JSON form the API, the CLI and the stored results share. Pure."""
+"""A batch's evidence as detection reports it: the threshold, the counts and rates on each
+side of it, the scan's p- and q-values, the sequential test with its dates, the evidence
+rules and, for a flagged batch or one whose evidence rules held, the rate table and the rate
+model; with the JSON form the API, the CLI and the stored results share. Pure."""
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass, field
+from datetime import date
 
-from recall.detection.logistic import LogisticFit
+from recall.detection.rates import METHOD_NOTE, BinRates, RateModel, json_number, json_pair
+
+SEQUENTIAL_METHOD = (
+    "binomial maximised sequential probability ratio test over thresholds, one look a day: "
+    "the failures beyond each threshold against the batch's own total, expected from the "
+    "other batches' rate per temperature bin; flagged on the first day the evidence rules "
+    "hold and the statistic reaches the critical value"
+)
 
 
 @dataclass(frozen=True)
-class CusumSummary:
-    """The batch's CUSUM at its chosen threshold over the weeks in the data."""
+class DailyPath:
+    """The sequential test day by day from ``first_day`` (one entry per day)."""
 
-    statistic: float  # at the last week
-    max_statistic: float
-    threshold_h: float
-    alarm: bool
-    alarm_week: int | None
+    first_day: date | None
+    statistic: tuple[float, ...]
+    evidence_met: tuple[bool, ...]
+    threshold_c: tuple[float | None, ...]
 
     def to_json(self) -> dict[str, object]:
-        """JSON-ready dict."""
         return {
+            "first_day": None if self.first_day is None else self.first_day.isoformat(),
+            "statistic": [round(s, 3) for s in self.statistic],
+            "evidence_met": list(self.evidence_met),
+            "threshold_c": list(self.threshold_c),
+        }
+
+
+@dataclass(frozen=True)
+class SequentialSummary:
+    """The batch's sequential test: the statistic now, its critical value and its dates."""
+
+    statistic: float  # on the last day
+    max_statistic: float
+    critical_value: float
+    alarm: bool
+    alarm_on: date | None
+    threshold_at_alarm_c: float | None
+    evidence_first_held_on: date | None
+    path: DailyPath | None = None
+
+    def to_json(self) -> dict[str, object]:
+        return {
+            "method": SEQUENTIAL_METHOD,
             "statistic": self.statistic,
             "max_statistic": self.max_statistic,
-            "threshold_h": self.threshold_h,
+            "critical_value": self.critical_value,
             "alarm": self.alarm,
-            "alarm_week": self.alarm_week,
+            "alarm_on": _iso(self.alarm_on),
+            "threshold_at_alarm_c": self.threshold_at_alarm_c,
+            "evidence_first_held_on": _iso(self.evidence_first_held_on),
+            "path": None if self.path is None else self.path.to_json(),
         }
+
+
+@dataclass(frozen=True)
+class RateEvidence:
+    """Rates per temperature bin and the rate model (batch vs the other batches)."""
+
+    bins: BinRates
+    model: RateModel
+
+    def to_json(self) -> dict[str, object]:
+        return {"method": METHOD_NOTE, "bins": self.bins.to_json(), "model": self.model.to_json()}
 
 
 REQUIRED_JSON_KEYS = (
@@ -37,6 +80,8 @@ REQUIRED_JSON_KEYS = (
     "variable",
     "direction",
     "threshold_c",
+    "evidence_first_held_on",
+    "alarm_on",
     "failures_below",
     "failures_above",
     "unit_days_below",
@@ -46,12 +91,13 @@ REQUIRED_JSON_KEYS = (
     "rate_ratio_ci",
     "p_value",
     "q_value",
-    "cusum",
+    "sequential",
     "sites_with_failures_below",
     "failed_fraction",
-    "logistic",
+    "rates",
 )
 EXTRA_JSON_KEYS = (
+    "threshold_at_alarm_c",
     "expected_above",
     "p_value_single",
     "scan_method",
@@ -61,17 +107,17 @@ EXTRA_JSON_KEYS = (
 )
 
 
-def _num(x: float | None) -> float | None:
-    """JSON has no inf/nan: both become null (an infinite ratio has no failures on one side)."""
-    return None if x is None or not math.isfinite(x) else float(x)
+def _iso(d: date | None) -> str | None:
+    return None if d is None else d.isoformat()
 
 
 @dataclass(frozen=True)
 class BatchResult:
-    """Detection result of one batch. For heat, "below" in field names reads "beyond"."""
+    """Detection result of one batch on the last day of the data. For heat, "below" in
+    field names reads "beyond"."""
 
     batch_key: str
-    flagged: bool
+    flagged: bool  # the sequential test alarmed on some day up to the last one
     variable: str
     direction: str
     threshold_c: float | None
@@ -87,39 +133,43 @@ class BatchResult:
     p_value_single: float  # the chosen threshold alone (not corrected)
     q_value: float  # Benjamini-Hochberg across the batches in the result
     scan_method: str
-    cusum: CusumSummary
+    sequential: SequentialSummary
     sites_with_failures_below: int
     n_failures: int
     failed_fraction: float | None
-    logistic: LogisticFit
-    evidence_met: bool = False  # the three evidence rules, whatever the signal
+    rates: RateEvidence | None = None
+    evidence_met: bool = False  # the three evidence rules, on the last day
     reasons: tuple[str, ...] = field(default_factory=tuple)
 
     def to_json(self) -> dict[str, object]:
         """JSON-ready dict with the keys of ``REQUIRED_JSON_KEYS`` + ``EXTRA_JSON_KEYS``."""
+        seq = self.sequential
         return {
             "batch_key": self.batch_key,
             "flagged": self.flagged,
             "variable": self.variable,
             "direction": self.direction,
             "threshold_c": self.threshold_c,
+            "evidence_first_held_on": _iso(seq.evidence_first_held_on),
+            "alarm_on": _iso(seq.alarm_on),
+            "threshold_at_alarm_c": seq.threshold_at_alarm_c,
             "failures_below": self.failures_below,
             "failures_above": self.failures_above,
             "unit_days_below": self.unit_days_below,
             "unit_days_above": self.unit_days_above,
             "expected_below": self.expected_below,
             "expected_above": self.expected_above,
-            "rate_ratio": _num(self.rate_ratio),
-            "rate_ratio_ci": [_num(self.rate_ratio_ci[0]), _num(self.rate_ratio_ci[1])],
+            "rate_ratio": json_number(self.rate_ratio),
+            "rate_ratio_ci": json_pair(self.rate_ratio_ci),
             "p_value": self.p_value,
             "p_value_single": self.p_value_single,
             "q_value": self.q_value,
             "scan_method": self.scan_method,
-            "cusum": self.cusum.to_json(),
+            "sequential": seq.to_json(),
             "sites_with_failures_below": self.sites_with_failures_below,
             "n_failures": self.n_failures,
             "failed_fraction": self.failed_fraction,
-            "logistic": self.logistic.to_json(),
+            "rates": None if self.rates is None else self.rates.to_json(),
             "evidence_met": self.evidence_met,
             "reasons": list(self.reasons),
         }

@@ -1,14 +1,15 @@
 """The station-to-batch step of the exposure aggregation (pure numpy, no database).
 
-SQL (``exposure.py``) reduces a million units to three small aggregates: entries and
-exits per (station, batch, week), weather days per (station, week, bin), and the in-week part
-of every entry and exit per (batch, week, bin). What remains is a sum over stations,
+SQL (``exposure.py``) reduces millions of units to two small aggregates: the net entries
+and exits per (station, batch, day), and the temperature bin of each station's observed
+days. What remains is, for every day d,
 
-    unit_days(b, w, t) = sum over s of C(s, b, w) * N(s, w, t),
+    unit_days(b, d, t) = sum over stations s observed in bin t on day d of C(s, b, d),
 
-with C the units at risk when week w starts. That is one small matrix product per week.
-As a SQL join it expanded to one row per (station, batch, week, bin), 13 million rows at a
-million units, and took most of a detection run; here it is a few milliseconds.
+with C the units of batch b at station s at risk on day d (a running sum of the entries
+and exits). That is one small matrix product per day: (batches x stations) times
+(stations x bins), with no per-unit-day row anywhere. As a SQL join it would expand to
+one row per (station, batch, day); here it takes a fraction of a second for a year.
 """
 
 from __future__ import annotations
@@ -23,54 +24,54 @@ FloatArray = npt.NDArray[np.float64]
 
 
 @dataclass(frozen=True, eq=False)
-class WeeklyProduct:
-    """Unit-days at risk per batch, week and bin: ``unit_days[i, w, k]`` is for
-    ``batch_ids[i]``, week ``w`` and ``bins_c[k]``."""
+class DailyProduct:
+    """Unit-days at risk per batch, day and bin: ``unit_days[i, d, k]`` is for
+    ``batch_ids[i]``, day ``d`` of the window and ``bins_c[k]``."""
 
     batch_ids: IntArray
     bins_c: IntArray
     unit_days: FloatArray
 
 
-def weekly_unit_days(
+def daily_unit_days(
     *,
-    n_weeks: int,
-    delta_station: IntArray,
-    delta_batch: IntArray,
-    delta_week: IntArray,
-    delta: FloatArray,
-    days_station: IntArray,
-    days_week: IntArray,
-    days_bin: IntArray,
-    days: FloatArray,
-) -> WeeklyProduct:
-    """Sum over stations of (units at risk when each week starts) x (days per bin that week).
+    n_days: int,
+    event_station: IntArray,
+    event_batch: IntArray,
+    event_day: IntArray,
+    event_delta: FloatArray,
+    obs_station: IntArray,
+    obs_day: IntArray,
+    obs_bin: IntArray,
+) -> DailyProduct:
+    """Sum over stations of (units at risk that day) x (that day's bin at the station).
 
-    ``delta_*`` are the net entries (+) and exits (-) per (station, batch, week); ``days_*``
-    the weather days per (station, week, bin). The in-week part of entries and exits is not
-    included (SQL adds it per batch, week and bin).
+    ``event_*``: net entries (+, on the first day at risk) and exits (-, the day after the
+    last one) per (station, batch, day index); ``obs_*``: the bin of each observed
+    (station, day index). A station without an observation on a day adds nothing that day.
     """
-    batch_ids, b_idx = np.unique(delta_batch, return_inverse=True)
-    bins_c, k_idx = np.unique(days_bin, return_inverse=True)
-    stations, s_idx = np.unique(np.concatenate([delta_station, days_station]), return_inverse=True)
-    ds_idx, ns_idx = s_idx[: delta_station.size], s_idx[delta_station.size :]
-    out = np.zeros((batch_ids.size, n_weeks, bins_c.size))
+    batch_ids, b_idx = np.unique(event_batch, return_inverse=True)
+    bins_c, k_idx = np.unique(obs_bin, return_inverse=True)
+    stations, s_idx = np.unique(np.concatenate([event_station, obs_station]), return_inverse=True)
+    es_idx, os_idx = s_idx[: event_station.size], s_idx[event_station.size :]
+    out = np.zeros((batch_ids.size, n_days, bins_c.size))
     if batch_ids.size == 0 or bins_c.size == 0:
-        return WeeklyProduct(batch_ids.astype(np.int64), bins_c.astype(np.int64), out)
+        return DailyProduct(batch_ids.astype(np.int64), bins_c.astype(np.int64), out)
     n_s, n_b, n_k = stations.size, batch_ids.size, bins_c.size
+    event_cell = es_idx * n_b + b_idx
+    event_order = np.argsort(event_day, kind="stable")
+    event_bounds = np.searchsorted(event_day[event_order], np.arange(n_days + 1))
+    obs_order = np.argsort(obs_day, kind="stable")
+    obs_bounds = np.searchsorted(obs_day[obs_order], np.arange(n_days + 1))
     at_risk = np.zeros(n_s * n_b)
-    delta_cell = ds_idx * n_b + b_idx
-    days_cell = ns_idx * n_k + k_idx
-    delta_order = np.argsort(delta_week, kind="stable")
-    delta_bounds = np.searchsorted(delta_week[delta_order], np.arange(n_weeks + 1))
-    days_order = np.argsort(days_week, kind="stable")
-    days_bounds = np.searchsorted(days_week[days_order], np.arange(n_weeks + 1))
-    for w in range(n_weeks):
-        rows = days_order[days_bounds[w] : days_bounds[w + 1]]
+    for d in range(n_days):
+        ev = event_order[event_bounds[d] : event_bounds[d + 1]]
+        if ev.size:
+            at_risk += np.bincount(event_cell[ev], weights=event_delta[ev], minlength=n_s * n_b)
+        rows = obs_order[obs_bounds[d] : obs_bounds[d + 1]]
         if rows.size:
-            n_w = np.bincount(days_cell[rows], weights=days[rows], minlength=n_s * n_k)
-            out[:, w, :] = at_risk.reshape(n_s, n_b).T @ n_w.reshape(n_s, n_k)
-        # Entries and exits of week w count from the next week on (their own week is SQL's).
-        ev = delta_order[delta_bounds[w] : delta_bounds[w + 1]]
-        at_risk += np.bincount(delta_cell[ev], weights=delta[ev], minlength=n_s * n_b)
-    return WeeklyProduct(batch_ids.astype(np.int64), bins_c.astype(np.int64), out)
+            # One bin per observed station and day: a one-hot (stations x bins) matrix.
+            onehot = np.zeros((n_s, n_k))
+            onehot[os_idx[rows], k_idx[rows]] = 1.0
+            out[:, d, :] = at_risk.reshape(n_s, n_b).T @ onehot
+    return DailyProduct(batch_ids.astype(np.int64), bins_c.astype(np.int64), out)

@@ -1,4 +1,12 @@
-"""Explanatory logistic fit per batch: P(failed) against the most extreme temperature seen."""
+"""A per-unit logistic fit: P(failed) against one temperature per unit (statsmodels).
+
+Use it only where each unit has exactly one exposure, as in the Challenger O-ring data
+(one launch temperature per flight; ``tests/recall/detection/test_rates.py`` reproduces the
+published fit). Detection does not use it: a fleet is watched day by day over a season and
+a unit's first failure ends its watch, so "the coldest temperature a unit saw" is cut short
+for the units that fail early, which makes early failures look warm (survival bias).
+Detection reports failure rates per unit-day instead (``rates.py``).
+"""
 
 from __future__ import annotations
 
@@ -10,7 +18,7 @@ import numpy as np
 
 @dataclass(frozen=True)
 class LogisticFit:
-    """Binomial GLM (logit link) of "failed in the window" on the extreme temperature (C)."""
+    """Binomial GLM (logit link) of "failed" on each unit's one temperature."""
 
     intercept: float | None
     slope_per_c: float | None
@@ -40,16 +48,16 @@ def _finite(x: float) -> float | None:
 
 
 def fit_logistic(
-    extreme_c: np.ndarray, units: np.ndarray, failed: np.ndarray, at_c: tuple[float, ...]
+    temperature: np.ndarray, units: np.ndarray, failed: np.ndarray, at_c: tuple[float, ...]
 ) -> LogisticFit:
     """Fit the grouped binomial GLM with statsmodels; a degenerate batch gets ``None`` fields.
 
-    Grouped data (units, failed per extreme value) gives the same estimates as one row per
+    Grouped data (units, failed per temperature) gives the same estimates as one row per
     unit, at a fraction of the cost.
     """
     units = np.asarray(units, dtype=np.float64)
     failed = np.asarray(failed, dtype=np.float64)
-    x = np.asarray(extreme_c, dtype=np.float64)
+    x = np.asarray(temperature, dtype=np.float64)
     keep = units > 0
     x, units, failed = x[keep], units[keep], failed[keep]
     n_units, n_failed = int(units.sum()), int(failed.sum())

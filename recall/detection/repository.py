@@ -118,6 +118,47 @@ def list_signals(
     return [(s, k, r) for s, k, r in session.execute(stmt).all()]
 
 
+def signal_with_run(
+    session: Session, signal_id: int
+) -> tuple[Signal, str, dict[str, Any], DetectionRun] | None:
+    """A signal, its batch key, its latest result and the run that produced that result."""
+    row = session.execute(
+        select(Signal, Batch.batch_key, DetectionResult.result, DetectionRun)
+        .join(Batch, Batch.id == Signal.batch_id)
+        .join(DetectionResult, DetectionResult.id == Signal.latest_result_id)
+        .join(DetectionRun, DetectionRun.id == DetectionResult.run_id)
+        .where(Signal.id == signal_id)
+    ).one_or_none()
+    return None if row is None else (row[0], row[1], row[2], row[3])
+
+
+def batch_sites(session: Session, *, batch_id: int, as_of: date) -> list[dict[str, Any]]:
+    """The sites holding units of a batch (installed by ``as_of``), with their partner, the
+    batch's units there and how many of them had failed by ``as_of`` (local date)."""
+    rows = session.execute(
+        text(
+            """
+            SELECT s.site_key, s.name, s.lat, s.lon, p.partner_key, p.name AS partner_name,
+                   count(*) AS units,
+                   count(*) FILTER (WHERE EXISTS (
+                       SELECT 1 FROM failure_report f WHERE f.unit_id = u.id
+                       AND f.occurred_at < CAST(:as_of AS date) + 2
+                       AND (f.occurred_at AT TIME ZONE s.timezone)::date <= :as_of
+                   )) AS failed_units
+            FROM unit u
+            JOIN site s ON s.id = u.site_id
+            JOIN partner p ON p.id = s.partner_id
+            WHERE u.batch_id = :batch_id
+              AND (u.installed_on IS NULL OR u.installed_on <= :as_of)
+            GROUP BY s.id, p.id
+            ORDER BY s.site_key
+            """
+        ),
+        {"batch_id": batch_id, "as_of": as_of},
+    )
+    return [dict(r._mapping) for r in rows]
+
+
 def run_results(session: Session, run_id: int) -> list[dict[str, Any]]:
     rows = session.scalars(
         select(DetectionResult.result)

@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import Any, Literal
 
 from fastapi import APIRouter, Depends, Query
+from fastapi.responses import JSONResponse
 from sqlalchemy.orm import Session
 
 from core.deps import get_session, require_roles
@@ -14,11 +15,18 @@ from core.inputs import IdPath
 from core.security import Principal
 from recall.detection import repository
 from recall.detection import service as detection
-from recall.detection.schemas import DetectionRunIn, DetectionRunOut, SignalOut, SignalStatusIn
+from recall.detection.schemas import (
+    DetectionRunIn,
+    DetectionRunOut,
+    SignalDetailOut,
+    SignalOut,
+    SignalStatusIn,
+)
 from recall.models import DetectionRun
 
 router = APIRouter(prefix="/api/v1", tags=["detection"])
 lead = require_roles("support_lead")
+GEOJSON = "application/geo+json"
 
 
 def _run_out(run: DetectionRun, results: list[dict[str, Any]] | None = None) -> DetectionRunOut:
@@ -68,28 +76,38 @@ def get_run(
     return _run_out(run, repository.run_results(session, run_id))
 
 
-def _signal_out(signal: Any, batch_key: str, result: dict[str, Any]) -> SignalOut:
-    return SignalOut(
-        id=signal.id,
-        batch_key=batch_key,
-        variable=signal.variable,
-        direction=signal.direction,
-        status=signal.status,
-        first_run_id=signal.first_run_id,
-        status_changed_at=signal.status_changed_at,
-        status_changed_by=signal.status_changed_by,
-        status_reason=signal.status_reason,
-        latest_result=result,
-    )
-
-
 @router.get("/signals", response_model=list[SignalOut])
 def list_signals(
     status: Literal["new", "acknowledged", "dismissed", "recall_declared"] | None = Query(None),
     principal: Principal = Depends(lead),
     session: Session = Depends(get_session),
 ) -> list[SignalOut]:
-    return [_signal_out(*row) for row in repository.list_signals(session, status=status)]
+    return detection.list_signals(session, status=status)
+
+
+@router.get("/signals/{signal_id}", response_model=SignalDetailOut)
+def get_signal(
+    signal_id: IdPath,
+    principal: Principal = Depends(lead),
+    session: Session = Depends(get_session),
+) -> SignalDetailOut:
+    """The signal with its evidence: rates per temperature bin (batch vs the other batches),
+    the rate model with its 30-day failure probabilities, the sequential test day by day
+    with its critical value and alarm date, and the iceberg."""
+    return detection.get_signal(session, signal_id=signal_id)
+
+
+@router.get(
+    "/signals/{signal_id}/sites",
+    responses={200: {"content": {GEOJSON: {}}, "description": "a GeoJSON FeatureCollection"}},
+)
+def get_signal_sites(
+    signal_id: IdPath,
+    principal: Principal = Depends(lead),
+    session: Session = Depends(get_session),
+) -> JSONResponse:
+    """The batch's sites as GeoJSON points: partner, units of the batch, failed units."""
+    return JSONResponse(detection.signal_sites(session, signal_id=signal_id), media_type=GEOJSON)
 
 
 @router.post("/signals/{signal_id}/status", response_model=SignalOut)
@@ -102,5 +120,4 @@ def change_signal_status(
     detection.change_signal_status(
         session, signal_id=signal_id, status=body.status, actor=principal.actor, reason=body.reason
     )
-    [row] = repository.list_signals(session, signal_id=signal_id)
-    return _signal_out(*row)
+    return detection.get_signal(session, signal_id=signal_id)

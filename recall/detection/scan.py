@@ -23,6 +23,23 @@ IntArray = npt.NDArray[np.int64]
 Direction = Literal["below", "above"]
 
 
+def binomial_llr(observed: FloatArray, total: FloatArray, pi: FloatArray) -> FloatArray:
+    """One-sided log-likelihood ratio of "more than pi of the total lies beyond" (nats).
+
+    O ln(O / N pi) + (N - O) ln((N - O) / N (1 - pi)) where O > N pi, else 0: the binomial
+    likelihood at O / N against its value at pi (arrays broadcast).
+    """
+    o, n, p = np.broadcast_arrays(
+        np.asarray(observed, dtype=np.float64),
+        np.asarray(total, dtype=np.float64),
+        np.asarray(pi, dtype=np.float64),
+    )
+    mean = n * p
+    with np.errstate(divide="ignore", invalid="ignore"):
+        llr = special.xlogy(o, o / mean) + special.xlogy(n - o, (n - o) / (n - mean))
+    return np.asarray(np.where(o > mean, llr, 0.0), dtype=np.float64)
+
+
 def bin_groups(fleet_failures: FloatArray, min_failures: float) -> IntArray:
     """Group adjacent bins (ascending) so every group holds >= ``min_failures`` fleet failures.
 
@@ -159,11 +176,7 @@ def scan_batch(
     obs = np.rint(_beyond_sums(observed, bins_c, thr, direction)).astype(np.int64)
     # Tables over every count a draw can produce: llr[t, o] and p[t, o] = P(Bin(n, pi_t) >= o).
     o_grid = np.arange(n + 1, dtype=np.float64)[None, :]
-    mean = n * pi[:, None]
-    llr = special.xlogy(o_grid, o_grid / mean) + special.xlogy(
-        n - o_grid, (n - o_grid) / (n - mean)
-    )
-    llr = np.where(o_grid > mean, llr, 0.0)  # one-sided: only an excess beyond counts
+    llr = binomial_llr(o_grid, np.full(1, float(n)), pi[:, None])
     rows = np.arange(thr.size)
     llr_t = llr[rows, obs]
     best = float(llr_t.max())

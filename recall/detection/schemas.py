@@ -55,7 +55,90 @@ class SignalOut(BaseModel):
     status_changed_at: datetime
     status_changed_by: str
     status_reason: str | None
+    threshold_c: float | None = Field(None, description="the latest run's threshold")
+    evidence_first_held_on: date | None = Field(
+        None, description="the first day on which the evidence rules held"
+    )
+    alarm_on: date | None = Field(None, description="the day the sequential test alarmed")
     latest_result: dict[str, Any]
+
+
+class DailyStatisticOut(BaseModel):
+    day: date
+    statistic: float = Field(description="the maximised log-likelihood ratio (nats)")
+    evidence_met: bool
+    threshold_c: float | None
+
+
+class SequentialOut(BaseModel):
+    method: str
+    critical_value: float
+    statistic: float
+    max_statistic: float
+    alarm_on: date | None
+    threshold_at_alarm_c: float | None
+    evidence_first_held_on: date | None
+    days: list[DailyStatisticOut]
+
+
+class BinRateOut(BaseModel):
+    """Failures per 1,000 unit-days in one whole-degree bin, with exact 95 % intervals."""
+
+    bin_c: int
+    unit_days: float
+    failures: int
+    rate_per_1000: float | None
+    rate_ci: list[float | None]
+    others_unit_days: float
+    others_failures: int
+    others_rate_per_1000: float | None
+    others_rate_ci: list[float | None]
+
+
+class RatePointOut(BaseModel):
+    """The rate model at a steady temperature: rates per 1,000 unit-days, the batch-vs-others
+    rate ratio and the probability that a unit fails within ``days`` days."""
+
+    temperature_c: float
+    rate_per_1000: float | None
+    rate_ci: list[float | None]
+    others_rate_per_1000: float | None
+    rate_ratio: float | None
+    rate_ratio_ci: list[float | None]
+    probability: float | None
+    probability_ci: list[float | None]
+    others_probability: float | None
+
+
+class RateModelOut(BaseModel):
+    fitted: bool
+    note: str
+    days: int
+    per_degree_ratio: float | None = Field(
+        None, description="how much faster the batch's rate grows per degree beyond than others'"
+    )
+    per_degree_ratio_ci: list[float | None] | None
+    batch_per_degree: float | None
+    others_per_degree: float | None
+    curve: list[RatePointOut]
+
+
+class SignalDetailOut(SignalOut):
+    """A signal with the evidence behind it (what the console plots)."""
+
+    as_of: date
+    window_start: date | None
+    failures_beyond: int | None
+    failures_other: int | None
+    sites_with_failures_beyond: int | None
+    rate_ratio: float | None
+    rate_ratio_ci: list[float | None] | None
+    failed_fraction: float | None
+    method: str | None = Field(None, description="how the rates and the model are computed")
+    rates: list[BinRateOut]
+    rate_model: RateModelOut | None
+    sequential: SequentialOut | None
+    iceberg: dict[str, Any] | None
 
 
 class SignalStatusIn(BaseModel):

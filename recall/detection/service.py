@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import time
 from dataclasses import asdict
-from datetime import UTC, date, datetime
-from typing import Literal
+from datetime import UTC, date, datetime, timedelta
+from typing import Any, Literal
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -22,8 +22,10 @@ from core.jobs import defer_job
 from core.settings import get_settings
 from devices.models import Batch
 from recall.detection import repository
+from recall.detection.config import DetectionConfig
 from recall.detection.exposure import load_exposure
-from recall.detection.statistics import DetectionConfig, detect
+from recall.detection.schemas import SequentialOut, SignalDetailOut, SignalOut
+from recall.detection.statistics import detect
 from recall.models import DetectionResult, DetectionRun, Signal
 
 # The worker task that executes a queued run (registered by recall.tasks).
@@ -140,13 +142,7 @@ def execute_run(session: Session, run_id: int, *, actor: str = "worker") -> Dete
     )
     config = run_config(run)
     started = time.perf_counter()
-    results = detect(
-        exposure.cells,
-        exposure.failure_sites,
-        exposure.logistic_cells,
-        exposure.units_per_batch,
-        config,
-    )
+    results = detect(exposure.inputs, config)
     stats_seconds = time.perf_counter() - started
     batch_ids = dict(session.execute(select(Batch.batch_key, Batch.id)).all())
     flagged, under_recall = [], []
@@ -279,3 +275,103 @@ def change_signal_status(
     )
     session.flush()
     return signal
+
+
+def signal_out(signal: Signal, batch_key: str, result: dict[str, Any]) -> SignalOut:
+    """A signal as the API lists it: its batch, status, threshold and dates."""
+    return SignalOut(
+        id=signal.id,
+        batch_key=batch_key,
+        variable=signal.variable,
+        direction=signal.direction,
+        status=signal.status,
+        first_run_id=signal.first_run_id,
+        status_changed_at=signal.status_changed_at,
+        status_changed_by=signal.status_changed_by,
+        status_reason=signal.status_reason,
+        threshold_c=result.get("threshold_c"),
+        evidence_first_held_on=result.get("evidence_first_held_on"),
+        alarm_on=result.get("alarm_on"),
+        latest_result=result,
+    )
+
+
+def list_signals(session: Session, *, status: str | None = None) -> list[SignalOut]:
+    """Signals, oldest first, optionally with one status."""
+    return [signal_out(*row) for row in repository.list_signals(session, status=status)]
+
+
+def get_signal(session: Session, *, signal_id: int) -> SignalDetailOut:
+    """A signal with the evidence behind its latest result: the rates per temperature bin,
+    the rate model and its 30-day probabilities, the sequential test day by day, the iceberg.
+    A result stored before this evidence existed gives empty lists and nulls."""
+    found = repository.signal_with_run(session, signal_id)
+    if found is None:
+        raise NotFound(f"no signal {signal_id}")
+    signal, batch_key, result, run = found
+    rates = result.get("rates") or {}
+    return SignalDetailOut(
+        **signal_out(signal, batch_key, result).model_dump(),
+        as_of=run.as_of,
+        window_start=run.window_start,
+        failures_beyond=result.get("failures_below"),
+        failures_other=result.get("failures_above"),
+        sites_with_failures_beyond=result.get("sites_with_failures_below"),
+        rate_ratio=result.get("rate_ratio"),
+        rate_ratio_ci=result.get("rate_ratio_ci"),
+        failed_fraction=result.get("failed_fraction"),
+        method=rates.get("method"),
+        rates=rates.get("bins") or [],
+        rate_model=rates.get("model"),
+        sequential=_sequential_out(result.get("sequential")),
+        iceberg=result.get("iceberg"),
+    )
+
+
+def _sequential_out(seq: dict[str, Any] | None) -> SequentialOut | None:
+    """The stored path (a first day and one value a day) as one dated entry per day."""
+    if not seq or "critical_value" not in seq:
+        return None
+    path = seq.get("path") or {}
+    first = path.get("first_day")
+    days = []
+    if first:
+        start = date.fromisoformat(first)
+        days = [
+            {"day": start + timedelta(days=i), "statistic": s, "evidence_met": e, "threshold_c": t}
+            for i, (s, e, t) in enumerate(
+                zip(path["statistic"], path["evidence_met"], path["threshold_c"], strict=True)
+            )
+        ]
+    return SequentialOut.model_validate({**seq, "days": days})
+
+
+def signal_sites(session: Session, *, signal_id: int) -> dict[str, Any]:
+    """The batch's sites as a GeoJSON FeatureCollection: a Point per site with the partner,
+    the batch's units there and how many had failed by the latest run's as-of date."""
+    found = repository.signal_with_run(session, signal_id)
+    if found is None:
+        raise NotFound(f"no signal {signal_id}")
+    signal, batch_key, _, run = found
+    sites = repository.batch_sites(session, batch_id=signal.batch_id, as_of=run.as_of)
+    return {
+        "type": "FeatureCollection",
+        "batch_key": batch_key,
+        "as_of": run.as_of.isoformat(),
+        "features": [
+            {
+                "type": "Feature",
+                "id": s["site_key"],
+                "geometry": {"type": "Point", "coordinates": [s["lon"], s["lat"]]},
+                "properties": {
+                    "site_key": s["site_key"],
+                    "name": s["name"],
+                    "partner_key": s["partner_key"],
+                    "partner_name": s["partner_name"],
+                    "units": int(s["units"]),
+                    "failed_units": int(s["failed_units"]),
+                },
+            }
+            for s in sites
+        ],
+    }

@@ -22,11 +22,20 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from core.db import Base, one_of
 
-INBOX_KINDS = ("visit_confirmed", "reschedule_requested", "failure_reported", "unit_refused")
+INBOX_KINDS = (
+    "visit_confirmed",
+    "reschedule_requested",
+    "failure_reported",
+    "unit_refused",
+    # A technician's recorded work the server could not apply (the unit already had
+    # another outcome, the visit moved to another technician): kept for the lead.
+    "field_conflict",
+)
 
 
 class InboxItem(Base):
-    """One thing a partner did that the support lead should see; read or unread."""
+    """One thing a partner did (or a technician's work that could not be applied) that the
+    support lead should see; read or unread."""
 
     __tablename__ = "inbox_item"
 

@@ -17,7 +17,9 @@ from recall.inbox.schemas import InboxItemOut, InboxSummaryOut, MarkIn, MarkOut
 
 router = APIRouter(prefix="/api/v1", tags=["inbox"])
 lead = require_roles("support_lead")
-Kind = Literal["visit_confirmed", "reschedule_requested", "failure_reported", "unit_refused"]
+Kind = Literal[
+    "visit_confirmed", "reschedule_requested", "failure_reported", "unit_refused", "field_conflict"
+]
 
 
 @router.get("/inbox", response_model=Page[InboxItemOut])
@@ -31,7 +33,7 @@ def list_inbox(
     session: Session = Depends(get_session),
 ) -> Page[InboxItemOut]:
     """Partner actions, newest first: confirmations, reschedule requests, failure reports
-    and refusals."""
+    and refusals; and technicians' recorded work that could not be applied."""
     ids = filter_ids(session, partner=partner)
     service.check_campaign_filter(session, campaign)
     filters = service.InboxFilter(

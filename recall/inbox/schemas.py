@@ -12,7 +12,8 @@ from pydantic import BaseModel, ConfigDict, Field
 class InboxItemOut(BaseModel):
     id: int
     kind: str = Field(
-        description="visit_confirmed, reschedule_requested, failure_reported, unit_refused"
+        description="visit_confirmed, reschedule_requested, failure_reported, unit_refused,"
+        " field_conflict"
     )
     partner_key: str
     partner_name: str

@@ -38,9 +38,10 @@ def record(
     unit_id: int | None = None,
     failure_report_id: int | None = None,
     data: dict[str, Any] | None = None,
-) -> None:
-    """Add one unread item; a failure report already in the inbox is not added again."""
-    session.execute(
+) -> int | None:
+    """Add one unread item and return its id; a failure report already in the inbox is
+    not added again (None)."""
+    return session.scalar(
         insert(InboxItem)
         .values(
             kind=kind,
@@ -57,6 +58,7 @@ def record(
             index_elements=["failure_report_id"],
             index_where=InboxItem.failure_report_id.is_not(None),
         )
+        .returning(InboxItem.id)
     )
 
 
@@ -121,6 +123,32 @@ def unit_refused(
         actor=actor,
         data={"note": note},
     )
+
+
+def field_conflict(
+    session: Session,
+    *,
+    visit: VisitRequest,
+    unit_id: int | None,
+    summary: str,
+    data: dict[str, Any],
+    actor: str,
+) -> int:
+    """Work a technician recorded that could not be applied (``data`` says what was
+    recorded, when, and why it was refused): the lead decides what stands."""
+    item_id = record(
+        session,
+        kind="field_conflict",
+        partner_id=visit.partner_id,
+        campaign_id=visit.campaign_id,
+        visit_id=visit.id,
+        unit_id=unit_id,
+        summary=summary,
+        actor=actor,
+        data=data,
+    )
+    assert item_id is not None  # only failure reports are deduplicated
+    return item_id
 
 
 def failures_reported(session: Session, *, report_ids: list[int], actor: str) -> None:

@@ -124,7 +124,8 @@ def _latin1(text: str) -> str:
 
 
 def to_pdf(sheet: RouteSheet) -> bytes:
-    """The printable sheet: one block per stop, with tick boxes for the serials."""
+    """The printable sheet: one block per stop (with the site's opening hours), with tick
+    boxes for the serials."""
     pdf = FPDF(format="A4")
     pdf.set_auto_page_break(auto=True, margin=15)
     pdf.add_page()
@@ -166,6 +167,7 @@ def to_pdf(sheet: RouteSheet) -> bytes:
         pdf.set_font("Helvetica", "", 9)
         lines = [
             work.address or "",
+            f"Open: {work.opening_hours or 'always'} (site time, {work.timezone})",
             f"{work.partner_name}  {work.contact_phone or ''}  {work.contact_email or ''}",
             f"Access: {work.access_notes}" if work.access_notes else "",
             f"Remedy: {work.remedy}",

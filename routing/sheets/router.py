@@ -1,47 +1,39 @@
 """The technician's API: its routes in published plans, and the workflow at a stop (start
-it, record an outcome per unit, finish it). Each call is safe to repeat. A technician
-reaches only its own routes and stops (another's answer 404); a support lead reaches all.
-The sheets themselves, in every format, are served with the technician's pages
-(``api/pages/technician``)."""
+it, record an outcome per unit, finish it), by stop id or by visit id. Each call is safe
+to repeat. A technician reaches only its own routes, stops and visits (another's answer
+404); a support lead reaches all; a partner key gets 403.
+
+The routes by visit (``/visits/{visit_id}/...``) survive a re-plan (a stop id is one plan
+version's), take an ``Idempotency-Key`` and the day the work was done, and keep a
+technician's conflicts for the support lead (routing/sheets/visits.py): the field app's
+queue uses the same workflow behind the technician's secret link. The sheets themselves,
+in every format, are served with the technician's pages (``api/pages/technician``)."""
 
 from __future__ import annotations
 
-from datetime import date, datetime
-from typing import Literal
+from datetime import date
 
 from fastapi import APIRouter, Depends, Query
-from pydantic import BaseModel, ConfigDict, Field
+from fastapi.responses import JSONResponse
 from sqlalchemy.orm import Session
 
 from core.deps import get_session, require_roles
-from core.inputs import IdPath, Text
+from core.idempotency import idempotency_key_header
+from core.inputs import IdPath
 from core.security import Principal
 from routing.sheets import service
+from routing.sheets.schemas import (
+    OutcomeIn,
+    RouteRef,
+    StopOut,
+    VisitOutcomeIn,
+    WorkIn,
+)
 from routing.sheets.service import StopState, published_routes
+from routing.sheets.visits import FieldAction, act_once
 
 router = APIRouter(prefix="/api/v1", tags=["technician workflow"])
 staff = require_roles("technician", "support_lead")
-
-
-class RouteRef(BaseModel):
-    route_id: int
-    day: date
-
-
-class OutcomeIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    outcome: Literal["fixed", "unable_to_access", "refused", "not_found"]
-    note: Text | None = Field(None, max_length=2000)
-
-
-class StopOut(BaseModel):
-    stop_id: int
-    visit_id: int
-    status: str
-    started_at: datetime | None
-    finished_at: datetime | None
-    units: dict[str, str]  # serial -> state
 
 
 def _out(state: StopState) -> StopOut:
@@ -111,3 +103,56 @@ def finish_stop(
             session, stop_id=stop_id, technician_id=principal.technician_id, actor=principal.actor
         )
     )
+
+
+def _visit_action(
+    session: Session, principal: Principal, action: FieldAction, key: str | None
+) -> JSONResponse:
+    status, body = act_once(
+        session,
+        action=action,
+        technician_id=principal.technician_id,
+        actor=principal.actor,
+        key=key,
+    )
+    return JSONResponse(body, status_code=status)
+
+
+@router.post("/visits/{visit_id}/start")
+def start_visit(
+    visit_id: IdPath,
+    body: WorkIn | None = None,
+    key: str | None = Depends(idempotency_key_header),
+    principal: Principal = Depends(staff),
+    session: Session = Depends(get_session),
+) -> JSONResponse:
+    """On site at a visit of one's routes: the stop starts. 409 (kept for the lead when a
+    technician meets it) when the visit moved off the caller's route or its day has not
+    come."""
+    return _visit_action(session, principal, (body or WorkIn()).action("start", visit_id), key)
+
+
+@router.post("/visits/{visit_id}/units/{serial}/outcome")
+def visit_outcome(
+    visit_id: IdPath,
+    serial: str,
+    body: VisitOutcomeIn,
+    key: str | None = Depends(idempotency_key_header),
+    principal: Principal = Depends(staff),
+    session: Session = Depends(get_session),
+) -> JSONResponse:
+    """One unit's outcome at a visit; the same again is a no-op, a different one after an
+    outcome a 409 saying what is recorded."""
+    return _visit_action(session, principal, body.outcome_for(visit_id, serial), key)
+
+
+@router.post("/visits/{visit_id}/finish")
+def finish_visit(
+    visit_id: IdPath,
+    body: WorkIn | None = None,
+    key: str | None = Depends(idempotency_key_header),
+    principal: Principal = Depends(staff),
+    session: Session = Depends(get_session),
+) -> JSONResponse:
+    """Every unit has an outcome: the visit is done and the partner is told."""
+    return _visit_action(session, principal, (body or WorkIn()).action("finish", visit_id), key)

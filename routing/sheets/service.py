@@ -5,7 +5,9 @@ other or with the stored plan.
 
 The technician's workflow at a stop lives here too: start it, record an outcome per unit,
 finish it. Each is safe to repeat; unit states, the ledger and the partner's notice
-follow through recall's ``field_work`` in the same transaction.
+follow through recall's ``field_work`` in the same transaction. None of it happens
+before the stop's day (``days.check_day_has_come``). The same workflow by visit, for the
+field app's queue, is ``visits.py``.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from devices.models import Technician
 from recall.campaigns import field_work
 from recall.campaigns.field_work import VisitWork, visit_work
 from routing.plans.models import FieldPlan, PlanRoute, PlanStop
+from routing.sheets.days import check_day_has_come
 
 
 @dataclass(frozen=True)
@@ -173,12 +176,30 @@ def stop_state(session: Session, *, stop_id: int, technician_id: int | None) -> 
     )
 
 
+def _check_day(session: Session, stop: PlanStop, worked_on: date | None) -> None:
+    """Work at a stop waits for its day: the route's day, or ``worked_on`` (the day the
+    work was done, when the caller has checked it; see visits.py)."""
+    day, zone = session.execute(
+        select(PlanRoute.day, FieldPlan.timezone)
+        .join(FieldPlan, FieldPlan.id == PlanRoute.plan_id)
+        .where(PlanRoute.id == stop.route_id)
+    ).one()
+    check_day_has_come(worked_on or day, zone, what=f"stop {stop.id}")
+
+
 def start_stop(
-    session: Session, *, stop_id: int, technician_id: int | None, actor: str
+    session: Session,
+    *,
+    stop_id: int,
+    technician_id: int | None,
+    actor: str,
+    worked_on: date | None = None,
 ) -> StopState:
-    """On site: the stop starts and its units go in progress; starting again does nothing."""
+    """On site: the stop starts and its units go in progress; starting again does nothing.
+    Refused (409) before the stop's day."""
     stop = stop_for(session, stop_id=stop_id, technician_id=technician_id)
     if stop.status == "planned":
+        _check_day(session, stop, worked_on)
         field_work.start_visit(session, visit_id=stop.visit_request_id, actor=actor)
         stop.status, stop.started_at = "started", datetime.now(UTC)
         session.flush()
@@ -194,12 +215,17 @@ def record_outcome(
     note: str | None,
     technician_id: int | None,
     actor: str,
+    worked_on: date | None = None,
 ) -> StopState:
     """One unit's outcome (a planned stop starts first); the same outcome twice changes
-    nothing, a different one after a final state is a 409."""
+    nothing, a different one after an outcome is a 409 saying what is recorded, and so is
+    an outcome before the stop's day."""
     stop = stop_for(session, stop_id=stop_id, technician_id=technician_id)
+    _check_day(session, stop, worked_on)
     if stop.status == "planned":
-        start_stop(session, stop_id=stop_id, technician_id=technician_id, actor=actor)
+        start_stop(
+            session, stop_id=stop_id, technician_id=technician_id, actor=actor, worked_on=worked_on
+        )
     field_work.record_outcome(
         session,
         visit_id=stop.visit_request_id,
@@ -212,10 +238,17 @@ def record_outcome(
 
 
 def finish_stop(
-    session: Session, *, stop_id: int, technician_id: int | None, actor: str
+    session: Session,
+    *,
+    stop_id: int,
+    technician_id: int | None,
+    actor: str,
+    worked_on: date | None = None,
 ) -> StopState:
     """Every unit has an outcome: the visit is done and the partner is told."""
     stop = stop_for(session, stop_id=stop_id, technician_id=technician_id)
+    if stop.status != "finished":
+        _check_day(session, stop, worked_on)
     field_work.finish_visit(session, visit_id=stop.visit_request_id, actor=actor)
     if stop.status != "finished":
         stop.status, stop.finished_at = "finished", datetime.now(UTC)

@@ -11,11 +11,11 @@ from sqlalchemy import text
 from sqlalchemy.orm import Session
 
 from core.settings import get_settings
+from tests.api.pages.technician.test_access import TECHNICIAN_ROUTES
 from tests.fixtures import REGISTRY_TABLES, Keys, load_registry, row_counts
 from tests.recall.campaigns.test_isolation import LEAD_ONLY as RECALL_LEAD_ONLY
 from tests.recall.campaigns.test_isolation import PARTNER_ROUTES as RECALL_PARTNER_ROUTES
 from tests.routing.plans.test_router import PLAN_ROUTES
-from tests.routing.sheets.test_workflow import TECHNICIAN_ROUTES
 
 
 @pytest.fixture
@@ -72,6 +72,8 @@ LEAD_ONLY = {
     ("POST", "/api/v1/detection/runs"),
     ("GET", "/api/v1/detection/runs"),
     ("GET", "/api/v1/signals"),
+    ("GET", "/api/v1/signals/{signal_id}"),
+    ("GET", "/api/v1/signals/{signal_id}/sites"),
     ("POST", "/api/v1/outbox/{message_id}/retry"),
     ("GET", "/api/v1/inbox"),
     ("GET", "/api/v1/inbox/summary"),

@@ -5,14 +5,14 @@ was delivered."""
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Iterator
 
 import pytest
-from sqlalchemy import create_engine, text
+from sqlalchemy import text
 from sqlalchemy.engine import Engine
 
 from core.db import upgrade
+from tests.migrations.scratch import database_at
 
 # An active recall as 0006 left it: SA1 visited (UA1 fixed, UA2 not reachable, UA3
 # refused), SB1 scheduled and told by a delivered notice, SB2 scheduled and not told.
@@ -54,19 +54,8 @@ SELECT setval(pg_get_serial_sequence(t, 'id'), 100)
 
 @pytest.fixture
 def at_0006(engine: Engine) -> Iterator[tuple[str, Engine]]:
-    name = f"fieldrecall_0007_{uuid.uuid4().hex[:12]}"
-    admin = engine.execution_options(isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    url = engine.url.set(database=name)
-    fresh = create_engine(url)
-    try:
-        upgrade(url.render_as_string(hide_password=False), "0006")
-        yield url.render_as_string(hide_password=False), fresh
-    finally:
-        fresh.dispose()
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP DATABASE "{name}" WITH (FORCE)'))
+    with database_at(engine, "0006") as made:
+        yield made
 
 
 def test_existing_recalls_are_carried_over(at_0006: tuple[str, Engine]) -> None:

@@ -27,7 +27,7 @@ INSERT INTO field_plan (id, campaign_id, version, status, first_day, last_day, t
 
 
 @pytest.fixture
-def at_0008(engine: Engine) -> Iterator[tuple[str, Engine]]:
+def at_0013(engine: Engine) -> Iterator[tuple[str, Engine]]:
     name = f"fieldrecall_0009_{uuid.uuid4().hex[:12]}"
     admin = engine.execution_options(isolation_level="AUTOCOMMIT")
     with admin.connect() as conn:
@@ -35,7 +35,7 @@ def at_0008(engine: Engine) -> Iterator[tuple[str, Engine]]:
     url = engine.url.set(database=name)
     fresh = create_engine(url)
     try:
-        upgrade(url.render_as_string(hide_password=False), "0008")
+        upgrade(url.render_as_string(hide_password=False), "0013")
         yield url.render_as_string(hide_password=False), fresh
     finally:
         fresh.dispose()
@@ -43,8 +43,8 @@ def at_0008(engine: Engine) -> Iterator[tuple[str, Engine]]:
             conn.execute(text(f'DROP DATABASE "{name}" WITH (FORCE)'))
 
 
-def test_existing_plans_are_carried_over_as_one_job_plans(at_0008: tuple[str, Engine]) -> None:
-    url, db = at_0008
+def test_existing_plans_are_carried_over_as_one_job_plans(at_0013: tuple[str, Engine]) -> None:
+    url, db = at_0013
     with db.begin() as conn:
         conn.execute(text(DATA))
     upgrade(url, "0009")

@@ -25,3 +25,18 @@ def routes_under(app: FastAPI, prefix: str) -> set[tuple[str, str]]:
         if path and methods and path.startswith(prefix):
             found |= {(method, path) for method in methods if method != "HEAD"}
     return found
+
+
+STATE_CHANGING = ("POST", "PUT", "PATCH", "DELETE")
+
+
+def state_changing_routes(app: FastAPI, modules: tuple[str, ...]) -> set[tuple[str, str]]:
+    """(method, path template) of every POST, PUT, PATCH or DELETE route whose handler is
+    defined in one of ``modules`` (wherever it is mounted)."""
+    found = set()
+    for route in _flat(app):
+        path, methods = getattr(route, "path", None), getattr(route, "methods", None)
+        module = getattr(getattr(route, "endpoint", None), "__module__", "")
+        if path and methods and module in modules:
+            found |= {(method, path) for method in methods if method in STATE_CHANGING}
+    return found

@@ -6,6 +6,7 @@ from __future__ import annotations
 from fastapi import APIRouter, FastAPI
 from fastapi.testclient import TestClient
 
+from api.errors import install_error_handlers
 from api.pages.errors import PageRoute, SignInRequired
 from core.errors import Conflict, NotFound
 
@@ -50,3 +51,22 @@ def test_no_session_goes_to_sign_in_and_comes_back() -> None:
     )
     htmx = client.get("/private", headers={"HX-Request": "true"})
     assert htmx.status_code == 401 and htmx.headers["HX-Redirect"] == "/login?next=%2Fprivate"
+
+
+def test_behind_a_secret_link_even_a_failure_is_a_page() -> None:
+    application = FastAPI()
+    install_error_handlers(application)
+
+    @application.get("/t/{token}/boom")
+    @application.get("/api/v1/boom")
+    def boom(token: str = "") -> str:
+        raise RuntimeError("a bug")
+
+    client = TestClient(application, raise_server_exceptions=False)
+    page = client.get("/t/abc/boom")
+    assert page.status_code == 500 and page.headers["content-type"].startswith("text/html")
+    assert "<h1>Something went wrong</h1>" in page.text and "a bug" not in page.text
+    assert client.get("/p/abc/nowhere").headers["content-type"].startswith("text/html")
+    api = client.get("/api/v1/boom")
+    assert api.status_code == 500 and api.json()["error"] == "InternalError"
+    assert client.get("/api/v1/nowhere").json()["error"] == "NotFound"

@@ -10,6 +10,7 @@ from sqlalchemy.orm import Session
 
 from devices.models import Site
 from recall.models import VisitRequest
+from tests.api.pages.technician.test_access import TECHNICIAN_ROUTES
 from tests.fixtures import Keys
 from tests.recall.campaigns.fixtures import campaign_body, declare, h, load_recall_registry
 from tests.routing.plans.test_router import PLAN_ROUTES
@@ -69,6 +70,8 @@ def test_the_route_tables_cover_every_recall_route(client: TestClient) -> None:
     }
     recall_routes.add(("GET", "/api/v1/campaigns"))  # a list, checked below
     recall_routes -= PLAN_ROUTES  # field plans under a campaign: tests/routing/plans/test_router.py
+    # A technician's work at a visit: tests/api/pages/technician/test_access.py.
+    recall_routes -= TECHNICIAN_ROUTES
     assert recall_routes == PARTNER_ROUTES | LEAD_ONLY | {("GET", "/api/v1/campaigns")}
 
 

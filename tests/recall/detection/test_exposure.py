@@ -8,6 +8,7 @@ from collections import Counter
 from datetime import date, timedelta
 from pathlib import Path
 
+import numpy as np
 import pytest
 from sqlalchemy import text
 from sqlalchemy.orm import Session
@@ -15,6 +16,7 @@ from sqlalchemy.orm import Session
 from api.demo.scenario import DemoSpec, generate
 from devices.importer import import_csv, import_directory
 from recall.detection.exposure import load_exposure
+from recall.detection.inputs import DetectionInput
 
 
 def haversine_km(lat1: float, lon1: float, lat2: float, lon2: float) -> float:
@@ -82,8 +84,6 @@ def brute_force(session: Session, ws: date, as_of: date, variable: str, directio
     )
     unit_days: Counter = Counter()
     failures: Counter = Counter()
-    extremes: Counter = Counter()
-    pick = min if direction == "below" else max
     units = session.execute(
         text(
             "SELECT u.id, b.batch_key, u.site_id, u.installed_on FROM unit u"
@@ -99,21 +99,16 @@ def brute_force(session: Session, ws: date, as_of: date, variable: str, directio
         end = min(fail, as_of) if fail else as_of
         if start > end:
             continue
-        seen = []
         day = start
         while day <= end:
             value = weather.get((station, day))
             if value is not None:
-                key = (batch, (day - ws).days // 7, math.floor(value))
-                unit_days[key] += 1
-                seen.append(value)
+                unit_days[(batch, (day - ws).days, math.floor(value))] += 1
             day += timedelta(days=1)
         failed = fail is not None and fail >= start
         if failed and (station, fail) in weather:
-            failures[(batch, (fail - ws).days // 7, math.floor(weather[(station, fail)]))] += 1
-        if seen:
-            extremes[(batch, pick(seen), failed)] += 1
-    return unit_days, failures, extremes
+            failures[(batch, (fail - ws).days, math.floor(weather[(station, fail)]))] += 1
+    return unit_days, failures
 
 
 @pytest.mark.parametrize(
@@ -150,25 +145,34 @@ def assert_matches_brute_force(
     exposure = load_exposure(
         small_fleet, as_of=as_of, variable=variable, direction=direction, window_start=ws
     )
-    unit_days, failures, extremes = brute_force(small_fleet, ws, as_of, variable, direction)
+    unit_days, failures = brute_force(small_fleet, ws, as_of, variable, direction)
     assert sum(failures.values()) > 0  # the case is not trivial
-    got_days = {(c.batch_key, c.week, c.bin_c): c.unit_days for c in exposure.cells if c.unit_days}
-    got_failures = {
-        (c.batch_key, c.week, c.bin_c): c.failures for c in exposure.cells if c.failures
-    }
-    assert got_days == {k: float(v) for k, v in unit_days.items()}
-    assert got_failures == dict(failures)
-    got_extremes: Counter = Counter()
-    for cell in exposure.logistic_cells:
-        got_extremes[(cell.batch_key, cell.extreme_c, True)] += cell.failed
-        got_extremes[(cell.batch_key, cell.extreme_c, False)] += cell.units - cell.failed
-    assert +got_extremes == +extremes
+    inp = exposure.inputs
+    assert inp.first_day == ws and inp.n_days == (as_of - ws).days + 1
+    assert list(inp.bins_c) == sorted(inp.bins_c)
+    assert cells(inp, inp.unit_days) == {k: float(v) for k, v in unit_days.items()}
+    assert cells(inp, inp.failures) == {k: float(v) for k, v in failures.items()}
+    # One entry per first failure, on its day and in its bin.
+    sites = Counter(
+        (inp.batch_keys[b], int(d), int(k))
+        for b, d, k in zip(inp.site_batch, inp.site_day, inp.site_bin, strict=True)
+    )
+    assert sites == failures
     assert [s.site_key for s in exposure.sites_without_station] == ["FAR1"]
     assert exposure.sites_without_station[0].units == 1
+
+
+def cells(inp: DetectionInput, values: np.ndarray) -> dict[tuple[str, int, int], float]:
+    """The non-zero (batch, day, bin) cells of a (batches, days, bins) array."""
+    b, d, k = np.nonzero(values)
+    return {
+        (inp.batch_keys[i], int(j), int(inp.bins_c[m])): float(values[i, j, m])
+        for i, j, m in zip(b, d, k, strict=True)
+    }
 
 
 def test_failures_after_the_as_of_date_are_not_used(small_fleet: Session) -> None:
     early = load_exposure(small_fleet, as_of=date(2025, 10, 1), window_start=date(2025, 9, 1))
     late = load_exposure(small_fleet, as_of=date(2026, 2, 28), window_start=date(2025, 9, 1))
-    assert sum(c.failures for c in early.cells) < sum(c.failures for c in late.cells)
-    assert max(c.week for c in early.cells) == (date(2025, 10, 1) - date(2025, 9, 1)).days // 7
+    assert early.inputs.failures.sum() < late.inputs.failures.sum()
+    assert early.inputs.n_days == (date(2025, 10, 1) - date(2025, 9, 1)).days + 1

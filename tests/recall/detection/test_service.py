@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import itertools
 from datetime import date
 from pathlib import Path
 
@@ -21,13 +22,13 @@ from recall.detection.evidence import REQUIRED_JSON_KEYS
 from recall.detection.repository import run_results
 from recall.detection.service import change_signal_status, create_run, execute_run
 from recall.models import Campaign, DetectionRun
+from tests.recall.detection.truth import rate_coverage
 
 # Small enough to load and detect in about a second; seed 7 flags only its cold batch.
 SMALL = DemoSpec(
     seed=7, partners=8, sites=90, towns=5, batches=8, units=4000, stations=10, technicians=4
 )
 AS_OF = SMALL.season_end
-LOGISTIC_KEYS = {"intercept", "slope_per_c", "intercept_se", "slope_se", "n_units", "n_failed"}
 
 
 @pytest.fixture
@@ -72,22 +73,36 @@ def test_run_flags_the_cold_batch_with_every_json_field(session: Session, fleet:
     cold = by_key[fleet.cold_batch]
     for r in results:
         assert set(REQUIRED_JSON_KEYS) <= set(r)
-        assert set(r["logistic"]) >= LOGISTIC_KEYS
         assert r["variable"] == "temp_min_c" and r["direction"] == "below"
     assert abs(cold["threshold_c"] - fleet.cold_threshold_c) <= 2
     assert cold["rate_ratio_ci"][0] > 1.5 and cold["sites_with_failures_below"] >= 2
-    # The logistic fit covers every unit of the batch at risk, failed or not.
-    fit = cold["logistic"]
-    assert fit["n_failed"] == cold["failures_below"] + cold["failures_above"]
-    assert fit["n_units"] == session.scalar(
-        text(
-            "SELECT count(*) FROM unit u JOIN batch b ON b.id = u.batch_id JOIN site s"
-            " ON s.id = u.site_id WHERE b.batch_key = :b AND u.installed_on <= :d"
-            " AND s.site_key NOT LIKE 'FAR%'"
-        ),
-        {"b": fleet.cold_batch, "d": AS_OF},
+    # Dates: the evidence held first, then the test alarmed, both inside the window.
+    window_start = session.scalar(
+        text("SELECT window_start FROM detection_run WHERE id = :id"), {"id": run_id}
     )
-    assert fit["slope_se"] is not None and fit["slope_se"] > 0
+    evidence_on = date.fromisoformat(cold["evidence_first_held_on"])
+    alarm_on = date.fromisoformat(cold["alarm_on"])
+    assert window_start <= evidence_on <= alarm_on <= AS_OF
+    seq = cold["sequential"]
+    path = seq["path"]
+    assert path["first_day"] == window_start.isoformat()
+    assert len(path["statistic"]) == (AS_OF - window_start).days + 1
+    alarm_index = (alarm_on - window_start).days
+    assert path["statistic"][alarm_index] >= seq["critical_value"] - 1e-3
+    assert path["evidence_met"][alarm_index]
+    assert not any(
+        s >= seq["critical_value"] and e
+        for s, e in zip(path["statistic"][:alarm_index], path["evidence_met"], strict=False)
+    )
+    # The evidence a lead reads: rates per bin that contain the generator's true rate, and a
+    # 30-day failure probability that falls as it gets warmer.
+    n_bins, inside = rate_coverage(cold, fleet)
+    assert n_bins >= 10 and inside >= 0.9 * n_bins
+    curve = cold["rates"]["model"]["curve"]
+    probabilities = [p["probability"] for p in curve]
+    assert len(curve) >= 10
+    assert all(a > b for a, b in itertools.pairwise(probabilities))
+    assert "survival" in cold["rates"]["method"]
     summary = session.scalar(
         text("SELECT summary FROM detection_run WHERE id = :id"), {"id": run_id}
     )
@@ -161,7 +176,8 @@ def test_evidence_rules_are_configurable_per_run(session: Session, fleet: DemoSu
     run_id, results = _run(session, as_of=AS_OF, evidence={"min_failures_beyond": 10_000})
     assert not any(r["flagged"] for r in results)
     cold = next(r for r in results if r["batch_key"] == fleet.cold_batch)
-    assert "not met: " in " ".join(cold["reasons"]) and "need >= 10000" in " ".join(cold["reasons"])
+    assert "not met now: " in " ".join(cold["reasons"])
+    assert "need >= 10000" in " ".join(cold["reasons"])
     params = session.scalar(
         text("SELECT parameters FROM detection_run WHERE id = :id"), {"id": run_id}
     )
@@ -178,8 +194,7 @@ def test_heat_runs_use_the_daily_maximum_above_a_threshold(session: Session, fle
     assert all(r["variable"] == "temp_max_c" for r in results)
     # The cold batch fails in the cold, which is no heat signal.
     assert not next(r for r in results if r["batch_key"] == fleet.cold_batch)["flagged"]
-    with_fit = [r for r in results if r["logistic"]["slope_per_c"] is not None]
-    assert with_fit and set(with_fit[0]["logistic"]["probability_at"]) == {"20", "25", "30", "35"}
+    assert all(r["alarm_on"] is None for r in results)
 
 
 def test_signals_keep_one_open_per_batch_and_follow_their_lifecycle(
@@ -342,3 +357,82 @@ def test_api_lists_signals_and_changes_their_status(
         f"/api/v1/signals/{signal['id']}/status", json={"status": "acknowledged"}, headers=h(lead)
     )
     assert response.status_code == 409 and "cannot become acknowledged" in response.text
+
+
+def test_api_shows_a_signal_with_its_evidence_and_its_sites(
+    session: Session, client: TestClient, fleet: DemoSummary
+):
+    lead = create_key(session, role="support_lead")
+    partner = create_key(session, role="partner", partner_key="P0001")
+    _run_id, results = _run(session, as_of=AS_OF)
+    session.commit()
+    cold = next(r for r in results if r["flagged"])
+    [listed] = client.get("/api/v1/signals", headers=h(lead)).json()
+    assert listed["threshold_c"] == cold["threshold_c"]
+    assert listed["alarm_on"] == cold["alarm_on"] and listed["evidence_first_held_on"]
+    response = client.get(f"/api/v1/signals/{listed['id']}", headers=h(lead))
+    assert response.status_code == 200, response.text
+    body = response.json()
+    assert body["batch_key"] == fleet.cold_batch and body["as_of"] == AS_OF.isoformat()
+    assert body["failures_beyond"] == cold["failures_below"]
+    assert body["rate_ratio_ci"] == cold["rate_ratio_ci"]
+    assert body["iceberg"] == cold["iceberg"]
+    # Rates per bin for the batch and the others, the model, and the test day by day.
+    assert {"bin_c", "rate_per_1000", "rate_ci", "others_rate_per_1000"} <= set(body["rates"][0])
+    assert body["rate_model"]["fitted"] and body["rate_model"]["curve"]
+    seq = body["sequential"]
+    window_start = date.fromisoformat(body["window_start"])
+    assert seq["days"][0]["day"] == body["window_start"]
+    assert seq["days"][-1]["day"] == AS_OF.isoformat()
+    assert len(seq["days"]) == (AS_OF - window_start).days + 1
+    alarm = next(d for d in seq["days"] if d["day"] == body["alarm_on"])
+    assert alarm["evidence_met"] and alarm["statistic"] >= seq["critical_value"] - 1e-3
+    assert seq["alarm_on"] == body["alarm_on"]
+
+    response = client.get(f"/api/v1/signals/{listed['id']}/sites", headers=h(lead))
+    assert response.status_code == 200
+    assert response.headers["content-type"].startswith("application/geo+json")
+    geo = response.json()
+    assert geo["type"] == "FeatureCollection" and geo["batch_key"] == fleet.cold_batch
+    expected = session.execute(
+        text(
+            "SELECT count(*), count(DISTINCT u.site_id) FROM unit u JOIN batch b"
+            " ON b.id = u.batch_id WHERE b.batch_key = :b AND u.installed_on <= :d"
+        ),
+        {"b": fleet.cold_batch, "d": AS_OF},
+    ).one()
+    features = geo["features"]
+    assert len(features) == expected[1]
+    assert sum(f["properties"]["units"] for f in features) == expected[0]
+    failed = sum(f["properties"]["failed_units"] for f in features)
+    assert failed == cold["n_failures"]  # every site has a station here: all failures count
+    first = features[0]
+    assert first["geometry"]["type"] == "Point" and len(first["geometry"]["coordinates"]) == 2
+    assert {"site_key", "partner_key", "partner_name", "units", "failed_units"} <= set(
+        first["properties"]
+    )
+    assert client.get("/api/v1/signals/999999", headers=h(lead)).status_code == 404
+    assert client.get("/api/v1/signals/999999/sites", headers=h(lead)).status_code == 404
+    assert client.get(f"/api/v1/signals/{listed['id']}", headers=h(partner)).status_code == 403
+
+
+def test_api_shows_a_signal_stored_before_the_evidence_existed(
+    session: Session, client: TestClient, fleet: DemoSummary
+):
+    lead = create_key(session, role="support_lead")
+    _run(session, as_of=AS_OF)
+    # A result as runs stored it before issue 13: a weekly CUSUM, a logistic fit, no dates.
+    session.execute(
+        text(
+            "UPDATE detection_result SET result = result - 'sequential' - 'rates'"
+            " - 'evidence_first_held_on' - 'alarm_on'"
+            ' || \'{"cusum": {"alarm_week": 14}, "logistic": {}}\'::jsonb'
+        )
+    )
+    session.commit()
+    signal_id = session.scalar(text("SELECT id FROM signal"))
+    response = client.get(f"/api/v1/signals/{signal_id}", headers=h(lead))
+    assert response.status_code == 200, response.text
+    body = response.json()
+    assert body["rates"] == [] and body["rate_model"] is None and body["sequential"] is None
+    assert body["alarm_on"] is None and body["threshold_c"] is not None
