@@ -3,14 +3,14 @@ no territories and none counted done, and keep everything else."""
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Iterator
 
 import pytest
-from sqlalchemy import create_engine, text
+from sqlalchemy import text
 from sqlalchemy.engine import Engine
 
 from core.db import upgrade
+from tests.migrations.scratch import database_at
 
 DATA = """
 INSERT INTO recall_campaign (id, title, scope, remedy, minutes_per_unit, minutes_per_visit,
@@ -28,19 +28,8 @@ INSERT INTO field_plan (id, campaign_id, version, status, first_day, last_day, t
 
 @pytest.fixture
 def at_0013(engine: Engine) -> Iterator[tuple[str, Engine]]:
-    name = f"fieldrecall_0009_{uuid.uuid4().hex[:12]}"
-    admin = engine.execution_options(isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    url = engine.url.set(database=name)
-    fresh = create_engine(url)
-    try:
-        upgrade(url.render_as_string(hide_password=False), "0013")
-        yield url.render_as_string(hide_password=False), fresh
-    finally:
-        fresh.dispose()
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP DATABASE "{name}" WITH (FORCE)'))
+    with database_at(engine, "0013") as made:
+        yield made
 
 
 def test_existing_plans_are_carried_over_as_one_job_plans(at_0013: tuple[str, Engine]) -> None:
