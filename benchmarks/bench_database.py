@@ -3,8 +3,8 @@
 Such a benchmark never uses DATABASE_URL (the project's own data): it takes
 BENCH_DATABASE_URL when set, else a local database of its own name, which
 scripts/ensure_db.sh starts and creates when missing. One helper for
-``import_units.py``, ``detection_scale.py``, ``console_pages.py``, ``api_load.py`` and
-``slot_offers.py``.
+``import_units.py``, ``detection_scale.py``, ``console_pages.py``, ``api_load.py``,
+``slot_offers.py``, ``plan_scale.py``.
 """
 
 from __future__ import annotations

@@ -2,13 +2,17 @@
 
 Plans the synthetic instance of ``routing_field.py`` (opening hours, skills, lunch
 breaks, priorities) through the territory splitter, then removes one technician for
-two days and re-plans. Every plan goes through the validator. With ``--split-cost`` it
-also measures what the territory split costs: the same instance solved whole (a
-two-process portfolio) and split into territories (two processes), at the same wall
-budget, compared on the same recomputed objective. Not run in CI; the last line is
-one JSON object.
+two days and re-plans. Then, side by side, fieldrecall and VROOM (``make bench``) solve
+the same instance without its soft deadlines, which VROOM cannot express: vehicle-days,
+time windows, skills and lunch breaks only, so both minimise driving; VROOM's plan is
+read back and checked by the same validator. Every plan goes through the validator.
+With ``--split-cost`` it also measures what the territory split costs: the same
+instance solved whole (a two-process portfolio) and split into territories (two
+processes), at the same wall budget, compared on the same recomputed objective. Not
+run in CI; the last line is one JSON object.
 
     python benchmarks/field_plan.py [--visits 2000] [--seconds 100] [--split-cost]
+        [--vroom-exploration 5] [--vroom-threads 2] [--vroom-timeout S] [--skip-vroom]
 """
 
 from __future__ import annotations
@@ -23,12 +27,14 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+from routing_baselines import vroom_plan
 from routing_field import field_instance, plan_cost
 
 from routing.engine import (
     DEFAULT_MAX_VISITS,
     DEFAULT_REPLAN_OPTIONS,
     Change,
+    CostWeights,
     Plan,
     Problem,
     SolverOptions,
@@ -40,6 +46,56 @@ from routing.engine import (
 )
 
 VIOLATIONS: list[int] = []  # per reported plan, for the closing summary
+
+
+def figures(problem: Problem, plan: Plan, seconds: float) -> dict[str, object]:
+    return {
+        "seconds": round(seconds, 1),
+        "served": plan.served_count(),
+        "unassigned": len(plan.unassigned),
+        "drive_hours": round(plan.drive_time / 60, 1),
+        "routes": len(plan.routes),
+        "violations": len(validate(problem, plan, check_drive_time=True)),
+    }
+
+
+def side_by_side(args: argparse.Namespace, problem: Problem) -> dict[str, dict[str, object]]:
+    """fieldrecall and VROOM on the instance without soft deadlines, same hard rules."""
+    hard = dataclasses.replace(
+        problem, costs=CostWeights(unassigned=problem.costs.unassigned, lateness_per_day=0)
+    )
+    matrix = hard.travel.matrix(hard.locations())
+    t0 = time.monotonic()
+    ours = solve_territories(
+        hard, SolverOptions(time_limit_s=args.seconds), max_visits=args.max_visits, matrix=matrix
+    )
+    ours_s = time.monotonic() - t0
+    report("side by side, fieldrecall (2 processes)", hard, ours, ours_s)
+    out = {"fieldrecall": figures(hard, ours, ours_s)}
+    if args.skip_vroom:
+        return out
+    t1 = time.monotonic()
+    theirs = vroom_plan(
+        hard,
+        matrix,
+        exploration=args.vroom_exploration,
+        threads=args.vroom_threads,
+        timeout_s=args.vroom_timeout,
+    )
+    theirs_s = time.monotonic() - t1
+    report(
+        f"side by side, VROOM (exploration {args.vroom_exploration}, {args.vroom_threads} threads)",
+        hard,
+        theirs,
+        theirs_s,
+    )
+    out["vroom"] = figures(hard, theirs, theirs_s)
+    print(
+        f"drive hours: fieldrecall {ours.drive_time / 60:.1f}, VROOM {theirs.drive_time / 60:.1f} "
+        f"({(ours.drive_time / max(1, theirs.drive_time) - 1) * 100:+.2f} %); unassigned: "
+        f"fieldrecall {len(ours.unassigned)}, VROOM {len(theirs.unassigned)}"
+    )
+    return out
 
 
 def report(name: str, problem: Problem, plan: Plan, seconds: float) -> None:
@@ -62,7 +118,7 @@ def report(name: str, problem: Problem, plan: Plan, seconds: float) -> None:
         print("   ", v)
 
 
-def split_cost(args: argparse.Namespace) -> None:
+def split_cost(args: argparse.Namespace) -> dict[str, object]:
     """Same instance, same wall budget, two cores each: solved whole vs in territories."""
     visits = args.split_visits or args.visits
     techs = max(4, args.techs * visits // args.visits)
@@ -82,6 +138,12 @@ def split_cost(args: argparse.Namespace) -> None:
         f"unassigned {len(parts.unassigned)} split vs {len(whole.unassigned)} whole "
         f"(positive: the split plan is worse)"
     )
+    return {
+        "territories": k,
+        "objective_pct": round((c_parts / c_whole - 1) * 100, 2),
+        "drive_pct": round((parts.drive_time / max(1, whole.drive_time) - 1) * 100, 2),
+        "unassigned": {"whole": len(whole.unassigned), "split": len(parts.unassigned)},
+    }
 
 
 def main() -> None:
@@ -96,6 +158,10 @@ def main() -> None:
     ap.add_argument("--split-cost", action="store_true", help="also measure the split's cost")
     ap.add_argument("--split-visits", type=int, help="instance size for it (default --visits)")
     ap.add_argument("--split-seconds", type=float, help="budget for it (default --seconds)")
+    ap.add_argument("--vroom-exploration", type=int, default=5)
+    ap.add_argument("--vroom-threads", type=int, default=2)
+    ap.add_argument("--vroom-timeout", type=float, help="seconds (default: VROOM's own end)")
+    ap.add_argument("--skip-vroom", action="store_true")
     args = ap.parse_args()
 
     t0 = time.monotonic()
@@ -121,8 +187,8 @@ def main() -> None:
     kept = kept_share(plan, new_plan, exclude=affected)
     print(f"visits that had to move: {len(affected)}; others kept day and technician: {kept:.1%}")
 
-    if args.split_cost:
-        split_cost(args)
+    compared = side_by_side(args, problem)
+    split = split_cost(args) if args.split_cost else None
 
     print(f"plans failing the validator: {sum(1 for n in VIOLATIONS if n)} of {len(VIOLATIONS)}")
     print(
@@ -134,6 +200,8 @@ def main() -> None:
                 "drive_hours": round(plan.drive_time / 60, 1),
                 "replan_seconds": round(replan_seconds, 1),
                 "kept_share": round(kept, 4),
+                "side_by_side": compared,
+                **({"split_cost": split} if split is not None else {}),
             }
         )
     )

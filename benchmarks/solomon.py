@@ -1,12 +1,14 @@
 """Solomon / Gehring & Homberger VRPTW benchmark under the DIMACS convention.
 
 Runs fieldrecall's solver (the product entry point ``routing.engine.solve`` with its
-default search and a two-process portfolio), a plain OR-Tools baseline at the same time
-budget, and VROOM at exploration level 5, and prints each instance's gap to the DIMACS
-distance-only best-known solution. Every fieldrecall plan goes through the validator.
+default search, in ``--workers`` processes: a portfolio on small instances, as many
+decompositions on large ones), a plain OR-Tools baseline at the same time budget, and
+VROOM at exploration level 5 on one thread, and prints each instance's gap to the
+DIMACS distance-only best-known solution. Every fieldrecall plan goes through the validator.
 Not run in CI. The last line is one JSON object of headline figures.
 
     python benchmarks/solomon.py [--instances R101 C201 ...] [--seconds 10] [--set gh]
+        [--workers 2] [--skip ortools_baseline vroom]
 """
 
 from __future__ import annotations

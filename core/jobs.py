@@ -34,14 +34,16 @@ def defer_job(
     lock: str | None = None,
     queueing_lock: str | None = None,
     scheduled_at: datetime | None = None,
+    priority: int = 0,
 ) -> int:
     """Enqueue ``task_name(**args)`` in the caller's transaction; returns the job id.
 
-    ``scheduled_at`` (timezone-aware) delays the job: no worker starts it before then.
+    ``scheduled_at`` (timezone-aware) delays the job: no worker starts it before then;
+    among jobs due, workers take the highest ``priority`` first.
     """
     job_id = session.scalar(
         text(
-            "SELECT unnest(procrastinate_defer_jobs_v1(ARRAY[ROW(:queue, :task, 0, :lock,"
+            "SELECT unnest(procrastinate_defer_jobs_v1(ARRAY[ROW(:queue, :task, :priority, :lock,"
             " :queueing_lock, CAST(:args AS jsonb), :scheduled_at)"
             "::procrastinate_job_to_defer_v1]))"
         ),
@@ -52,6 +54,7 @@ def defer_job(
             "queueing_lock": queueing_lock,
             "args": json.dumps(args),
             "scheduled_at": scheduled_at,
+            "priority": priority,
         },
     )
     assert job_id is not None

@@ -117,6 +117,9 @@ class Settings(BaseSettings):
     plan_speed_kmh: float = Field(default=60.0, gt=0)
     plan_circuity: float = Field(default=1.3, gt=0)
     plan_osrm_url: str | None = None
+    # A first plan with more visits than this is split into territories of about this
+    # size, solved as one job each (routing.plans.fanout).
+    plan_territory_visits: int = Field(default=400, ge=1)
     # Re-planning: what moving a visit to another technician-day costs, in drive minutes.
     plan_replan_move_cost: int = Field(default=120, ge=0)
 

@@ -18,7 +18,7 @@ from devices.models import Batch
 from recall.detection.service import create_run, execute_run
 from recall.models import VisitRequest
 from routing.plans.models import PlanStop, PlanUnassigned
-from routing.plans.tasks import run_plan
+from routing.plans.run import run_plan
 from tests.recall.campaigns.fixtures import h
 from tests.routing.sheets.test_sheets import assert_every_format_agrees_with_the_stored_plan
 

@@ -14,7 +14,7 @@ from core.errors import AppError
 from core.settings import get_settings
 from routing.plans import availability
 from routing.plans import service as plans
-from routing.plans.tasks import run_plan
+from routing.plans.run import run_plan
 
 plan_app = typer.Typer(help="Field plans: technicians' routes for a recall.")
 DAY = ["%Y-%m-%d"]

@@ -37,7 +37,7 @@ from recall.models import Campaign, Signal, VisitRequest
 from routing.plans import service as plans
 from routing.plans.models import FieldPlan, PlanRoute
 from routing.plans.planner import planning_timezone, technicians_for
-from routing.plans.tasks import run_plan
+from routing.plans.run import run_plan
 
 
 @dataclass

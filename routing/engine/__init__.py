@@ -2,10 +2,17 @@
 priorities on OR-Tools, with an independent validator. Pure: standard library, numpy and
 OR-Tools only; it knows no database, no web framework and nothing else of the project.
 
+``solve`` plans a problem (large ones by construction and route-based decomposition);
+``split``, ``restrict`` and ``join`` let territories of one problem be solved anywhere
+(``problem_to_dict`` and ``plan_to_dict`` carry them there and back); ``replan`` and
+``resolve`` re-plan; ``validate`` checks any plan.
+
 This module is the engine's whole public face: everything outside ``routing.engine``
 (the planner, the benchmarks) imports from here, never from the modules behind it.
 """
 
+from routing.engine.border import join
+from routing.engine.codec import plan_from_dict, plan_to_dict, problem_from_dict, problem_to_dict
 from routing.engine.insertion import (
     Insertion,
     SlotOffer,
@@ -42,8 +49,17 @@ from routing.engine.replan import (
     replan,
     resolve,
 )
-from routing.engine.solver import SolverOptions, solve
-from routing.engine.territories import DEFAULT_MAX_VISITS, solve_territories, split
+from routing.engine.search import solve
+from routing.engine.solver import REGRET_INSERTION, SolverOptions
+from routing.engine.territories import (
+    DEFAULT_MAX_VISITS,
+    join_seconds,
+    restrict,
+    solve_territories,
+    split,
+    territory_count,
+    territory_seconds,
+)
 from routing.engine.travel import (
     EuclideanProvider,
     HaversineProvider,
@@ -62,6 +78,7 @@ __all__ = [
     "NO_SKILLED_TECHNICIAN",
     "NO_TECHNICIAN_AVAILABLE",
     "PINNED_TECHNICIAN_UNAVAILABLE",
+    "REGRET_INSERTION",
     "Break",
     "Change",
     "CostWeights",
@@ -89,13 +106,22 @@ __all__ = [
     "apply_insertion",
     "haversine_km",
     "insertions",
+    "join",
+    "join_seconds",
     "kept_share",
+    "plan_from_dict",
+    "plan_to_dict",
+    "problem_from_dict",
+    "problem_to_dict",
     "replan",
     "resolve",
+    "restrict",
     "slot_offers",
     "solve",
     "solve_territories",
     "split",
+    "territory_count",
+    "territory_seconds",
     "validate",
     "without_visit",
 ]

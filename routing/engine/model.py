@@ -54,6 +54,10 @@ class Model:
     cost_scale: int
     time: pywrapcp.RoutingDimension
     allowed: Mapping[int, list[int]] = field(default_factory=dict)  # visit -> vehicles
+    # Objective terms per active visit, for constructions outside OR-Tools: the cost of
+    # leaving it out, and of serving it on each vehicle beyond the drive (None: none).
+    penalty: np.ndarray | None = None
+    extra: np.ndarray | None = None
     breaks: dict[int, pywrapcp.IntervalVar] = field(default_factory=dict)
     keep_alive: list[object] = field(default_factory=list)
 
@@ -194,6 +198,7 @@ def build_model(
         routing.AddVariableMinimizedByFinalizer(time.CumulVar(routing.End(k)))
 
     per_vehicle_extra = _extra_costs(problem, active, vehicles, stability, scale)
+    model.extra = per_vehicle_extra
     if per_vehicle_extra is not None:
         cbs = []
         for k in range(len(vehicles)):
@@ -204,6 +209,7 @@ def build_model(
         routing.AddDimensionWithVehicleTransits(cbs, 0, cap, True, "extra_cost")
         routing.GetDimensionOrDie("extra_cost").SetSpanCostCoefficientForAllVehicles(1)
 
+    model.penalty = np.zeros(n, dtype=np.int64)
     for pos, i in enumerate(active):
         visit = problem.visits[i]
         index = manager.NodeToIndex(pos)
@@ -221,6 +227,7 @@ def build_model(
             penalty = round(visit.priority * problem.costs.unassigned * scale)
             if visit.pin_technician is not None and visit.pin_day is not None:
                 penalty *= 100  # frozen visits are dropped only if truly impossible
+        model.penalty[pos] = max(1, penalty)
         routing.AddDisjunction([index], max(1, penalty))
     return model
 

@@ -13,7 +13,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from routing.engine.problem import Location
+from routing.engine.problem import Location, Problem
 
 EARTH_RADIUS_KM = 6371.0088
 
@@ -118,6 +118,16 @@ class OsrmProvider:
         self._secs = np.full((0, 0), np.nan)
         self._lock = threading.Lock()
 
+    def __getstate__(self) -> dict[str, object]:
+        # Handed to a solver process with its cache; the lock is that process's own.
+        state = dict(self.__dict__)
+        del state["_lock"]
+        return state
+
+    def __setstate__(self, state: dict[str, object]) -> None:
+        self.__dict__.update(state)
+        self._lock = threading.Lock()
+
     def _grow(self, pts: list[tuple[float, float]]) -> np.ndarray:
         """Cache ids of ``pts``, registering new points (and enlarging the matrix)."""
         for p in pts:
@@ -170,3 +180,20 @@ class OsrmProvider:
             secs = self._secs[np.ix_(idx, idx)]
         secs = np.where(np.isfinite(secs), secs, 10**7)
         return np.ceil(secs / 3600.0 * self.units_per_hour - 1e-9).astype(np.int64)
+
+
+def home_matrices(problem: Problem, chunk: int = 2000) -> tuple[np.ndarray, np.ndarray]:
+    """Travel times from the technicians' homes: (homes x homes, homes x visits).
+
+    Asked of the provider in chunks of visits, so a large problem never needs its
+    whole matrix (10,000 visits would make it 800 MB).
+    """
+    homes = [t.start for t in problem.technicians]
+    n_t = len(homes)
+    home_m = np.asarray(problem.travel.matrix(homes), dtype=float).reshape(n_t, n_t)
+    to_visits = np.zeros((n_t, len(problem.visits)))
+    for a in range(0, len(problem.visits), chunk):
+        locs = [v.location for v in problem.visits[a : a + chunk]]
+        m = np.asarray(problem.travel.matrix(homes + locs), dtype=float)
+        to_visits[:, a : a + len(locs)] = m[:n_t, n_t:]
+    return home_m, to_visits

@@ -7,6 +7,7 @@ there cannot hide itself here.
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -32,12 +33,12 @@ def validate(
 ) -> list[Violation]:
     """Check ``plan`` against ``problem``; an empty list means the plan is valid.
 
-    With ``check_drive_time`` the plan's reported ``drive_time`` must also equal the
-    sum of its legs (benchmarks report that figure; plans read back from storage may
-    not carry it).
+    Without ``matrix`` (over ``problem.locations()``) each route's travel times are
+    asked of the provider for that route's own locations, so a large plan is checked
+    without its whole matrix. With ``check_drive_time`` the plan's reported
+    ``drive_time`` must also equal the sum of its legs (benchmarks report that figure;
+    plans read back from storage may not carry it).
     """
-    if matrix is None:
-        matrix = np.asarray(problem.travel.matrix(problem.locations()))
     out: list[Violation] = []
     index = {v.id: i for i, v in enumerate(problem.visits)}
     tech_index = {t.id: i for i, t in enumerate(problem.technicians)}
@@ -70,7 +71,10 @@ def validate(
         if not 0 <= route.day < problem.horizon.num_days:
             out.append(Violation("day", name, "outside the horizon"))
             continue
-        found, legs = _check_route(problem, route, matrix, index, tech_index[route.technician_id])
+        t = tech_index[route.technician_id]
+        found, legs = _check_route(
+            problem, route, _legs(problem, route, t, index, matrix), index, t
+        )
         out += found
         drive += legs
     # Benchmarks report plan.drive_time; recomputing it here keeps their figures honest.
@@ -81,10 +85,29 @@ def validate(
     return out
 
 
+def _legs(
+    problem: Problem, route: Route, t: int, index: dict[str, int], matrix: np.ndarray | None
+) -> Callable[[int, int], int]:
+    """Travel time between two nodes of ``route`` (indexes over problem.locations())."""
+    if matrix is not None:
+        full = matrix
+        return lambda a, b: int(full[a, b])
+    n_v, n_t = len(problem.visits), len(problem.technicians)
+    tech = problem.technicians[t]
+    nodes = [n_v + t] + [index[s.visit_id] for s in route.stops if s.visit_id in index]
+    nodes.append(n_v + n_t + t)
+    where = {node: j for j, node in enumerate(nodes)}
+    locations = [tech.start]
+    locations += [problem.visits[i].location for i in nodes[1:-1]]
+    locations.append(tech.end_location)
+    local = np.asarray(problem.travel.matrix(locations))
+    return lambda a, b: int(local[where[a], where[b]])
+
+
 def _check_route(
     problem: Problem,
     route: Route,
-    matrix: np.ndarray,
+    travel: Callable[[int, int], int],
     index: dict[str, int],
     t: int,
 ) -> tuple[list[Violation], int]:
@@ -130,7 +153,7 @@ def _check_route(
     for i, stop in legs:
         loc = n_v + n_t + t if i is None else i
         ready = route.arrival_home if stop is None else stop.start
-        needed = int(matrix[prev_loc, loc])
+        needed = travel(prev_loc, loc)
         drive += needed
         if b_start is not None and b_end is not None and prev_end < b_end and b_start < ready:
             # The break falls between the previous departure and this start: it must fit

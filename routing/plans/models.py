@@ -36,6 +36,7 @@ from core.db import Base, one_of
 
 PLAN_STATUSES = ("queued", "running", "done", "failed", "published", "superseded")
 STOP_STATUSES = ("planned", "started", "finished")
+TERRITORY_STATUSES = ("queued", "done")
 
 
 class FieldPlan(Base):
@@ -64,6 +65,10 @@ class FieldPlan(Base):
     finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     published_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     published_by: Mapped[str | None] = mapped_column(String(200))
+    # A plan split into territories: how many, and how many are solved (each territory's
+    # job counts itself done in the transaction that stores its routes).
+    territories: Mapped[int | None] = mapped_column(Integer)
+    territories_done: Mapped[int] = mapped_column(Integer, nullable=False, server_default="0")
 
     __table_args__ = (
         UniqueConstraint("campaign_id", "version"),
@@ -133,6 +138,27 @@ class PlanStop(Base):
         CheckConstraint("arrival <= service_start AND service_start <= service_end", name="times"),
         CheckConstraint("window_start <= window_end", name="window"),
     )
+
+
+class PlanTerritory(Base):
+    """One territory of a plan that is solved as one job per territory: the problem it
+    was handed (routing.engine's encoding, without travel times), its time limit, and,
+    once solved, the territory's plan in the same encoding."""
+
+    __tablename__ = "plan_territory"
+
+    plan_id: Mapped[int] = mapped_column(ForeignKey("field_plan.id"), primary_key=True)
+    index: Mapped[int] = mapped_column(Integer, primary_key=True)
+    status: Mapped[str] = mapped_column(String(20), nullable=False, server_default="queued")
+    problem: Mapped[dict[str, Any]] = mapped_column(JSONB, nullable=False)
+    seconds: Mapped[float] = mapped_column(Double, nullable=False)
+    result: Mapped[dict[str, Any] | None] = mapped_column(JSONB)
+    # Starts of its job: more than one means a worker died in it and it was retried.
+    attempts: Mapped[int] = mapped_column(Integer, nullable=False, server_default="0")
+    started_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+    __table_args__ = (CheckConstraint(one_of("status", TERRITORY_STATUSES), name="status"),)
 
 
 class PlanUnassigned(Base):

@@ -13,7 +13,8 @@ from __future__ import annotations
 import dataclasses
 import time as _time
 from collections import Counter
-from dataclasses import dataclass, field
+from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import date, time
 from typing import Any
 
@@ -30,29 +31,24 @@ from recall.campaigns.planning import (
     visits_for_planning,
 )
 from routing.engine import (
-    DEFAULT_MAX_VISITS,
-    INSUFFICIENT_CAPACITY,
     Change,
     HaversineProvider,
     OsrmProvider,
     Plan,
+    PrecomputedMatrix,
     Problem,
     Route,
     SolverOptions,
     Stop,
-    TimeWindow,
     TravelTimeProvider,
-    Unassigned,
-    Violation,
     apply_change,
     kept_share,
     resolve,
     solve,
-    solve_territories,
-    validate,
 )
 from routing.plans import availability
 from routing.plans.models import FieldPlan, PlanRoute, PlanStop
+from routing.plans.outcome import Outcome, outcome
 from routing.plans.problem import Calendar, PlanRules, TechnicianInput, build_problem
 
 
@@ -67,17 +63,6 @@ class PlanInputs:
     closures: dict[int, frozenset[date]]
     base: Plan | None = None
     today: date | None = None
-
-
-@dataclass
-class Outcome:
-    """What the planner produced: the problem it solved, the plan, and its figures."""
-
-    problem: Problem
-    plan: Plan
-    matrix: np.ndarray
-    violations: list[Violation]
-    stats: dict[str, Any] = field(default_factory=dict)
 
 
 def _hhmm(text: str) -> time:
@@ -231,55 +216,18 @@ def _change(inputs: PlanInputs) -> Change:
     )
 
 
-# A visit no technician can reach, serve and come home from within one shift, even as
-# the only stop of the day: more time or more technicians would not help.
-OUT_OF_REACH = "out_of_reach"
+@dataclass(frozen=True)
+class Prepared:
+    """The routing problem a plan solves, and what a re-plan starts from."""
+
+    problem: Problem
+    change: Change
+    previous: Plan
+    replanning: bool
 
 
-def _alone_fits(problem: Problem, matrix: np.ndarray, i: int) -> bool:
-    """Could some technician-day serve visit ``i`` as its only stop?"""
-    visit = problem.visits[i]
-    n_v, n_t = len(problem.visits), len(problem.technicians)
-    for t, tech in enumerate(problem.technicians):
-        if not tech.can_do(visit) or visit.pin_technician not in (None, tech.id):
-            continue
-        lunch = tech.lunch.duration if tech.lunch else 0
-        out, back = int(matrix[n_v + t, i]), int(matrix[i, n_v + n_t + t])
-        for d in range(problem.horizon.num_days):
-            shift = tech.shift_on(d)
-            if shift is None:
-                continue
-            latest = shift.end - back - lunch - visit.service
-            windows = visit.windows_on(d)
-            if windows is None:
-                windows = (TimeWindow(0, problem.horizon.day_length - 1),)
-            if any(max(w.start, shift.start + out) <= min(w.end, latest) for w in windows):
-                return True
-    return False
-
-
-def explain_unassigned(problem: Problem, plan: Plan, matrix: np.ndarray) -> Plan:
-    """Replace the solver's catch-all ``insufficient_capacity`` by ``out_of_reach`` where
-    no technician-day could serve the visit even alone."""
-    index = {v.id: i for i, v in enumerate(problem.visits)}
-    unassigned = tuple(
-        Unassigned(u.visit_id, OUT_OF_REACH)
-        if u.reason == INSUFFICIENT_CAPACITY and not _alone_fits(problem, matrix, index[u.visit_id])
-        else u
-        for u in plan.unassigned
-    )
-    return dataclasses.replace(plan, unassigned=unassigned)
-
-
-def compute(
-    inputs: PlanInputs,
-    *,
-    travel: TravelTimeProvider,
-    seconds: float,
-    move_cost: int = 120,
-) -> Outcome:
-    """Build, solve and validate. Pure apart from the travel provider (OSRM is remote)."""
-    t0 = _time.monotonic()
+def prepare(inputs: PlanInputs, *, travel: TravelTimeProvider) -> Prepared:
+    """The campaign's visits and technicians as a routing problem, changes applied."""
     replanning = inputs.base is not None
     base_problem = build_problem(
         visits=inputs.visits,
@@ -295,21 +243,48 @@ def compute(
     change = _change(inputs) if replanning else Change(done=_change(inputs).done)
     previous = inputs.base or Plan((), (), 0)
     problem = apply_change(base_problem, previous, change)
+    return Prepared(problem, change, previous, replanning)
+
+
+def here(fn: Callable[..., Plan], *args: Any, **kwargs: Any) -> Plan:
+    """Run a solving function in this process (see ``routing.plans.run`` for a child)."""
+    return fn(*args, **kwargs)
+
+
+def compute(
+    prepared: Prepared,
+    *,
+    travel: TravelTimeProvider,
+    seconds: float,
+    move_cost: int = 120,
+    run: Callable[..., Plan] = here,
+) -> Outcome:
+    """Solve in one go and validate; ``run`` executes the solver (here, or in a child
+    process that takes the travel matrix, so OSRM is asked in this one)."""
+    t0 = _time.monotonic()
+    problem = prepared.problem
     matrix = np.asarray(travel.matrix(problem.locations()), dtype=np.int64)
+    light = dataclasses.replace(problem, travel=PrecomputedMatrix(matrix))
     options = SolverOptions(time_limit_s=seconds)
-    if replanning:
-        plan = resolve(problem, previous, change, options, move_cost=move_cost, matrix=matrix)
-    elif len(problem.visits) > DEFAULT_MAX_VISITS:
-        plan = solve_territories(problem, options, matrix=matrix)
+    if prepared.replanning:
+        plan = run(
+            resolve,
+            light,
+            prepared.previous,
+            prepared.change,
+            options,
+            move_cost=move_cost,
+            matrix=matrix,
+        )
     else:
-        plan = solve(problem, options, matrix=matrix)
-    plan = explain_unassigned(problem, plan, matrix)
-    solve_seconds = _time.monotonic() - t0
-    violations = validate(problem, plan, matrix)
-    stats = plan_stats(problem, plan, violations)
-    stats.update(solve_seconds=round(solve_seconds, 2), time_limit_s=seconds)
-    if replanning:
-        stats["replan"] = {
+        plan = run(solve, light, options, matrix=matrix)
+    figures: dict[str, Any] = {
+        "solve_seconds": round(_time.monotonic() - t0, 2),
+        "time_limit_s": seconds,
+    }
+    if prepared.replanning:
+        previous, change = prepared.previous, prepared.change
+        figures["replan"] = {
             "kept_share": round(kept_share(previous, plan, change.done), 4),
             "frozen": sum(1 for v in problem.visits if v.pin_day is not None),
             "absences": len(change.absences),
@@ -318,25 +293,4 @@ def compute(
             "confirmed": len(change.confirmed),
             "new_visits": len({v.id for v in problem.visits} - set(previous.assignment())),
         }
-    return Outcome(problem, plan, matrix, violations, stats)
-
-
-def plan_stats(problem: Problem, plan: Plan, violations: list[Violation]) -> dict[str, Any]:
-    reasons = Counter(u.reason for u in plan.unassigned)
-    return {
-        "visits": len(problem.visits),
-        "technicians": len(problem.technicians),
-        "served": plan.served_count(),
-        "unassigned": len(plan.unassigned),
-        "unassigned_by_reason": dict(sorted(reasons.items())),
-        "routes": len(plan.routes),
-        "drive_minutes": int(plan.drive_time),
-        "objective": int(plan.objective),
-        "validator": {
-            "ok": not violations,
-            "violations": [
-                {"kind": v.kind, "subject": v.subject, "detail": v.detail} for v in violations[:50]
-            ],
-            "violation_count": len(violations),
-        },
-    }
+    return outcome(problem, plan, matrix, **figures)

@@ -98,3 +98,13 @@ def test_day_off_route_is_rejected():
         P, technicians=(dataclasses.replace(P.technicians[0], days_off=frozenset({0})),)
     )
     assert "day_off" in kinds(GOOD, p)
+
+
+def test_without_a_matrix_each_route_is_checked_on_its_own_travel_times():
+    matrix = P.travel.matrix(P.locations())
+    assert validate(P, GOOD, check_drive_time=True) == []
+    assert validate(P, GOOD, matrix, check_drive_time=True) == []
+    # b reached 5 units too early: caught the same way with and without the matrix.
+    early = with_stops(Stop("a", 10, 10, 20), Stop("b", 25, 25, 35))
+    assert validate(P, early) == validate(P, early, matrix)
+    assert "travel" in {v.kind for v in validate(P, early)}

@@ -21,7 +21,7 @@ from devices.importer import import_csv
 from devices.models import Site
 from recall.models import VisitRequest
 from routing.plans import service as plans
-from routing.plans.tasks import run_plan
+from routing.plans.run import run_plan
 from tests.fixtures import Keys
 from tests.recall.campaigns.fixtures import declare, load_recall_registry
 
@@ -71,6 +71,8 @@ def plan_now(
     *,
     first_day: date = MON,
     last_day: date = FRI,
+    settings: Settings = SETTINGS,
+    seconds: float = 2.0,
 ) -> int:
     """Start a plan without a job and solve it inline; returns its id."""
     plan = plans.start_plan(
@@ -78,13 +80,13 @@ def plan_now(
         campaign_id=campaign_id,
         first_day=first_day,
         last_day=last_day,
-        seconds=2.0,
+        seconds=seconds,
         actor="test",
-        settings=SETTINGS,
+        settings=settings,
         enqueue=False,
     )
     session.commit()
-    run_plan(plan.id, sessions=sessions, settings=SETTINGS, heartbeat=False)
+    run_plan(plan.id, sessions=sessions, settings=settings, heartbeat=False)
     session.expire_all()
     return plan.id
 

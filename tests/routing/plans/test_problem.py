@@ -13,7 +13,7 @@ from datetime import UTC, date, datetime, time
 from recall.campaigns.planning import PreferredWindow, VisitForPlanning
 from routing.engine.problem import Plan, TimeWindow, Unassigned
 from routing.engine.travel import HaversineProvider
-from routing.plans.planner import OUT_OF_REACH, explain_unassigned
+from routing.plans.outcome import OUT_OF_REACH, explain_unassigned
 from routing.plans.problem import (
     Calendar,
     PlanRules,

@@ -14,23 +14,16 @@ from typer.testing import CliRunner
 
 from api.app import create_app
 from api.cli.main import app as cli
-from devices.importer import import_csv
-from tests.recall.campaigns.fixtures import declare, h, load_recall_registry
+from tests.recall.campaigns.fixtures import declare, h
 from tests.recall.notify.harness import wait_for
+from tests.routing.plans.planner_world import load_world_registry
 
 SOLVE_S = 3
 
 
 def test_a_plan_is_solved_by_a_real_worker_with_visible_progress(committed: Engine) -> None:
     with Session(committed) as session:
-        keys = load_recall_registry(session)
-        import_csv(
-            session,
-            "technicians",
-            b"technician_key,name,home_lat,home_lon,skills\nT2,Toni Tech,60.2,24.9,OU-200\n",
-            filename="technicians.csv",
-        )
-        session.commit()
+        keys = load_world_registry(session)
     lead = h(keys.lead)
     with TestClient(create_app()) as client:
         campaign = declare(client, keys.lead, batch_keys=["B1"])
