@@ -103,8 +103,13 @@ def live_server(app: FastAPI) -> Iterator[str]:
     try:
         yield f"http://127.0.0.1:{port}"
     finally:
+        # Requests still in flight (a service worker keeping pages, queued behind the
+        # shared connection's lock) finish before the test's transaction is rolled back:
+        # a server left running would use the connection during the rollback.
         server.should_exit = True
-        thread.join(timeout=10)
+        thread.join(timeout=120)
+        if thread.is_alive():
+            raise RuntimeError("the test server did not stop within 120 s")
 
 
 def screenshot_dir() -> Path:
