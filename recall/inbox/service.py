@@ -62,13 +62,27 @@ def record(
     )
 
 
-def visit_confirmed(session: Session, *, visit: VisitRequest, site_name: str, actor: str) -> None:
-    record(
+def _about_visit(
+    session: Session, visit: VisitRequest, *, kind: str, summary: str, actor: str, **more: Any
+) -> int | None:
+    """An item about ``visit``: its partner, campaign and visit filled in."""
+    return record(
         session,
-        kind="visit_confirmed",
+        kind=kind,
         partner_id=visit.partner_id,
         campaign_id=visit.campaign_id,
         visit_id=visit.id,
+        summary=summary,
+        actor=actor,
+        **more,
+    )
+
+
+def visit_confirmed(session: Session, *, visit: VisitRequest, site_name: str, actor: str) -> None:
+    _about_visit(
+        session,
+        visit,
+        kind="visit_confirmed",
         summary=f"{site_name}: visit on {visit.scheduled_date} confirmed",
         actor=actor,
         data={"scheduled_date": visit.scheduled_date},
@@ -79,12 +93,10 @@ def visit_rebooked(
     session: Session, *, visit: VisitRequest, site_name: str, was: date | None, actor: str
 ) -> None:
     """The partner picked another slot itself (booked at once in a new plan version)."""
-    record(
+    _about_visit(
         session,
+        visit,
         kind="visit_rebooked",
-        partner_id=visit.partner_id,
-        campaign_id=visit.campaign_id,
-        visit_id=visit.id,
         summary=f"{site_name}: the partner booked {visit.scheduled_date}"
         + (f" instead of {was}" if was else ""),
         actor=actor,
@@ -107,12 +119,10 @@ def reschedule_requested(
     actor: str,
 ) -> None:
     blocked = ", ".join(d.isoformat() for d in blocked_dates) or "no dates"
-    record(
+    _about_visit(
         session,
+        visit,
         kind="reschedule_requested",
-        partner_id=visit.partner_id,
-        campaign_id=visit.campaign_id,
-        visit_id=visit.id,
         summary=f"{site_name}: another date asked for (blocked {blocked})"
         + (f": {note}" if note else ""),
         actor=actor,
@@ -158,12 +168,10 @@ def field_conflict(
 ) -> int:
     """Work a technician recorded that could not be applied (``data`` says what was
     recorded, when, and why it was refused): the lead decides what stands."""
-    item_id = record(
+    item_id = _about_visit(
         session,
+        visit,
         kind="field_conflict",
-        partner_id=visit.partner_id,
-        campaign_id=visit.campaign_id,
-        visit_id=visit.id,
         unit_id=unit_id,
         summary=summary,
         actor=actor,
